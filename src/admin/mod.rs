@@ -1,0 +1,67 @@
+//! The operator plane: a unix socket `<data>/admin.sock` (mode 0600, owner
+//! and root only) that `bailiwick ctl` talks to. Operator features (R1.4)
+//! are switched here and nowhere else.
+//!
+//! Protocol: one JSON [`Request`] line from the client, one JSON
+//! [`Response`] line back. A backup response is followed by the backup's
+//! bytes, as many as its `bytes` field says.
+
+pub mod client;
+pub mod server;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Module, ServiceType};
+
+pub const SOCKET: &str = "admin.sock";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    FeaturesList,
+    FeatureSet {
+        name: String,
+        enabled: bool,
+    },
+    SubscriptionShow,
+    SubscriptionSet {
+        service_type: Option<ServiceType>,
+        modules: Option<BTreeSet<Module>>,
+    },
+    Backup,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Response {
+    Ok {
+        result: serde_json::Value,
+    },
+    /// The backup follows: exactly `bytes` bytes of a redb file.
+    Backup {
+        bytes: u64,
+        rows: u64,
+    },
+    Error {
+        message: String,
+    },
+}
+
+/// What `ctl status` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub pid: u32,
+    pub uptime_seconds: u64,
+    pub listen: String,
+    pub data_dir: String,
+    pub tls_fingerprint: String,
+    pub subscription: String,
+    pub service_type: ServiceType,
+    pub users: u64,
+    pub active_managers: u64,
+    pub activity_backlog: u64,
+}

@@ -1,0 +1,206 @@
+//! The daemon side of the admin socket.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::{Request, Response, Status};
+use crate::domain::{Actor, Feature, subscription};
+use crate::store::Store;
+
+/// What the admin server needs from the running daemon.
+pub struct Context {
+    pub store: Store,
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub tls_fingerprint: std::sync::Mutex<String>,
+    pub started: Instant,
+}
+
+/// Binds `<data>/admin.sock` with mode 0600. A stale socket left by a crash
+/// is removed first; the caller holds the database lock, so no live daemon
+/// owns it.
+pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
+    let path = data_dir.join(super::SOCKET);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(&path)?;
+    crate::fsutil::set_mode(&path, 0o600)?;
+    Ok(listener)
+}
+
+pub async fn run(listener: UnixListener, ctx: Arc<Context>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_one(stream, &ctx).await {
+                tracing::debug!(error = %e, "admin connection ended");
+            }
+        });
+    }
+}
+
+async fn serve_one(stream: UnixStream, ctx: &Context) -> std::io::Result<()> {
+    // File mode already limits who can connect; check the peer too in case
+    // the socket's directory is shared.
+    let me = unsafe { libc::geteuid() };
+    let peer = stream.peer_cred()?.uid();
+    let (read, mut write) = stream.into_split();
+    if peer != me && peer != 0 {
+        let r = Response::Error {
+            message: format!("uid {peer} may not use the admin socket"),
+        };
+        return send(&mut write, &r).await;
+    }
+    let mut line = String::new();
+    let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, 64 * 1024));
+    reader.read_line(&mut line).await?;
+    let request: Request = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            let r = Response::Error {
+                message: format!("bad request: {e}"),
+            };
+            return send(&mut write, &r).await;
+        }
+    };
+    if let Request::Backup = request {
+        return backup(&mut write, ctx).await;
+    }
+    let response = handle(request, ctx).await;
+    send(&mut write, &response).await
+}
+
+async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, r: &Response) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(r).unwrap_or_default();
+    line.push(b'\n');
+    w.write_all(&line).await?;
+    w.flush().await
+}
+
+fn ok(v: impl serde::Serialize) -> Response {
+    Response::Ok {
+        result: serde_json::to_value(v).unwrap_or_default(),
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> Response {
+    Response::Error {
+        message: e.to_string(),
+    }
+}
+
+async fn handle(request: Request, ctx: &Context) -> Response {
+    let store = &ctx.store;
+    match request {
+        Request::Status => {
+            let s = store.snapshot();
+            let sub = s.subscription.as_ref();
+            ok(Status {
+                version: env!("CARGO_PKG_VERSION").into(),
+                pid: std::process::id(),
+                uptime_seconds: ctx.started.elapsed().as_secs(),
+                listen: ctx.listen.clone(),
+                data_dir: ctx.data_dir.display().to_string(),
+                tls_fingerprint: ctx
+                    .tls_fingerprint
+                    .lock()
+                    .map(|f| f.clone())
+                    .unwrap_or_default(),
+                subscription: sub.map(|s| s.name.clone()).unwrap_or_default(),
+                service_type: sub
+                    .map(|s| s.service_type)
+                    .unwrap_or(crate::domain::ServiceType::Enterprise),
+                users: s.users.len() as u64,
+                active_managers: s.active_managers() as u64,
+                activity_backlog: store.activity_backlog(),
+            })
+        }
+        Request::FeaturesList => {
+            let s = store.snapshot();
+            let on = s
+                .subscription
+                .as_ref()
+                .map(|s| s.features.clone())
+                .unwrap_or_default();
+            let list: Vec<_> = Feature::ALL
+                .iter()
+                .map(|f| serde_json::json!({"name": f.as_str(), "enabled": on.contains(f)}))
+                .collect();
+            ok(list)
+        }
+        Request::FeatureSet { name, enabled } => {
+            let feature: Feature = match name.parse() {
+                Ok(f) => f,
+                Err(e) => return err(e),
+            };
+            match store
+                .write(Actor::operator(), move |tx| {
+                    subscription::set_feature(tx, feature, enabled)
+                })
+                .await
+            {
+                Ok(changed) => {
+                    ok(serde_json::json!({"feature": name, "enabled": enabled, "changed": changed}))
+                }
+                Err(e) => err(e),
+            }
+        }
+        Request::SubscriptionShow => ok(store.snapshot().subscription.clone()),
+        Request::SubscriptionSet {
+            service_type,
+            modules,
+        } => match store
+            .write(Actor::operator(), move |tx| {
+                subscription::set_service(tx, service_type, modules)
+            })
+            .await
+        {
+            Ok(sub) => ok(sub),
+            Err(e) => err(e),
+        },
+        Request::Backup => err("internal: backup is streamed"),
+    }
+}
+
+/// Writes the snapshot to a private temporary file in the data directory
+/// (the only place a hardened unit may write), streams it, then removes it.
+async fn backup(w: &mut tokio::net::unix::OwnedWriteHalf, ctx: &Context) -> std::io::Result<()> {
+    let tmp = ctx
+        .data_dir
+        .join(format!("backup-{}.redb", crate::ids::new_id()));
+    let store = ctx.store.clone();
+    let path = tmp.clone();
+    let made = tokio::task::spawn_blocking(move || store.backup(&path)).await;
+    let summary = match made {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return send(w, &err(e)).await,
+        Err(e) => return send(w, &err(e)).await,
+    };
+    let result = async {
+        let mut file = tokio::fs::File::open(&tmp).await?;
+        let bytes = file.metadata().await?.len();
+        send(
+            w,
+            &Response::Backup {
+                bytes,
+                rows: summary.rows,
+            },
+        )
+        .await?;
+        tokio::io::copy(&mut file, w).await?;
+        w.flush().await
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&tmp).await;
+    result
+}

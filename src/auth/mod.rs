@@ -1,0 +1,4 @@
+//! Credentials: password hashing, tokens, activation links. Login, sessions,
+//! lockout and rate limiting build on these.
+
+pub mod password;

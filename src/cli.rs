@@ -1,0 +1,388 @@
+//! The command line (API.md "Command line"): parse, then hand each command
+//! to the library. Errors come back as sentences that say what to do.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::admin::{Request, client::Client};
+use crate::config::{Config, LogFormat};
+use crate::domain::bootstrap::{self, Bootstrap, FirstCredential};
+use crate::domain::{Actor, Module, ServiceType};
+use crate::store::{self, Store};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bailiwick",
+    version,
+    about = "User and access authority for on-prem security appliances"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon (HTTPS API and admin socket).
+    Serve(ServeArgs),
+    /// Create a subscription and its first Manager in a new data directory.
+    Init(InitArgs),
+    /// Talk to the running daemon over its admin socket.
+    Ctl(CtlArgs),
+    /// Install a backup into a data directory (daemon stopped).
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Load and check the configuration, then print it in full.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum LogFormatArg {
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    #[arg(long)]
+    pub subscription: String,
+    #[arg(long)]
+    pub manager_login: String,
+    #[arg(long)]
+    pub manager_email: String,
+    /// File holding the first Manager's password (a trailing newline is dropped).
+    #[arg(long)]
+    pub password_file: PathBuf,
+    #[arg(long, default_value = "enterprise", value_parser = parse_service_type)]
+    pub service_type: ServiceType,
+    #[arg(long, default_value = "VM")]
+    pub modules: String,
+    /// Config file, for the password hashing parameters.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CtlArgs {
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the daemon's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CtlCommand {
+    /// Version, uptime, subscription, users and queues of the running daemon.
+    Status,
+    /// Operator features (R1.4).
+    Features {
+        #[command(subcommand)]
+        command: FeaturesCommand,
+    },
+    /// Service type and modules (R1.2, R1.3).
+    Subscription {
+        #[command(subcommand)]
+        command: SubscriptionCommand,
+    },
+    /// Write an online, consistent backup to a new file.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FeaturesCommand {
+    List,
+    Enable { name: String },
+    Disable { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SubscriptionCommand {
+    Show,
+    Set {
+        #[arg(long, value_parser = parse_service_type)]
+        service_type: Option<ServiceType>,
+        /// Comma-separated, e.g. VM,PC (empty for none).
+        #[arg(long)]
+        modules: Option<String>,
+    },
+}
+
+fn parse_service_type(s: &str) -> Result<ServiceType, String> {
+    s.parse()
+}
+
+/// Runs a parsed command line; the exit code says how it went.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Init(args) => init(args),
+        Command::Ctl(args) => ctl(args),
+        Command::Restore { from, data_dir } => restore(&from, &data_dir),
+        Command::CheckConfig { config } => check_config(config.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("bailiwick: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("bailiwick: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Failure {
+    /// Bad configuration or arguments: exit 2.
+    Usage(String),
+    /// The command could not be carried out: exit 1.
+    Runtime(String),
+}
+
+fn runtime(e: impl std::fmt::Display) -> Failure {
+    Failure::Runtime(e.to_string())
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
+    Config::from_sources(path, std::env::vars()).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(d) = args.data_dir {
+        config.server.data_dir = d.display().to_string();
+    }
+    if let Some(l) = args.listen {
+        config.server.listen = l;
+    }
+    if let Some(f) = args.log_format {
+        config.log.format = match f {
+            LogFormatArg::Auto => LogFormat::Auto,
+            LogFormatArg::Human => LogFormat::Human,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    crate::logging::init(config.log.format);
+    crate::daemon::serve(config, args.config).map_err(runtime)
+}
+
+fn init(args: InitArgs) -> Result<(), Failure> {
+    let config = load_config(args.config.as_deref())?;
+    crate::logging::init(config.log.format);
+    let modules = Module::parse_list(&args.modules).map_err(Failure::Usage)?;
+    let raw = std::fs::read_to_string(&args.password_file).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot read --password-file {}: {e}",
+            args.password_file.display()
+        ))
+    })?;
+    let password = raw
+        .strip_suffix("\r\n")
+        .or_else(|| raw.strip_suffix('\n'))
+        .unwrap_or(&raw)
+        .to_owned();
+    // The default policy of a new subscription (R8.5).
+    crate::domain::password::check(&password, 8)
+        .map_err(|e| Failure::Usage(format!("--password-file: {e}")))?;
+    let plan = Bootstrap {
+        subscription: args.subscription,
+        service_type: args.service_type,
+        modules,
+        manager_login: args.manager_login,
+        manager_email: args.manager_email,
+    };
+    let hasher = crate::auth::password::Hasher::from_config(&config.auth).map_err(runtime)?;
+    let hash = hasher.hash(&password).map_err(runtime)?;
+    unsafe { libc::umask(0o077) };
+    crate::fsutil::create_private_dir(&args.data_dir)
+        .map_err(|e| runtime(format!("cannot create {}: {e}", args.data_dir.display())))?;
+    let options = store::Options {
+        cache_size: config.storage.cache_size.0 as usize,
+        create: true,
+    };
+    let store = Store::open(
+        &args.data_dir,
+        &options,
+        std::sync::Arc::new(crate::clock::SystemClock),
+    )
+    .map_err(runtime)?;
+    if store.snapshot().initialised() {
+        store.close();
+        return Err(runtime(format!(
+            "{} already holds a subscription; nothing was changed",
+            args.data_dir.display()
+        )));
+    }
+    let login = plan.manager_login.clone();
+    let name = plan.subscription.clone();
+    let id = crate::ids::new_id();
+    let result = store.write_blocking(Actor::operator(), move |tx| {
+        bootstrap::initialise_with(tx, &plan, id, FirstCredential::Password { hash })
+    });
+    store.close();
+    result.map_err(|e| Failure::Usage(e.to_string()))?;
+    println!(
+        "created subscription \"{name}\" in {} with Manager \"{login}\" (active, primary contact)",
+        args.data_dir.display()
+    );
+    Ok(())
+}
+
+fn ctl(args: CtlArgs) -> Result<(), Failure> {
+    let data_dir = match (&args.data_dir, &args.config) {
+        (Some(d), _) => d.clone(),
+        (None, cfg) => load_config(cfg.as_deref())?.data_dir(),
+    };
+    let client = Client::connect(&data_dir).map_err(runtime)?;
+    let request = match args.command {
+        CtlCommand::Status => Request::Status,
+        CtlCommand::Features { command } => match command {
+            FeaturesCommand::List => Request::FeaturesList,
+            FeaturesCommand::Enable { name } => Request::FeatureSet {
+                name,
+                enabled: true,
+            },
+            FeaturesCommand::Disable { name } => Request::FeatureSet {
+                name,
+                enabled: false,
+            },
+        },
+        CtlCommand::Subscription { command } => match command {
+            SubscriptionCommand::Show => Request::SubscriptionShow,
+            SubscriptionCommand::Set {
+                service_type,
+                modules,
+            } => {
+                if service_type.is_none() && modules.is_none() {
+                    return Err(Failure::Usage(
+                        "subscription set: give --service-type and/or --modules".into(),
+                    ));
+                }
+                let modules = modules
+                    .map(|m| Module::parse_list(&m))
+                    .transpose()
+                    .map_err(Failure::Usage)?;
+                Request::SubscriptionSet {
+                    service_type,
+                    modules,
+                }
+            }
+        },
+        CtlCommand::Backup { out } => {
+            let (bytes, rows) = client.backup(&out).map_err(runtime)?;
+            println!(
+                "backup written to {} ({bytes} bytes, {rows} records)",
+                out.display()
+            );
+            return Ok(());
+        }
+    };
+    let value = client.call(&request).map_err(runtime)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        print_human(&value);
+    }
+    Ok(())
+}
+
+/// Prints a JSON answer as `key: value` lines (lists one item a line).
+fn print_human(value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) => println!("{k}: {s}"),
+                    serde_json::Value::Null => println!("{k}: -"),
+                    other => println!("{k}: {other}"),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                match (item.get("name"), item.get("enabled")) {
+                    (Some(n), Some(e)) => println!(
+                        "{:<36} {}",
+                        n.as_str().unwrap_or_default(),
+                        if e.as_bool() == Some(true) {
+                            "enabled"
+                        } else {
+                            "disabled"
+                        }
+                    ),
+                    _ => println!("{item}"),
+                }
+            }
+        }
+        other => println!("{other}"),
+    }
+}
+
+fn restore(from: &Path, data_dir: &Path) -> Result<(), Failure> {
+    let summary = store::backup::restore(from, data_dir).map_err(runtime)?;
+    println!(
+        "restored {} records into {} ({} bytes); start the daemon to use it",
+        summary.rows,
+        data_dir.join(store::DB_FILE).display(),
+        summary.bytes
+    );
+    Ok(())
+}
+
+fn check_config(path: Option<&Path>) -> Result<(), Failure> {
+    let config = load_config(path)?;
+    if !config.tls.cert.is_empty() {
+        crate::tls::install_default_provider();
+        crate::tls::load(&config.tls, &config.data_dir())
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+    }
+    crate::auth::password::Hasher::from_config(&config.auth)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let text = toml::to_string_pretty(&config).unwrap_or_default();
+    println!("{text}");
+    match path {
+        Some(p) => eprintln!(
+            "configuration OK ({} with environment overrides)",
+            p.display()
+        ),
+        None => eprintln!("configuration OK (embedded defaults with environment overrides)"),
+    }
+    Ok(())
+}

@@ -1,0 +1,760 @@
+//! Configuration: embedded defaults, then a TOML file, then `BAILIWICK_*`
+//! environment variables, then command-line flags, each overriding the last.
+//!
+//! The one thing to know before changing it: every key has a default that
+//! works with no file at all, and every bad key or value is reported with its
+//! name, the value given and what is allowed. Nothing is silently ignored.
+//!
+//! ```
+//! let cfg = bailiwick::config::Config::from_sources(None, std::iter::empty()).unwrap();
+//! assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8443");
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "BAILIWICK_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{key} = {value:?} is not allowed: {allowed}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+    pub activity: ActivityConfig,
+    pub mail: MailConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port of the HTTPS listener.
+    pub listen: SocketAddr,
+    /// Base of links sent to people (activation, reset). Empty: `https://<listen>`.
+    pub public_url: String,
+    /// Data directory. Empty: `$STATE_DIRECTORY`, else `./bailiwick-data`.
+    pub data_dir: String,
+    /// Largest request body accepted; larger gets 413.
+    pub max_body: ByteSize,
+    /// Time a client has to send the request head (slowloris guard).
+    pub header_timeout: Span,
+    /// Time a whole request may take, body and handler included.
+    pub request_timeout: Span,
+    /// Time in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace: Span,
+    /// Connections served at once; more wait in the kernel backlog.
+    pub max_connections: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_url: String::new(),
+            data_dir: String::new(),
+            max_body: ByteSize(1 << 20),
+            header_timeout: Span(Duration::from_secs(10)),
+            request_timeout: Span(Duration::from_secs(30)),
+            shutdown_grace: Span(Duration::from_secs(20)),
+            max_connections: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Empty (with `key`): a self-signed one in `<data>/tls/`.
+    pub cert: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// redb page cache. redb's own default (1 GiB) is far too much for an appliance.
+    pub cache_size: ByteSize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            cache_size: ByteSize(64 << 20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// argon2id passes.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Hashes computed at once. 0: one per CPU core.
+    pub hash_workers: u32,
+    /// A session unused this long ends.
+    pub session_idle: Span,
+    /// A session ends this long after login, used or not.
+    pub session_absolute: Span,
+    /// One-time activation and reset links expire after this.
+    pub activation_link_lifetime: Span,
+    /// Login attempts per source address per minute before 429.
+    pub rate_per_address_per_minute: u32,
+    /// Login attempts per login name per minute before 429.
+    pub rate_per_login_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_workers: 0,
+            session_idle: Span(Duration::from_secs(30 * 60)),
+            session_absolute: Span(Duration::from_secs(12 * 3600)),
+            activation_link_lifetime: Span(Duration::from_secs(7 * 86400)),
+            rate_per_address_per_minute: 30,
+            rate_per_login_per_minute: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActivityConfig {
+    /// A segment file is closed and a new one started past this size.
+    pub segment_size: ByteSize,
+    /// Delete whole segments older than this. 0: keep forever.
+    pub retention_age: Span,
+    /// Delete oldest segments while the log is larger than this. 0: no limit.
+    pub retention_size: ByteSize,
+}
+
+impl Default for ActivityConfig {
+    fn default() -> Self {
+        ActivityConfig {
+            segment_size: ByteSize(64 << 20),
+            retention_age: Span(Duration::ZERO),
+            retention_size: ByteSize(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTransport {
+    /// Write RFC 5322 files for an external relay (air-gapped default).
+    Spool,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    Starttls,
+    Implicit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    /// Spool directory. Empty: `<data>/outbox-spool`.
+    pub spool_dir: String,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: String,
+    /// File holding the SMTP password (kept out of the config file).
+    pub smtp_password_file: String,
+    /// Extra PEM CA certificates for an internal relay.
+    pub smtp_ca_file: String,
+    /// Delivery tries before a message is marked failed.
+    pub max_attempts: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            transport: MailTransport::Spool,
+            spool_dir: String::new(),
+            from: "bailiwick@localhost".into(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: String::new(),
+            smtp_password_file: String::new(),
+            smtp_ca_file: String::new(),
+            max_attempts: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+impl Config {
+    /// Defaults, overlaid by `file` (if any), then by the `BAILIWICK_*`
+    /// variables among `env`.
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+                // Deserialise the file alone first so that its errors name the file.
+                Config::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+                    ConfigError::Parse {
+                        path: path.to_owned(),
+                        message: e.to_string(),
+                    }
+                })?;
+                table
+            }
+            None => toml::Table::new(),
+        };
+        let defaults = toml::Table::try_from(Config::default()).expect("defaults serialise");
+        for (var, raw) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if NON_CONFIG_VARS.contains(&rest) {
+                continue;
+            }
+            apply_env(&mut table, &defaults, &var, rest, &raw)?;
+        }
+        let config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Env {
+                var: "BAILIWICK_*".into(),
+                message: e.to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks across keys and ranges that the types alone do not express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(
+            key: &'static str,
+            value: impl fmt::Display,
+            allowed: &'static str,
+        ) -> ConfigError {
+            ConfigError::Invalid {
+                key,
+                value: value.to_string(),
+                allowed,
+            }
+        }
+        if self.tls.cert.is_empty() != self.tls.key.is_empty() {
+            return Err(invalid(
+                "tls.cert/tls.key",
+                format!("cert={:?} key={:?}", self.tls.cert, self.tls.key),
+                "set both (your own certificate) or neither (a generated self-signed one)",
+            ));
+        }
+        if self.server.max_body.0 < 1024 {
+            return Err(invalid(
+                "server.max_body",
+                self.server.max_body,
+                "at least 1KiB",
+            ));
+        }
+        if self.server.header_timeout.0.is_zero() {
+            return Err(invalid(
+                "server.header_timeout",
+                self.server.header_timeout,
+                "a duration above 0, e.g. \"10s\"",
+            ));
+        }
+        if self.server.request_timeout.0.is_zero() {
+            return Err(invalid(
+                "server.request_timeout",
+                self.server.request_timeout,
+                "a duration above 0, e.g. \"30s\"",
+            ));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", 0, "at least 1"));
+        }
+        if !self.server.public_url.is_empty()
+            && !(self.server.public_url.starts_with("https://") && self.server.public_url.len() > 8)
+        {
+            return Err(invalid(
+                "server.public_url",
+                &self.server.public_url,
+                "an https:// URL, e.g. \"https://bailiwick.example:8443\"",
+            ));
+        }
+        if self.auth.argon2_memory_kib < 8 * self.auth.argon2_parallelism.max(1) {
+            return Err(invalid(
+                "auth.argon2_memory_kib",
+                self.auth.argon2_memory_kib,
+                "at least 8 KiB per lane (19456 recommended)",
+            ));
+        }
+        if self.auth.argon2_iterations == 0 {
+            return Err(invalid(
+                "auth.argon2_iterations",
+                0,
+                "at least 1 (2 recommended)",
+            ));
+        }
+        if !(1..=64).contains(&self.auth.argon2_parallelism) {
+            return Err(invalid(
+                "auth.argon2_parallelism",
+                self.auth.argon2_parallelism,
+                "1 to 64",
+            ));
+        }
+        if self.auth.session_idle.0.is_zero() || self.auth.session_idle > self.auth.session_absolute
+        {
+            return Err(invalid(
+                "auth.session_idle",
+                self.auth.session_idle,
+                "above 0 and no longer than auth.session_absolute",
+            ));
+        }
+        if self.auth.activation_link_lifetime.0.is_zero() {
+            return Err(invalid(
+                "auth.activation_link_lifetime",
+                self.auth.activation_link_lifetime,
+                "a duration above 0, e.g. \"7d\"",
+            ));
+        }
+        if self.auth.rate_per_address_per_minute == 0 {
+            return Err(invalid("auth.rate_per_address_per_minute", 0, "at least 1"));
+        }
+        if self.auth.rate_per_login_per_minute == 0 {
+            return Err(invalid("auth.rate_per_login_per_minute", 0, "at least 1"));
+        }
+        if self.activity.segment_size.0 < 4096 {
+            return Err(invalid(
+                "activity.segment_size",
+                self.activity.segment_size,
+                "at least 4KiB",
+            ));
+        }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.is_empty() {
+            return Err(invalid(
+                "mail.smtp_host",
+                "",
+                "a host name when mail.transport = \"smtp\"",
+            ));
+        }
+        if self.mail.max_attempts == 0 {
+            return Err(invalid("mail.max_attempts", 0, "at least 1"));
+        }
+        if !self.mail.from.contains('@') {
+            return Err(invalid("mail.from", &self.mail.from, "an email address"));
+        }
+        Ok(())
+    }
+
+    /// The data directory: config, else `$STATE_DIRECTORY` (systemd), else `./bailiwick-data`.
+    pub fn data_dir(&self) -> PathBuf {
+        if !self.server.data_dir.is_empty() {
+            return PathBuf::from(&self.server.data_dir);
+        }
+        default_data_dir()
+    }
+
+    /// Base URL of links sent to people.
+    pub fn public_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("https://{}", self.server.listen)
+        } else {
+            self.server.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+}
+
+/// `$STATE_DIRECTORY` (set by systemd; the first entry if several), else `./bailiwick-data`.
+pub fn default_data_dir() -> PathBuf {
+    match std::env::var_os("STATE_DIRECTORY") {
+        Some(v) if !v.is_empty() => {
+            let s = v.to_string_lossy();
+            PathBuf::from(s.split(':').next().unwrap_or(&s))
+        }
+        _ => PathBuf::from("bailiwick-data"),
+    }
+}
+
+/// `BAILIWICK_*` variables that are not configuration keys.
+const NON_CONFIG_VARS: &[&str] = &["CONFIG"];
+
+fn apply_env(
+    table: &mut toml::Table,
+    defaults: &toml::Table,
+    var: &str,
+    rest: &str,
+    raw: &str,
+) -> Result<(), ConfigError> {
+    let env_err = |message: String| ConfigError::Env {
+        var: var.to_owned(),
+        message,
+    };
+    let (section, key) = rest
+        .split_once('_')
+        .map(|(s, k)| (s.to_ascii_lowercase(), k.to_ascii_lowercase()))
+        .ok_or_else(|| {
+            env_err("expected BAILIWICK_<SECTION>_<KEY>, e.g. BAILIWICK_SERVER_LISTEN".into())
+        })?;
+    let Some(toml::Value::Table(section_defaults)) = defaults.get(&section) else {
+        let sections: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        return Err(env_err(format!(
+            "unknown section `{section}`; sections are {}",
+            sections.join(", ")
+        )));
+    };
+    let Some(default) = section_defaults.get(&key) else {
+        let keys: Vec<&str> = section_defaults.keys().map(String::as_str).collect();
+        return Err(env_err(format!(
+            "unknown key `{section}.{key}`; keys of [{section}] are {}",
+            keys.join(", ")
+        )));
+    };
+    let value = match default {
+        toml::Value::Integer(_) => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| env_err(format!("{raw:?} is not a whole number")))?,
+        toml::Value::Boolean(_) => match raw.trim() {
+            "true" | "1" | "yes" => toml::Value::Boolean(true),
+            "false" | "0" | "no" => toml::Value::Boolean(false),
+            _ => return Err(env_err(format!("{raw:?} is not true or false"))),
+        },
+        _ => toml::Value::String(raw.to_owned()),
+    };
+    let section_table = table
+        .entry(section.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match section_table {
+        toml::Value::Table(t) => {
+            t.insert(key.clone(), value.clone());
+        }
+        _ => return Err(env_err(format!("[{section}] in the file is not a table"))),
+    }
+    // Report a bad value against the variable that carried it.
+    let mut probe = toml::Table::new();
+    let mut inner = toml::Table::new();
+    inner.insert(key, value);
+    probe.insert(section, toml::Value::Table(inner));
+    Config::deserialize(toml::Value::Table(probe)).map_err(|e| env_err(e.message().to_owned()))?;
+    Ok(())
+}
+
+/// A duration written as `30s`, `15m`, `12h`, `7d` (or a number of seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub Duration);
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.as_secs();
+        if s == 0 {
+            write!(f, "0s")
+        } else if s % 86400 == 0 {
+            write!(f, "{}d", s / 86400)
+        } else if s % 3600 == 0 {
+            write!(f, "{}h", s / 3600)
+        } else if s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num.parse().map_err(|_| {
+            format!("{text:?} is not a duration; write e.g. \"30s\", \"15m\", \"12h\" or \"7d\"")
+        })?;
+        let mult = match unit.trim() {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86400,
+            other => {
+                return Err(format!(
+                    "unknown unit {other:?} in {text:?}; use s, m, h or d"
+                ));
+            }
+        };
+        n.checked_mul(mult)
+            .map(|s| Span(Duration::from_secs(s)))
+            .ok_or_else(|| format!("{text:?} is too long"))
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Span(Duration::from_secs(s))),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A size written as `512`, `64KiB`, `1MiB`, `2GiB` (or `KB`/`MB`/`GB`, also binary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        if b != 0 && b % (1 << 30) == 0 {
+            write!(f, "{}GiB", b >> 30)
+        } else if b != 0 && b % (1 << 20) == 0 {
+            write!(f, "{}MiB", b >> 20)
+        } else if b != 0 && b % (1 << 10) == 0 {
+            write!(f, "{}KiB", b >> 10)
+        } else {
+            write!(f, "{b}")
+        }
+    }
+}
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size; write e.g. \"512KiB\" or \"64MiB\""))?;
+        let shift = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kb" | "kib" => 10,
+            "m" | "mb" | "mib" => 20,
+            "g" | "gb" | "gib" => 30,
+            other => {
+                return Err(format!(
+                    "unknown unit {other:?} in {text:?}; use KiB, MiB or GiB"
+                ));
+            }
+        };
+        n.checked_mul(1u64 << shift)
+            .map(ByteSize)
+            .ok_or_else(|| format!("{text:?} is too large"))
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(b) => Ok(ByteSize(b)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn with_file(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bailiwick.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::from_sources(Some(&path), std::iter::empty())
+    }
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let c = Config::from_sources(None, std::iter::empty()).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(c.public_url(), "https://127.0.0.1:8443");
+        assert_eq!(c.mail.transport, MailTransport::Spool);
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named() {
+        let err = with_file("[server]\nlisen = \"0.0.0.0:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+        assert!(
+            err.contains("listen"),
+            "should list the allowed keys: {err}"
+        );
+    }
+
+    #[test]
+    fn bad_value_in_file_names_key_and_value() {
+        let err = with_file("[auth]\nsession_idle = \"10 fortnights\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("session_idle"), "{err}");
+        assert!(err.contains("fortnights"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_is_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:1000\"\n").unwrap();
+        let c = Config::from_sources(
+            Some(&path),
+            env(&[
+                ("BAILIWICK_SERVER_LISTEN", "127.0.0.1:2000"),
+                ("BAILIWICK_SERVER_MAX_CONNECTIONS", "7"),
+                ("BAILIWICK_AUTH_SESSION_IDLE", "5m"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.port(), 2000);
+        assert_eq!(c.server.max_connections, 7);
+        assert_eq!(c.auth.session_idle.0, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn bad_env_names_the_variable() {
+        let err = Config::from_sources(None, env(&[("BAILIWICK_SERVER_LISTN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("BAILIWICK_SERVER_LISTN") && err.contains("listen"),
+            "{err}"
+        );
+        let err = Config::from_sources(None, env(&[("BAILIWICK_SERVER_MAX_CONNECTIONS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("BAILIWICK_SERVER_MAX_CONNECTIONS") && err.contains("many"),
+            "{err}"
+        );
+        let err = Config::from_sources(None, env(&[("BAILIWICK_SERVER_LISTEN", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("BAILIWICK_SERVER_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn cross_key_rules_are_explained() {
+        let err = with_file("[tls]\ncert = \"/etc/c.pem\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("tls.cert") && err.contains("set both"),
+            "{err}"
+        );
+        let err = with_file("[mail]\ntransport = \"smtp\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail.smtp_host"), "{err}");
+        let err = with_file("[mail]\ntransport = \"pigeon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pigeon") && err.contains("spool"), "{err}");
+    }
+
+    #[test]
+    fn spans_and_sizes_round_trip() {
+        for s in ["30s", "15m", "12h", "7d", "0s"] {
+            assert_eq!(s.parse::<Span>().unwrap().to_string(), s);
+        }
+        assert_eq!("64MiB".parse::<ByteSize>().unwrap().0, 64 << 20);
+        assert_eq!("1000".parse::<ByteSize>().unwrap().0, 1000);
+        assert!("99999999999999999999GiB".parse::<ByteSize>().is_err());
+        assert!("5 weeks".parse::<Span>().is_err());
+    }
+}

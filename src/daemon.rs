@@ -1,0 +1,260 @@
+//! `bailiwick serve`: opens the store, bootstraps a first subscription on an
+//! empty data directory, and runs the HTTPS and admin listeners until SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::domain::Actor;
+use crate::domain::bootstrap::{self, Bootstrap, FirstCredential};
+use crate::store::{self, OpenError, Store};
+use crate::{admin, http, ids, metrics, systemd, tls};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error(
+        "cannot listen on {addr}: {source}; is another server using the port? (set server.listen or --listen)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the admin socket in {path}: {source}")]
+    Admin {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("first-run setup failed: {0}")]
+    Bootstrap(String),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs the daemon to completion. `config_path` is re-read on SIGHUP.
+pub fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bailiwick")
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    runtime.block_on(run(config, config_path))
+}
+
+async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
+    // Everything the daemon creates is private to its user.
+    unsafe { libc::umask(0o077) };
+    tls::install_default_provider();
+    let data_dir = config.data_dir();
+    crate::fsutil::create_private_dir(&data_dir).map_err(|source| DaemonError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let options = store::Options {
+        cache_size: config.storage.cache_size.0 as usize,
+        create: true,
+    };
+    let dir = data_dir.clone();
+    let clk = clock.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir, &options, clk))
+        .await
+        .map_err(|e| DaemonError::Bootstrap(e.to_string()))??;
+    tracing::info!(path = %store.path().display(), "storage open");
+
+    if !store.snapshot().initialised() {
+        first_run(&store, &config, &data_dir).await?;
+    }
+
+    let (tls_config, cert) = tls::load(&config.tls, &data_dir)?;
+    let tls = Arc::new(tls::Reloadable::new(tls_config));
+    announce_certificate(&cert);
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    let local = listener.local_addr().unwrap_or(config.server.listen);
+
+    let started = Instant::now();
+    let admin_ctx = Arc::new(admin::server::Context {
+        store: store.clone(),
+        data_dir: data_dir.clone(),
+        listen: local.to_string(),
+        tls_fingerprint: std::sync::Mutex::new(cert.fingerprint.clone()),
+        started,
+    });
+    let admin_listener = admin::server::bind(&data_dir).map_err(|source| DaemonError::Admin {
+        path: data_dir.clone(),
+        source,
+    })?;
+    let admin_task = tokio::spawn(admin::server::run(admin_listener, admin_ctx.clone()));
+
+    let config = Arc::new(config);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let app = http::App {
+        store: store.clone(),
+        config: config.clone(),
+        metrics: metrics.clone(),
+        clock,
+        started,
+        shutting_down: shutting_down.clone(),
+    };
+    let router = http::router(app);
+    let opts = http::server::ServeOptions {
+        header_timeout: config.server.header_timeout.0,
+        shutdown_grace: config.server.shutdown_grace.0,
+        max_connections: config.server.max_connections as usize,
+    };
+
+    // Signals are registered before READY so that none is missed.
+    let signals = Signals::new(tls.clone(), config_path, admin_ctx.clone(), shutting_down)?;
+    tracing::info!(listen = %local, "serving HTTPS");
+    // Test harnesses and scripts read this line to learn the port.
+    println!("listening on https://{local}");
+    systemd::notify("READY=1");
+
+    http::server::serve(listener, tls, router, metrics, opts, signals.wait()).await;
+
+    systemd::notify("STOPPING=1");
+    admin_task.abort();
+    let _ = std::fs::remove_file(data_dir.join(admin::SOCKET));
+    let s = store.clone();
+    let _ = tokio::task::spawn_blocking(move || s.close()).await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// An empty data directory: subscription `Default`, Manager `admin` as its
+/// primary contact, and a one-time activation link printed and written 0600.
+async fn first_run(store: &Store, config: &Config, data_dir: &Path) -> Result<(), DaemonError> {
+    let token = ids::new_token();
+    let expires_at = store
+        .clock()
+        .now()
+        .saturating_add(config.auth.activation_link_lifetime.0);
+    let link = format!("{}/api/v1/activation/{token}", config.public_url());
+    let plan = Bootstrap::default_subscription("admin");
+    let note = format!(
+        "First start of bailiwick: subscription \"{}\", Manager login \"{}\".\n\
+         Open this one-time link to get the password (it works once, until {}):\n{link}\n",
+        plan.subscription,
+        plan.manager_login,
+        expires_at.to_rfc3339()
+    );
+    // Written before the commit: if the commit fails the note is harmless,
+    // while a commit without the note would lock the operator out.
+    let path = data_dir.join("initial-activation.txt");
+    crate::fsutil::write_private_atomic(&path, note.as_bytes())
+        .map_err(|e| DaemonError::Bootstrap(format!("{}: {e}", path.display())))?;
+    let credential = FirstCredential::ActivationLink {
+        token_hash: ids::token_hash(&token),
+        expires_at,
+    };
+    let id = ids::new_id();
+    store
+        .write(Actor::operator(), move |tx| {
+            bootstrap::initialise_with(tx, &plan, id, credential)
+        })
+        .await
+        .map_err(|e| DaemonError::Bootstrap(e.to_string()))?;
+    println!("{note}(also written to {})", path.display());
+    tracing::info!(file = %path.display(), "first run: created subscription Default with Manager admin; activation link written");
+    Ok(())
+}
+
+fn announce_certificate(cert: &tls::CertInfo) {
+    let kind = if cert.generated {
+        "self-signed"
+    } else {
+        "configured"
+    };
+    println!(
+        "TLS certificate ({kind}) {} SHA-256 {}",
+        cert.cert_path.display(),
+        cert.fingerprint
+    );
+    tracing::info!(kind, path = %cert.cert_path.display(), fingerprint = %cert.fingerprint, "TLS certificate loaded");
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    tls: Arc<tls::Reloadable>,
+    config_path: Option<PathBuf>,
+    admin: Arc<admin::server::Context>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn new(
+        tls: Arc<tls::Reloadable>,
+        config_path: Option<PathBuf>,
+        admin: Arc<admin::server::Context>,
+        shutting_down: Arc<AtomicBool>,
+    ) -> Result<Signals, DaemonError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mk = |k| signal(k).map_err(DaemonError::Runtime);
+        Ok(Signals {
+            term: mk(SignalKind::terminate())?,
+            int: mk(SignalKind::interrupt())?,
+            hup: mk(SignalKind::hangup())?,
+            tls,
+            config_path,
+            admin,
+            shutting_down,
+        })
+    }
+
+    /// Resolves at SIGTERM or SIGINT; handles SIGHUP (reload) meanwhile.
+    async fn wait(mut self) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => break,
+                _ = self.int.recv() => break,
+                _ = self.hup.recv() => self.reload(),
+            }
+        }
+        tracing::info!("shutting down: finishing open requests");
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn reload(&self) {
+        systemd::notify("RELOADING=1");
+        let loaded = Config::from_sources(self.config_path.as_deref(), std::env::vars());
+        match loaded {
+            Ok(cfg) => match self.tls.reload(&cfg.tls, &self.admin.data_dir) {
+                Ok(info) => {
+                    if let Ok(mut f) = self.admin.tls_fingerprint.lock() {
+                        *f = info.fingerprint.clone();
+                    }
+                    tracing::info!(fingerprint = %info.fingerprint, "reloaded TLS certificate");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reload failed; keeping the current certificate")
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; keeping the current configuration")
+            }
+        }
+        systemd::notify("READY=1");
+    }
+}

@@ -1,0 +1,247 @@
+//! The records of a subscription: what is stored, not how requests look.
+//!
+//! These types are stored (bincode behind a version tag, see `store::codec`)
+//! and held in memory in [`super::State`]. Changing a field means bumping the
+//! record's version in `store::records` and writing its upgrade.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::Timestamp;
+
+/// An opaque identifier: time-ordered, so maps keyed by it list oldest first.
+pub type Id = String;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceType {
+    Enterprise,
+    Consultant,
+    ConsultantUnlimited,
+    ExpressLite,
+}
+
+impl ServiceType {
+    pub const ALL: [ServiceType; 4] = [
+        ServiceType::Enterprise,
+        ServiceType::Consultant,
+        ServiceType::ConsultantUnlimited,
+        ServiceType::ExpressLite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::Enterprise => "enterprise",
+            ServiceType::Consultant => "consultant",
+            ServiceType::ConsultantUnlimited => "consultant_unlimited",
+            ServiceType::ExpressLite => "express_lite",
+        }
+    }
+}
+
+impl std::str::FromStr for ServiceType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ServiceType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown service type {s:?}; use enterprise, consultant, consultant_unlimited or express_lite")
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Module {
+    #[serde(rename = "VM")]
+    Vm,
+    #[serde(rename = "PC")]
+    Pc,
+    #[serde(rename = "SCA")]
+    Sca,
+    #[serde(rename = "WAS")]
+    Was,
+}
+
+impl Module {
+    pub const ALL: [Module; 4] = [Module::Vm, Module::Pc, Module::Sca, Module::Was];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Module::Vm => "VM",
+            Module::Pc => "PC",
+            Module::Sca => "SCA",
+            Module::Was => "WAS",
+        }
+    }
+
+    /// Parses `VM,PC`; an empty string is the empty set.
+    pub fn parse_list(s: &str) -> Result<BTreeSet<Module>, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                Module::ALL
+                    .into_iter()
+                    .find(|x| x.as_str().eq_ignore_ascii_case(m))
+                    .ok_or_else(|| format!("unknown module {m:?}; modules are VM, PC, SCA and WAS"))
+            })
+            .collect()
+    }
+}
+
+/// Operator features (R1.4): switched only through the admin socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    PrimaryContactExclusive,
+    ApiPasswordNeverExpires,
+    KbOnlyRole,
+    AdminsManageAdmins,
+    ScannersAddAssets,
+    ScannersManageAuthRecords,
+    ScannersManageVirtualScanners,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 7] = [
+        Feature::PrimaryContactExclusive,
+        Feature::ApiPasswordNeverExpires,
+        Feature::KbOnlyRole,
+        Feature::AdminsManageAdmins,
+        Feature::ScannersAddAssets,
+        Feature::ScannersManageAuthRecords,
+        Feature::ScannersManageVirtualScanners,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::PrimaryContactExclusive => "primary_contact_exclusive",
+            Feature::ApiPasswordNeverExpires => "api_password_never_expires",
+            Feature::KbOnlyRole => "kb_only_role",
+            Feature::AdminsManageAdmins => "admins_manage_admins",
+            Feature::ScannersAddAssets => "scanners_add_assets",
+            Feature::ScannersManageAuthRecords => "scanners_manage_auth_records",
+            Feature::ScannersManageVirtualScanners => "scanners_manage_virtual_scanners",
+        }
+    }
+}
+
+impl std::str::FromStr for Feature {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Feature::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Feature::ALL.iter().map(|f| f.as_str()).collect();
+                format!("unknown feature {s:?}; features are {}", names.join(", "))
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Manager,
+    UnitManager,
+    Scanner,
+    Reader,
+    Auditor,
+    RemediationUser,
+    KbOnly,
+    UserAdministrator,
+    Contact,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Manager => "manager",
+            Role::UnitManager => "unit_manager",
+            Role::Scanner => "scanner",
+            Role::Reader => "reader",
+            Role::Auditor => "auditor",
+            Role::RemediationUser => "remediation_user",
+            Role::KbOnly => "kb_only",
+            Role::UserAdministrator => "user_administrator",
+            Role::Contact => "contact",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    PendingActivation,
+    Active,
+    Deactivated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    #[default]
+    UiAndApi,
+    ApiOnly,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub name: String,
+    pub service_type: ServiceType,
+    pub modules: BTreeSet<Module>,
+    pub features: BTreeSet<Feature>,
+    /// The subscription primary contact (R4.1): an active Manager.
+    pub primary_contact: Option<Id>,
+    pub created_at: Timestamp,
+}
+
+impl Subscription {
+    pub fn has(&self, feature: Feature) -> bool {
+        self.features.contains(&feature)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Id,
+    pub login: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    /// `None` is the implicit "Unassigned" unit.
+    pub business_unit: Option<Id>,
+    pub status: UserStatus,
+    pub asset_groups: Vec<Id>,
+    pub permissions: BTreeSet<String>,
+    pub access: Access,
+    pub external_id: Option<String>,
+    pub created_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+}
+
+/// Secrets and counters of a user, kept apart so that user listings never
+/// carry them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Credentials {
+    /// argon2id PHC string; `None` until activation sets one.
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<Timestamp>,
+    pub failed_attempts: u32,
+    pub locked: bool,
+    /// Three (question, argon2id hash of the answer) pairs (R8.7).
+    pub secret_questions: Vec<(String, String)>,
+}
+
+/// A one-time link that reveals or sets credentials (R7.1, R7.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationLink {
+    /// SHA-256 of the token, hex; the token itself is never stored.
+    pub token_hash: String,
+    pub user: Id,
+    pub expires_at: Timestamp,
+    pub used: bool,
+}

@@ -1,0 +1,128 @@
+//! Operator commands on the subscription (R1): features and service settings,
+//! issued through the admin socket only, never over HTTP (R1.4).
+
+use std::collections::BTreeSet;
+
+use super::{Code, Feature, Module, Refusal, Role, ServiceType, Subscription, Tx};
+
+fn current(tx: &Tx<'_>) -> Result<Subscription, Refusal> {
+    tx.state()
+        .subscription
+        .clone()
+        .ok_or_else(|| Refusal::new(Code::Conflict, "no subscription yet; run `bailiwick init`"))
+}
+
+/// Switches an operator feature; effective for every later check. Returns
+/// whether anything changed.
+pub fn set_feature(tx: &mut Tx<'_>, feature: Feature, on: bool) -> Result<bool, Refusal> {
+    let mut sub = current(tx)?;
+    let changed = if on {
+        sub.features.insert(feature)
+    } else {
+        sub.features.remove(&feature)
+    };
+    if changed {
+        tx.put_subscription(sub);
+        let verb = if on { "enabled" } else { "disabled" };
+        tx.log(
+            "subscription.feature",
+            feature.as_str(),
+            format!("{verb} by the operator"),
+        );
+    }
+    Ok(changed)
+}
+
+/// Changes service type and/or modules (R1.2, R1.3). Refused when existing
+/// users would be left with a role the new settings do not allow.
+pub fn set_service(
+    tx: &mut Tx<'_>,
+    service_type: Option<ServiceType>,
+    modules: Option<BTreeSet<Module>>,
+) -> Result<Subscription, Refusal> {
+    let mut sub = current(tx)?;
+    let mut changes = Vec::new();
+    if let Some(t) = service_type {
+        if t != sub.service_type {
+            changes.push(format!(
+                "service type {} -> {}",
+                sub.service_type.as_str(),
+                t.as_str()
+            ));
+            sub.service_type = t;
+        }
+    }
+    if let Some(m) = modules {
+        if m != sub.modules {
+            let names =
+                |s: &BTreeSet<Module>| s.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",");
+            changes.push(format!("modules {} -> {}", names(&sub.modules), names(&m)));
+            sub.modules = m;
+        }
+    }
+    if !sub.modules.contains(&Module::Pc) {
+        if let Some(u) = tx.state().users.values().find(|u| u.role == Role::Auditor) {
+            return Err(Refusal::new(
+                Code::Conflict,
+                format!(
+                    "{} is an Auditor, a role that exists only with PC; change that role first",
+                    u.login
+                ),
+            ));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(sub);
+    }
+    tx.put_subscription(sub.clone());
+    tx.log("subscription.update", sub.name.clone(), changes.join("; "));
+    Ok(sub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::bootstrap::{Bootstrap, initialise};
+    use crate::domain::{Actor, State, Timestamp};
+
+    fn state() -> State {
+        let mut s = State::default();
+        let mut tx = Tx::new(&mut s, Timestamp::from_unix_micros(1), Actor::operator());
+        initialise(
+            &mut tx,
+            &Bootstrap::default_subscription("admin"),
+            "u1".into(),
+        )
+        .unwrap();
+        s
+    }
+
+    #[test]
+    fn r1_4_operator_switches_features_and_it_is_logged() {
+        let mut s = state();
+        let mut tx = Tx::new(&mut s, Timestamp::from_unix_micros(2), Actor::operator());
+        assert!(set_feature(&mut tx, Feature::KbOnlyRole, true).unwrap());
+        assert!(
+            !set_feature(&mut tx, Feature::KbOnlyRole, true).unwrap(),
+            "idempotent"
+        );
+        let (_, log) = tx.finish();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].actor.login, "operator");
+        assert!(s.subscription.as_ref().unwrap().has(Feature::KbOnlyRole));
+    }
+
+    #[test]
+    fn r1_2_service_type_and_modules_change() {
+        let mut s = state();
+        let mut tx = Tx::new(&mut s, Timestamp::from_unix_micros(2), Actor::operator());
+        let sub = set_service(
+            &mut tx,
+            Some(ServiceType::Consultant),
+            Some(BTreeSet::from([Module::Vm, Module::Pc])),
+        )
+        .unwrap();
+        assert_eq!(sub.service_type, ServiceType::Consultant);
+        assert!(sub.modules.contains(&Module::Pc));
+    }
+}

@@ -1,0 +1,132 @@
+//! [`Tx`]: the only way to change a [`State`]. It remembers which keys a
+//! command touched and which activity entries it wrote, so that the store can
+//! persist both in the same durable transaction (R7.6, R11.3).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ActivationLink, Credentials, Id, State, Subscription, Timestamp, User};
+
+/// A stored record, named by what it is. The store maps each to a table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    Subscription,
+    User(Id),
+    Credentials(Id),
+    ActivationLink(String),
+}
+
+/// Who is acting, from where: recorded with every activity entry (R11.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// `None` for the appliance operator (admin socket) and the system itself.
+    pub user: Option<Id>,
+    pub login: String,
+    /// The actor's unit when acting: R11.2 scopes Unit Managers by it.
+    pub business_unit: Option<Id>,
+    pub ip: Option<IpAddr>,
+}
+
+impl Actor {
+    /// The appliance operator, acting through `bailiwick ctl` or the command line.
+    pub fn operator() -> Actor {
+        Actor {
+            user: None,
+            login: "operator".into(),
+            business_unit: None,
+            ip: None,
+        }
+    }
+}
+
+/// One activity-log entry as a command writes it; the store gives it its
+/// sequence number when the transaction commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub time: Timestamp,
+    pub actor: Actor,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+}
+
+pub struct Tx<'a> {
+    state: &'a mut State,
+    touched: Vec<Key>,
+    activity: Vec<Activity>,
+    now: Timestamp,
+    actor: Actor,
+}
+
+impl<'a> Tx<'a> {
+    pub fn new(state: &'a mut State, now: Timestamp, actor: Actor) -> Tx<'a> {
+        Tx {
+            state,
+            touched: Vec::new(),
+            activity: Vec::new(),
+            now,
+            actor,
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        self.state
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Appends an activity entry by the transaction's actor.
+    pub fn log(&mut self, action: &str, target: impl Into<String>, details: impl Into<String>) {
+        self.activity.push(Activity {
+            time: self.now,
+            actor: self.actor.clone(),
+            action: action.to_owned(),
+            target: target.into(),
+            details: details.into(),
+        });
+    }
+
+    pub fn put_subscription(&mut self, s: Subscription) {
+        self.state.subscription = Some(s);
+        self.touched.push(Key::Subscription);
+    }
+
+    pub fn put_user(&mut self, user: User) {
+        if let Some(old) = self.state.users.get(&user.id) {
+            if !old.login.eq_ignore_ascii_case(&user.login) {
+                self.state.logins.remove(&old.login.to_lowercase());
+            }
+        }
+        self.state
+            .logins
+            .insert(user.login.to_lowercase(), user.id.clone());
+        self.touched.push(Key::User(user.id.clone()));
+        self.state.users.insert(user.id.clone(), user);
+    }
+
+    pub fn put_credentials(&mut self, user: &Id, c: Credentials) {
+        self.state.credentials.insert(user.clone(), c);
+        self.touched.push(Key::Credentials(user.clone()));
+    }
+
+    pub fn put_activation_link(&mut self, link: ActivationLink) {
+        self.touched
+            .push(Key::ActivationLink(link.token_hash.clone()));
+        self.state
+            .activation_links
+            .insert(link.token_hash.clone(), link);
+    }
+
+    /// Ends the transaction, giving the keys touched (in order, possibly
+    /// repeated) and the activity entries written.
+    pub fn finish(self) -> (Vec<Key>, Vec<Activity>) {
+        (self.touched, self.activity)
+    }
+}

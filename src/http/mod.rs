@@ -1,0 +1,143 @@
+//! The HTTPS API: routing, the layers every request passes, and the server.
+//!
+//! The one thing to know: handlers only translate between HTTP and the
+//! `domain`/`store` calls; no rule is decided here. Every route is declared
+//! with `utoipa_axum::routes!`, which registers it in the router and in the
+//! OpenAPI document at once, so the two cannot drift apart.
+
+pub mod extract;
+mod ops;
+pub mod problem;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use problem::ApiError;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub started: Instant,
+    /// Set when SIGTERM arrives: `/readyz` turns 503 so load balancers drain.
+    pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "bailiwick",
+        description = "User and access authority of a security-scanning appliance. Errors are RFC 9457 problem+json with a stable `code`."
+    ),
+    components(schemas(problem::Problem))
+)]
+struct ApiDoc;
+
+/// The router and its OpenAPI document, built from the same declarations.
+pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi_json))
+        .split_for_parts()
+}
+
+/// The full service: routes, fallbacks and the layers every request passes.
+pub fn router(app: App) -> axum::Router {
+    let (router, mut doc) = routes();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let max_body = app.config.server.max_body.0;
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(ops::OpenApiJson(doc)))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body as usize))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see GET /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see GET /api/v1/openapi.json",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// Body limit by Content-Length (before any byte is read), the whole-request
+/// timeout, security headers, and metrics.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let limit = app.config.server.max_body.0;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut res = if declared.is_some_and(|n| n > limit) {
+        ApiError::payload_too_large(limit).into_response()
+    } else {
+        let timeout: Duration = app.config.server.request_timeout.0;
+        match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "the request took longer than {}",
+                    app.config.server.request_timeout
+                ),
+            )
+            .into_response(),
+        }
+    };
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    app.metrics
+        .observe(&method, &route, res.status().as_u16(), started.elapsed());
+    res
+}

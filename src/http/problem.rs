@@ -1,0 +1,190 @@
+//! RFC 9457 problem details: every failure the API returns, with a stable
+//! `code` (API.md) that clients branch on.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Code, Refusal};
+use crate::store::{CommitError, WriteError};
+
+/// `application/problem+json` body.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:bailiwick:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `validation`, `last_manager`.
+    pub code: String,
+}
+
+/// An error answer. Build with the constructors; the status follows the code.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn validation(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "validation", detail)
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "log in first: send Authorization: Bearer <token> (or Basic for API access)",
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn payload_too_large(limit: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request bodies are limited to {limit} bytes"),
+        )
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle this request; it has been logged",
+        )
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:bailiwick:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+        }
+    }
+}
+
+/// The HTTP status of each domain refusal code (API.md table).
+pub fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::Validation | Code::PasswordPolicy => StatusCode::BAD_REQUEST,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::Forbidden | Code::PasswordChangeRequired => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::Conflict
+        | Code::LoginTaken
+        | Code::EmailTaken
+        | Code::LastManager
+        | Code::PrimaryContact
+        | Code::RoleLocked
+        | Code::BusinessUnitNotEmpty
+        | Code::ScheduleOwnerDeactivated => StatusCode::CONFLICT,
+        Code::Gone => StatusCode::GONE,
+        Code::PermissionNotApplicable
+        | Code::RoleNotAllowed
+        | Code::FeatureUnavailable
+        | Code::IpLimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        ApiError::new(status_of(r.code), r.code.as_str(), r.message)
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> ApiError {
+        match e {
+            WriteError::Refused(r) => r.into(),
+            WriteError::Unavailable(CommitError::Internal) => ApiError::internal(),
+            WriteError::Unavailable(c) => {
+                tracing::error!(error = %c, "write not stored");
+                ApiError::unavailable(format!("the change was not stored: {c}; try again"))
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.to_problem()).unwrap_or_default();
+        let mut res = (self.status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_the_status_of_the_api_table() {
+        assert_eq!(status_of(Code::LastManager), StatusCode::CONFLICT);
+        assert_eq!(
+            status_of(Code::PermissionNotApplicable),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status_of(Code::PasswordChangeRequired),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(status_of(Code::Gone), StatusCode::GONE);
+        assert_eq!(status_of(Code::PasswordPolicy), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn problem_body_carries_code_and_type() {
+        let p = ApiError::from(Refusal::new(
+            Code::PrimaryContact,
+            "Jane is the primary contact of EU",
+        ))
+        .to_problem();
+        assert_eq!(p.status, 409);
+        assert_eq!(p.code, "primary_contact");
+        assert_eq!(p.kind, "urn:bailiwick:problem:primary_contact");
+        assert_eq!(p.title, "Conflict");
+    }
+}

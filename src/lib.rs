@@ -1,0 +1,22 @@
+//! bailiwick: the user and access authority of a security-scanning appliance.
+//!
+//! One daemon owns the subscription's users, roles, business units and
+//! sessions, stores them in one redb file, and answers "may this user do this
+//! to that?" for the other services of the appliance. See ARCHITECTURE.md
+//! for the map of these modules.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod domain;
+pub mod fsutil;
+pub mod http;
+pub mod ids;
+pub mod logging;
+pub mod metrics;
+pub mod store;
+pub mod systemd;
+pub mod tls;

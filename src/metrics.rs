@@ -1,0 +1,194 @@
+//! Counters for `/metrics`, in the Prometheus text format.
+//!
+//! Hand-written rather than a metrics crate: a handful of atomics, rendered
+//! on demand, cost nothing on the request path.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_us: AtomicU64,
+    pub logins_ok: AtomicU64,
+    pub logins_failed: AtomicU64,
+    pub logins_limited: AtomicU64,
+    pub locks: AtomicU64,
+    pub plain_http_refused: AtomicU64,
+    pub tls_handshake_failures: AtomicU64,
+}
+
+/// Values read at render time from other parts of the daemon.
+pub struct Gauges {
+    pub activity_backlog: u64,
+    pub mail_outbox_depth: u64,
+    pub log_bytes: u64,
+    pub users: u64,
+}
+
+impl Metrics {
+    pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
+        {
+            let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            *map.entry((method.to_owned(), route.to_owned(), status))
+                .or_default() += 1;
+        }
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, g: &Gauges) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP bailiwick_http_requests_total HTTP requests answered."
+        );
+        let _ = writeln!(out, "# TYPE bailiwick_http_requests_total counter");
+        {
+            let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            for ((method, route, status), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "bailiwick_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    route.replace('\\', "\\\\").replace('"', "\\\"")
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bailiwick_http_request_duration_seconds Time to answer a request."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE bailiwick_http_request_duration_seconds histogram"
+        );
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "bailiwick_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                self.latency_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "bailiwick_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "bailiwick_http_request_duration_seconds_sum {}",
+            self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "bailiwick_http_request_duration_seconds_count {count}");
+        let counters = [
+            ("bailiwick_logins_total{result=\"ok\"}", &self.logins_ok),
+            (
+                "bailiwick_logins_total{result=\"failed\"}",
+                &self.logins_failed,
+            ),
+            (
+                "bailiwick_logins_total{result=\"rate_limited\"}",
+                &self.logins_limited,
+            ),
+        ];
+        let _ = writeln!(
+            out,
+            "# HELP bailiwick_logins_total Login attempts by result."
+        );
+        let _ = writeln!(out, "# TYPE bailiwick_logins_total counter");
+        for (name, c) in counters {
+            let _ = writeln!(out, "{name} {}", c.load(Ordering::Relaxed));
+        }
+        let singles = [
+            (
+                "bailiwick_account_locks_total",
+                "Accounts locked by failed logins.",
+                "counter",
+                self.locks.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_plain_http_refused_total",
+                "Plain HTTP requests refused on the TLS port.",
+                "counter",
+                self.plain_http_refused.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_tls_handshake_failures_total",
+                "TLS handshakes that failed or timed out.",
+                "counter",
+                self.tls_handshake_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_activity_outbox_depth",
+                "Activity entries committed, not yet in a segment.",
+                "gauge",
+                g.activity_backlog,
+            ),
+            (
+                "bailiwick_mail_outbox_depth",
+                "Emails waiting for delivery.",
+                "gauge",
+                g.mail_outbox_depth,
+            ),
+            (
+                "bailiwick_activity_log_bytes",
+                "Bytes in activity log segments.",
+                "gauge",
+                g.log_bytes,
+            ),
+            (
+                "bailiwick_users",
+                "Users of the subscription.",
+                "gauge",
+                g.users,
+            ),
+        ];
+        for (name, help, kind, v) in singles {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {v}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let m = Metrics::default();
+        m.observe("GET", "/healthz", 200, Duration::from_millis(2));
+        m.observe("GET", "/healthz", 200, Duration::from_millis(700));
+        let text = m.render(&Gauges {
+            activity_backlog: 3,
+            mail_outbox_depth: 0,
+            log_bytes: 0,
+            users: 1,
+        });
+        assert!(text.contains(
+            "bailiwick_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+        ));
+        assert!(text.contains("bailiwick_http_request_duration_seconds_bucket{le=\"0.0025\"} 1"));
+        assert!(text.contains("bailiwick_http_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("bailiwick_activity_outbox_depth 3"));
+    }
+}

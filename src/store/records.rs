@@ -1,0 +1,46 @@
+//! Which tables hold what, and the version of every stored record type.
+
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+use super::codec::Record;
+use crate::domain::{ActivationLink, Activity, Credentials, Subscription, User};
+
+/// `application`, `schema_version`, `subscription`, `activity_seq`.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+pub const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
+pub const ACTIVATION_LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("activation_links");
+/// Activity entries committed with their change and not yet in a segment
+/// file (R11.3): sequence number to [`ActivityRecord`].
+pub const ACTIVITY_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_outbox");
+
+pub const APPLICATION: &[u8] = b"bailiwick";
+pub const KEY_APPLICATION: &str = "application";
+pub const KEY_SCHEMA: &str = "schema_version";
+pub const KEY_SUBSCRIPTION: &str = "subscription";
+pub const KEY_ACTIVITY_SEQ: &str = "activity_seq";
+
+impl Record for Subscription {
+    const VERSION: u16 = 1;
+}
+impl Record for User {
+    const VERSION: u16 = 1;
+}
+impl Record for Credentials {
+    const VERSION: u16 = 1;
+}
+impl Record for ActivationLink {
+    const VERSION: u16 = 1;
+}
+
+/// An activity entry with its place in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    pub seq: u64,
+    pub entry: Activity,
+}
+
+impl Record for ActivityRecord {
+    const VERSION: u16 = 1;
+}

@@ -1,0 +1,261 @@
+//! The single writer: group commit over one redb write transaction.
+//!
+//! Invariant: `published` only ever holds a state whose every change is in a
+//! durable commit, and a caller hears `Ok` only after that publish. A failed
+//! commit rolls the working state back to the last committed one.
+
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use arc_swap::ArcSwap;
+use redb::{Database, Durability};
+
+use super::codec::{self, Record};
+use super::records::*;
+use super::{CommitError, WriteError};
+use crate::domain::{Activity, Actor, Key, Refusal, State, Timestamp, Tx};
+
+/// Commands decided and committed together at most.
+const MAX_BATCH: usize = 512;
+
+type Completion = Box<dyn FnOnce(Option<CommitError>) + Send>;
+type Run = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Completion) + Send>;
+
+pub(super) struct Job {
+    actor: Actor,
+    now: Timestamp,
+    run: Run,
+}
+
+impl Job {
+    pub(super) fn new<T, F>(
+        actor: Actor,
+        now: Timestamp,
+        command: F,
+        reply: tokio::sync::oneshot::Sender<Result<T, WriteError>>,
+    ) -> Job
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, Refusal> + Send + 'static,
+    {
+        let run: Run = Box::new(move |tx| match command(tx) {
+            Ok(value) => (
+                true,
+                Box::new(move |err: Option<CommitError>| {
+                    let _ = reply.send(match err {
+                        None => Ok(value),
+                        Some(e) => Err(WriteError::Unavailable(e)),
+                    });
+                }),
+            ),
+            Err(refusal) => (
+                false,
+                Box::new(move |_| {
+                    let _ = reply.send(Err(WriteError::Refused(refusal)));
+                }),
+            ),
+        });
+        Job { actor, now, run }
+    }
+}
+
+enum Msg {
+    Job(Job),
+    Close,
+}
+
+pub(super) struct Handle {
+    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Handle {
+    pub(super) fn submit(&self, job: Job) -> Result<(), ()> {
+        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(tx) => tx.send(Msg::Job(job)).map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
+    pub(super) fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    pub(super) fn close(&self) {
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(Msg::Close);
+        }
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub(super) fn spawn(db: Arc<Database>, published: Arc<ArcSwap<State>>, seq: u64) -> Handle {
+    let (tx, rx) = mpsc::channel();
+    let alive = Arc::new(AtomicBool::new(true));
+    let flag = alive.clone();
+    let thread = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || {
+            Writer { db, published, seq }.run(rx);
+            flag.store(false, Ordering::Release);
+        })
+        .expect("spawn store writer thread");
+    Handle {
+        tx: Mutex::new(Some(tx)),
+        thread: Mutex::new(Some(thread)),
+        alive,
+    }
+}
+
+struct Writer {
+    db: Arc<Database>,
+    published: Arc<ArcSwap<State>>,
+    /// Sequence number of the last activity entry committed.
+    seq: u64,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        let mut committed: State = (*self.published.load_full()).clone();
+        let mut closing = false;
+        while !closing {
+            let Ok(first) = rx.recv() else { break };
+            let mut batch = Vec::new();
+            match first {
+                Msg::Job(j) => batch.push(j),
+                Msg::Close => break,
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(Msg::Job(j)) => batch.push(j),
+                    Ok(Msg::Close) => {
+                        closing = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            committed = self.commit_batch(committed, batch);
+        }
+    }
+
+    /// Decides each job against the working state, persists what the accepted
+    /// ones touched, and returns the new committed state.
+    fn commit_batch(&mut self, committed: State, batch: Vec<Job>) -> State {
+        let mut working = committed.clone();
+        let mut keys = BTreeSet::new();
+        let mut activity = Vec::new();
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        for job in batch {
+            let before = working.clone();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                let mut tx = Tx::new(&mut working, job.now, job.actor);
+                let (ok, done) = (job.run)(&mut tx);
+                (ok, done, tx.finish())
+            }));
+            match outcome {
+                Ok((true, done, (touched, entries))) => {
+                    keys.extend(touched);
+                    activity.extend(entries);
+                    completions.push(done);
+                }
+                Ok((false, done, _)) => {
+                    working = before;
+                    completions.push(done);
+                }
+                Err(_) => {
+                    // The reply channel went down with the panicking closure;
+                    // its caller sees `Closed`. The change is undone.
+                    tracing::error!("a command panicked; its change was discarded");
+                    working = before;
+                }
+            }
+        }
+        if keys.is_empty() && activity.is_empty() {
+            completions.into_iter().for_each(|c| c(None));
+            return working;
+        }
+        match self.persist(&working, &keys, activity) {
+            Ok(()) => {
+                self.published.store(Arc::new(working.clone()));
+                completions.into_iter().for_each(|c| c(None));
+                working
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; the batch was rolled back");
+                completions.into_iter().for_each(|c| c(Some(e.clone())));
+                committed
+            }
+        }
+    }
+
+    fn persist(
+        &mut self,
+        state: &State,
+        keys: &BTreeSet<Key>,
+        activity: Vec<Activity>,
+    ) -> Result<(), CommitError> {
+        let err = |e: &dyn std::fmt::Display| CommitError::Storage(e.to_string());
+        let mut txn = self.db.begin_write().map_err(|e| err(&e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| err(&e))?;
+        let mut seq = self.seq;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| err(&e))?;
+            let mut users = txn.open_table(USERS).map_err(|e| err(&e))?;
+            let mut creds = txn.open_table(CREDENTIALS).map_err(|e| err(&e))?;
+            let mut links = txn.open_table(ACTIVATION_LINKS).map_err(|e| err(&e))?;
+            for key in keys {
+                match key {
+                    Key::Subscription => match &state.subscription {
+                        Some(s) => meta.insert(KEY_SUBSCRIPTION, codec::encode(s).as_slice()),
+                        None => meta.remove(KEY_SUBSCRIPTION),
+                    }
+                    .map(drop),
+                    Key::User(id) => put_or_remove(&mut users, id, state.users.get(id)),
+                    Key::Credentials(id) => {
+                        put_or_remove(&mut creds, id, state.credentials.get(id))
+                    }
+                    Key::ActivationLink(h) => {
+                        put_or_remove(&mut links, h, state.activation_links.get(h))
+                    }
+                }
+                .map_err(|e| err(&e))?;
+            }
+            if !activity.is_empty() {
+                let mut outbox = txn.open_table(ACTIVITY_OUTBOX).map_err(|e| err(&e))?;
+                for entry in activity {
+                    seq += 1;
+                    let rec = ActivityRecord { seq, entry };
+                    outbox
+                        .insert(seq, codec::encode(&rec).as_slice())
+                        .map_err(|e| err(&e))?;
+                }
+                meta.insert(KEY_ACTIVITY_SEQ, seq.to_le_bytes().as_slice())
+                    .map_err(|e| err(&e))?;
+            }
+        }
+        txn.commit().map_err(|e| err(&e))?;
+        self.seq = seq;
+        Ok(())
+    }
+}
+
+fn put_or_remove<T: Record>(
+    table: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    value: Option<&T>,
+) -> Result<(), redb::StorageError> {
+    match value {
+        Some(v) => table.insert(key, codec::encode(v).as_slice()).map(drop),
+        None => table.remove(key).map(drop),
+    }
+}
