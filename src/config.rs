@@ -293,6 +293,19 @@ impl Config {
         Ok(config)
     }
 
+    /// Parses the text of a config file on its own (no environment).
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let parse = |message: String| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message,
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
+        let config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks across keys and ranges that the types alone do not express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         fn invalid(
@@ -337,9 +350,9 @@ impl Config {
         if self.server.max_connections == 0 {
             return Err(invalid("server.max_connections", 0, "at least 1"));
         }
-        if !self.server.public_url.is_empty()
-            && !(self.server.public_url.starts_with("https://") && self.server.public_url.len() > 8)
-        {
+        let url = &self.server.public_url;
+        let https_url = url.starts_with("https://") && url.len() > "https://".len();
+        if !url.is_empty() && !https_url {
             return Err(invalid(
                 "server.public_url",
                 &self.server.public_url,
@@ -514,11 +527,11 @@ impl fmt::Display for Span {
         let s = self.0.as_secs();
         if s == 0 {
             write!(f, "0s")
-        } else if s % 86400 == 0 {
+        } else if s.is_multiple_of(86400) {
             write!(f, "{}d", s / 86400)
-        } else if s % 3600 == 0 {
+        } else if s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
-        } else if s % 60 == 0 {
+        } else if s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")
@@ -580,11 +593,11 @@ pub struct ByteSize(pub u64);
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        if b != 0 && b % (1 << 30) == 0 {
+        if b != 0 && b.is_multiple_of(1 << 30) {
             write!(f, "{}GiB", b >> 30)
-        } else if b != 0 && b % (1 << 20) == 0 {
+        } else if b != 0 && b.is_multiple_of(1 << 20) {
             write!(f, "{}MiB", b >> 20)
-        } else if b != 0 && b % (1 << 10) == 0 {
+        } else if b != 0 && b.is_multiple_of(1 << 10) {
             write!(f, "{}KiB", b >> 10)
         } else {
             write!(f, "{b}")

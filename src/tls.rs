@@ -140,10 +140,10 @@ fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     };
     crate::fsutil::create_private_dir(dir).map_err(write_err(dir))?;
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-    if let Some(host) = hostname() {
-        if !names.contains(&host) {
-            names.push(host);
-        }
+    if let Some(host) = hostname()
+        && !names.contains(&host)
+    {
+        names.push(host);
     }
     let mut params =
         rcgen::CertificateParams::new(names).map_err(|e| TlsError::Generate(e.to_string()))?;

@@ -42,34 +42,34 @@ pub fn set_service(
 ) -> Result<Subscription, Refusal> {
     let mut sub = current(tx)?;
     let mut changes = Vec::new();
-    if let Some(t) = service_type {
-        if t != sub.service_type {
-            changes.push(format!(
-                "service type {} -> {}",
-                sub.service_type.as_str(),
-                t.as_str()
-            ));
-            sub.service_type = t;
-        }
+    if let Some(t) = service_type
+        && t != sub.service_type
+    {
+        changes.push(format!(
+            "service type {} -> {}",
+            sub.service_type.as_str(),
+            t.as_str()
+        ));
+        sub.service_type = t;
     }
-    if let Some(m) = modules {
-        if m != sub.modules {
-            let names =
-                |s: &BTreeSet<Module>| s.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",");
-            changes.push(format!("modules {} -> {}", names(&sub.modules), names(&m)));
-            sub.modules = m;
-        }
+    if let Some(m) = modules
+        && m != sub.modules
+    {
+        let names =
+            |s: &BTreeSet<Module>| s.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",");
+        changes.push(format!("modules {} -> {}", names(&sub.modules), names(&m)));
+        sub.modules = m;
     }
-    if !sub.modules.contains(&Module::Pc) {
-        if let Some(u) = tx.state().users.values().find(|u| u.role == Role::Auditor) {
-            return Err(Refusal::new(
-                Code::Conflict,
-                format!(
-                    "{} is an Auditor, a role that exists only with PC; change that role first",
-                    u.login
-                ),
-            ));
-        }
+    if !sub.modules.contains(&Module::Pc)
+        && let Some(u) = tx.state().users.values().find(|u| u.role == Role::Auditor)
+    {
+        return Err(Refusal::new(
+            Code::Conflict,
+            format!(
+                "{} is an Auditor, a role that exists only with PC; change that role first",
+                u.login
+            ),
+        ));
     }
     if changes.is_empty() {
         return Ok(sub);

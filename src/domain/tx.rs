@@ -99,10 +99,10 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_user(&mut self, user: User) {
-        if let Some(old) = self.state.users.get(&user.id) {
-            if !old.login.eq_ignore_ascii_case(&user.login) {
-                self.state.logins.remove(&old.login.to_lowercase());
-            }
+        if let Some(old) = self.state.users.get(&user.id)
+            && !old.login.eq_ignore_ascii_case(&user.login)
+        {
+            self.state.logins.remove(&old.login.to_lowercase());
         }
         self.state
             .logins

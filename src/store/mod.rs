@@ -258,13 +258,13 @@ fn open_db(dir: &Path, path: &Path, options: &Options) -> Result<Database, OpenE
     builder.set_cache_size(options.cache_size);
     // redb asserts on some impossible states in debug builds; a damaged file
     // must give an error, not kill the process.
-    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let opened = quietly(|| {
         if exists {
             builder.open(path)
         } else {
             builder.create(path)
         }
-    }))
+    })
     .map_err(|_| OpenError::Corrupt {
         path: path.to_owned(),
         detail: "the file's structure is inconsistent".into(),
@@ -281,6 +281,16 @@ fn open_db(dir: &Path, path: &Path, options: &Options) -> Result<Database, OpenE
     Ok(db)
 }
 
+/// Runs `f`, turning a panic into `Err` without printing a backtrace: used
+/// only while opening, before any other thread of ours runs.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result
+}
+
 /// Names what else lives in `dir` that a fresh database would orphan.
 fn other_data(dir: &Path) -> Option<String> {
     let activity = dir.join("activity");
@@ -293,6 +303,12 @@ fn other_data(dir: &Path) -> Option<String> {
 fn map_db_error(path: &Path, e: redb::DatabaseError) -> OpenError {
     use redb::{DatabaseError as D, StorageError as S};
     let path = path.to_owned();
+    if e.to_string().to_lowercase().contains("magic number") {
+        return OpenError::Foreign {
+            path,
+            detail: "not a redb file".into(),
+        };
+    }
     match e {
         D::DatabaseAlreadyOpen | D::LockProtocolMismatch => OpenError::Locked { path },
         D::UpgradeRequired(v) => OpenError::Foreign {
@@ -300,12 +316,6 @@ fn map_db_error(path: &Path, e: redb::DatabaseError) -> OpenError {
             detail: format!("redb file format {v}, older than this build reads"),
         },
         D::Storage(S::Io(source)) => OpenError::Io { path, source },
-        D::Storage(S::Corrupted(detail)) if detail.to_lowercase().contains("magic") => {
-            OpenError::Foreign {
-                path,
-                detail: "not a redb file".into(),
-            }
-        }
         other => OpenError::Corrupt {
             path,
             detail: other.to_string(),

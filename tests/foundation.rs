@@ -1,0 +1,617 @@
+//! The daemon as an operator meets it: first start, configuration errors,
+//! refusals to start on bad data, TLS, limits, shutdown, backup and restore.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn first_run_bootstraps_and_prints_a_private_activation_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = Daemon::start(&data);
+    let banner = d.banner.join("\n");
+    let link_line = d
+        .banner
+        .iter()
+        .find(|l| l.contains("/api/v1/activation/"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no activation link in:\n{banner}"));
+    assert!(link_line.starts_with("https://"), "{link_line}");
+    assert!(banner.contains("Manager login \"admin\""), "{banner}");
+    assert!(banner.contains("SHA-256"), "fingerprint printed: {banner}");
+
+    let file = data.join("initial-activation.txt");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains(link_line.trim())
+    );
+    for private in ["bailiwick.redb", "tls/key.pem", "admin.sock"] {
+        let mode = std::fs::metadata(data.join(private))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{private}");
+    }
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+
+    let status = d.ctl(&["status"]);
+    let out = text(&status);
+    assert!(status.status.success(), "{out}");
+    assert!(out.contains("subscription: Default"), "{out}");
+    assert!(out.contains("users: 1"), "{out}");
+
+    // Never secrets in the logs: the link's token is not in stderr.
+    let token = link_line.rsplit('/').next().unwrap().to_owned();
+    let (st, stderr) = d.stop();
+    assert!(st.success(), "{stderr}");
+    assert!(!stderr.contains(&token), "token leaked to logs");
+
+    // A second start finds the subscription and does not bootstrap again.
+    let again = Daemon::start(&data);
+    assert!(
+        !again
+            .banner
+            .iter()
+            .any(|l| l.contains("/api/v1/activation/")),
+        "{:?}",
+        again.banner
+    );
+}
+
+#[test]
+fn init_creates_an_active_manager_and_refuses_a_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "S3cure-enough\n").unwrap();
+    let args = |d: &std::path::Path| {
+        vec![
+            "init".to_string(),
+            "--data-dir".into(),
+            d.display().to_string(),
+            "--subscription".into(),
+            "Acme".into(),
+            "--manager-login".into(),
+            "jane".into(),
+            "--manager-email".into(),
+            "jane@acme.example".into(),
+            "--password-file".into(),
+            pw.display().to_string(),
+            "--modules".into(),
+            "VM,PC".into(),
+        ]
+    };
+    let a = args(&data);
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", text(&out));
+    let again = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("already holds a subscription"),
+        "{}",
+        text(&again)
+    );
+
+    let d = Daemon::start(&data);
+    assert!(!d.banner.iter().any(|l| l.contains("/api/v1/activation/")));
+    let status = text(&d.ctl(&["status"]));
+    assert!(status.contains("subscription: Acme"), "{status}");
+    assert!(status.contains("active_managers: 1"), "{status}");
+
+    // A password the policy refuses changes nothing.
+    std::fs::write(&pw, "short\n").unwrap();
+    let other = dir.path().join("other");
+    let a = args(&other);
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("at least 8"), "{}", text(&out));
+    assert!(!other.join("bailiwick.redb").exists());
+}
+
+#[test]
+fn config_errors_name_the_key_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[server]\nlisen = \"127.0.0.1:1\"\n").unwrap();
+    let out = run(&["check-config", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("lisen"), "{}", text(&out));
+
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .env("BAILIWICK_AUTH_SESSION_IDLE", "ten minutes")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(
+        t.contains("BAILIWICK_AUTH_SESSION_IDLE") && t.contains("ten minutes"),
+        "{t}"
+    );
+    assert!(
+        !dir.path().join("d").exists(),
+        "nothing created on a config error"
+    );
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[server]\nlisten = \"0.0.0.0:9443\"\n").unwrap();
+    let out = run(&["check-config", "--config", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("listen = \"0.0.0.0:9443\""),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn r13_corrupt_foreign_and_newer_databases_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Garbage where the database should be.
+    let data = dir.path().join("garbage");
+    std::fs::create_dir_all(&data).unwrap();
+    let junk = vec![0x5au8; 64 * 1024];
+    std::fs::write(data.join("bailiwick.redb"), &junk).unwrap();
+    let err = Daemon::try_start(&data, Start::default())
+        .err()
+        .expect("refused");
+    assert!(err.contains("bailiwick.redb"), "{err}");
+    assert!(
+        err.contains("not a bailiwick database") || err.contains("damaged"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(data.join("bailiwick.redb")).unwrap(), junk);
+
+    // A real redb file of another application.
+    let data = dir.path().join("foreign");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        let db = redb::Database::create(data.join("bailiwick.redb")).unwrap();
+        let t = db.begin_write().unwrap();
+        let def: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("stuff");
+        t.open_table(def).unwrap().insert("k", "v").unwrap();
+        t.commit().unwrap();
+    }
+    let err = Daemon::try_start(&data, Start::default())
+        .err()
+        .expect("refused");
+    assert!(err.contains("not a bailiwick database"), "{err}");
+
+    // A database written by a newer bailiwick.
+    let data = dir.path().join("newer");
+    Daemon::start(&data).stop();
+    {
+        let db = redb::Database::open(data.join("bailiwick.redb")).unwrap();
+        let t = db.begin_write().unwrap();
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        t.open_table(meta)
+            .unwrap()
+            .insert("schema_version", 99u32.to_le_bytes().as_slice())
+            .unwrap();
+        t.commit().unwrap();
+    }
+    let err = Daemon::try_start(&data, Start::default())
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("newer bailiwick") && err.contains("99"),
+        "{err}"
+    );
+
+    // A real database damaged in place: header, then body.
+    for (name, range) in [("header", 300..4096), ("body", 4096..usize::MAX)] {
+        let data = dir.path().join(name);
+        Daemon::start(&data).stop();
+        let path = data.join("bailiwick.redb");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let end = range.end.min(bytes.len());
+        for b in &mut bytes[range.start..end] {
+            *b ^= 0xa5;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Daemon::try_start(&data, Start::default())
+            .err()
+            .expect("refused");
+        assert!(
+            err.contains("is damaged") && err.contains("bailiwick restore"),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{name}: file left as found"
+        );
+    }
+
+    // Log segments without their database: never start empty over them.
+    let data = dir.path().join("orphaned");
+    std::fs::create_dir_all(data.join("activity")).unwrap();
+    std::fs::write(data.join("activity/00000000000000000001.seg"), b"x").unwrap();
+    let err = Daemon::try_start(&data, Start::default())
+        .err()
+        .expect("refused");
+    assert!(err.contains("refusing to start empty"), "{err}");
+    assert!(!data.join("bailiwick.redb").exists());
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = Daemon::start(&data);
+    let err = Daemon::try_start(&data, Start::default())
+        .err()
+        .expect("refused");
+    assert!(err.contains("in use by another bailiwick process"), "{err}");
+    // The first one is unharmed and still owns its admin socket.
+    assert!(first.ctl(&["status"]).status.success());
+}
+
+#[test]
+fn plain_http_on_the_tls_port_gets_a_clear_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("tls_required") && answer.contains("https://"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn a_silent_client_is_disconnected_after_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default().env("BAILIWICK_SERVER_HEADER_TIMEOUT", "1s"),
+    );
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    // Generous bound: the point is that the server closes, not how fast.
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = [0u8; 16];
+    let n = s
+        .read(&mut buf)
+        .expect("server closed the connection instead of waiting forever");
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn operations_endpoints_answer_and_errors_are_problem_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    let c = d.client();
+    rt().block_on(async {
+        let r = c.get(d.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r = c.get(d.url("/readyz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["storage"], true);
+
+        let r = c.get(d.url("/nope")).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(p["code"], "not_found");
+        assert_eq!(p["status"], 404);
+
+        let r = c.delete(d.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(p["code"], "method_not_allowed");
+
+        let r = c.get(d.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let m = r.text().await.unwrap();
+        assert!(
+            m.contains(
+                "bailiwick_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains("bailiwick_logins_total{result=\"failed\"}"),
+            "{m}"
+        );
+
+        let r = c.get(d.url("/api/v1/openapi.json")).send().await.unwrap();
+        let doc: serde_json::Value = r.json().await.unwrap();
+        for path in ["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"] {
+            assert!(
+                doc["paths"][path].is_object(),
+                "{path} missing from OpenAPI"
+            );
+        }
+    });
+}
+
+#[test]
+fn oversized_body_gets_413_payload_too_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default().env("BAILIWICK_SERVER_MAX_BODY", "4KiB"),
+    );
+    let c = d.client();
+    rt().block_on(async {
+        let r = c
+            .post(d.url("/api/v1/session"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 64 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(p["code"], "payload_too_large");
+    });
+}
+
+#[test]
+fn metrics_token_is_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default().env("BAILIWICK_METRICS_TOKEN", "m3tr1cs"),
+    );
+    let c = d.client();
+    rt().block_on(async {
+        let r = c.get(d.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        let r = c
+            .get(d.url("/metrics"))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let r = c
+            .get(d.url("/metrics"))
+            .bearer_auth("m3tr1cs")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_storage_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = Daemon::start(&data);
+    assert!(
+        d.ctl(&["features", "enable", "kb_only_role"])
+            .status
+            .success()
+    );
+    let (status, err) = d.stop();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("stopped cleanly"), "{err}");
+    assert!(!data.join("admin.sock").exists(), "socket removed");
+    let d = Daemon::start(&data);
+    let list = text(&d.ctl(&["features", "list"]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("kb_only_role") && l.ends_with("enabled")),
+        "{list}"
+    );
+}
+
+#[test]
+fn sighup_reloads_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let write_pair = |name: &str| {
+        let ck =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string(), name.to_string()])
+                .unwrap();
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    };
+    write_pair("one.example");
+    let d = Daemon::start_with(
+        &data,
+        Start::default()
+            .env("BAILIWICK_TLS_CERT", cert.to_str().unwrap())
+            .env("BAILIWICK_TLS_KEY", key.to_str().unwrap()),
+    );
+    let before = text(&d.ctl(&["--json", "status"]));
+    write_pair("two.example");
+    d.signal(libc::SIGHUP);
+    let mut after = before.clone();
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        after = text(&d.ctl(&["--json", "status"]));
+        if after != before && after.contains("tls_fingerprint") {
+            let fp = |s: &str| {
+                let v: serde_json::Value = serde_json::from_str(s).unwrap();
+                v["tls_fingerprint"].as_str().unwrap().to_owned()
+            };
+            if fp(&after) != fp(&before) {
+                break;
+            }
+        }
+    }
+    let fp = |s: &str| {
+        let v: serde_json::Value = serde_json::from_str(s).unwrap();
+        v["tls_fingerprint"].as_str().unwrap().to_owned()
+    };
+    assert_ne!(fp(&before), fp(&after), "fingerprint changed after SIGHUP");
+    // A broken file on reload keeps the old certificate in force.
+    std::fs::write(&cert, "garbage").unwrap();
+    d.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(fp(&text(&d.ctl(&["--json", "status"]))), fp(&after));
+}
+
+#[test]
+fn backup_under_write_load_restores_to_a_consistent_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = Daemon::start(&data);
+    // Writers flip a feature while the backup is taken.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|i| {
+            let stop = stop.clone();
+            let data = data.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let verb = if (n + i) % 2 == 0 {
+                        "enable"
+                    } else {
+                        "disable"
+                    };
+                    assert!(
+                        ctl(&data, &["features", verb, "admins_manage_admins"])
+                            .status
+                            .success()
+                    );
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = dir.path().join("backup.redb");
+    let b = d.ctl(&["backup", "--out", out.to_str().unwrap()]);
+    assert!(b.status.success(), "{}", text(&b));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(writes > 0);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Refuses to overwrite.
+    assert!(
+        !d.ctl(&["backup", "--out", out.to_str().unwrap()])
+            .status
+            .success()
+    );
+    drop(d);
+
+    let restored = dir.path().join("restored");
+    let r = run(&[
+        "restore",
+        "--from",
+        out.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", text(&r));
+    // Restoring over a database is refused.
+    let again = run(&[
+        "restore",
+        "--from",
+        out.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("move it away first"),
+        "{}",
+        text(&again)
+    );
+
+    let d2 = Daemon::start(&restored);
+    let status = text(&d2.ctl(&["status"]));
+    assert!(status.contains("subscription: Default"), "{status}");
+    assert!(status.contains("users: 1"), "{status}");
+
+    // A damaged backup is refused and leaves no database behind.
+    let bad = dir.path().join("bad.redb");
+    std::fs::write(&bad, vec![7u8; 8192]).unwrap();
+    let target = dir.path().join("from-bad");
+    let r = run(&[
+        "restore",
+        "--from",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        target.to_str().unwrap(),
+    ]);
+    assert!(!r.status.success());
+    assert!(
+        text(&r).contains("not a usable bailiwick backup"),
+        "{}",
+        text(&r)
+    );
+    assert!(!target.join("bailiwick.redb").exists());
+}
+
+#[test]
+fn operator_features_are_switched_through_ctl_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    let out = d.ctl(&["features", "enable", "no_such_feature"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("features are primary_contact_exclusive"),
+        "{}",
+        text(&out)
+    );
+    let out = d.ctl(&["subscription", "set", "--modules", "VM,XX"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("XX"), "{}", text(&out));
+    let out = d.ctl(&[
+        "subscription",
+        "set",
+        "--service-type",
+        "consultant",
+        "--modules",
+        "VM,PC",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let show = text(&d.ctl(&["--json", "subscription", "show"]));
+    assert!(
+        show.contains("\"consultant\"") && show.contains("\"PC\""),
+        "{show}"
+    );
+}
+
+#[test]
+fn ready_notification_is_sent_to_systemd() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("notify");
+    let listener = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut cmd = command(&dir.path().join("data"), &Start::default());
+    cmd.env("NOTIFY_SOCKET", &sock)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut buf = [0u8; 64];
+    let n = listener.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let n = listener.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert!(child.wait().unwrap().success());
+}
