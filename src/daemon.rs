@@ -114,6 +114,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         clock,
         started,
         shutting_down: shutting_down.clone(),
+        sessions: Default::default(),
     };
     let router = http::router(app);
     let opts = http::server::ServeOptions {

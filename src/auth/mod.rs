@@ -1,4 +1,5 @@
 //! Credentials: password hashing, tokens, activation links. Login, sessions,
 //! lockout and rate limiting build on these.
 
+pub mod last_use;
 pub mod password;

@@ -107,6 +107,10 @@ pub struct State {
     pub logins: imbl::HashMap<String, Id>,
     pub credentials: imbl::HashMap<Id, Credentials>,
     pub activation_links: imbl::HashMap<String, ActivationLink>,
+    pub units: imbl::OrdMap<Id, BusinessUnit>,
+    pub settings: Settings,
+    /// Token hash to session.
+    pub sessions: imbl::HashMap<String, Session>,
 }
 
 impl State {

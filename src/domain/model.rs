@@ -216,7 +216,7 @@ pub struct User {
     pub business_unit: Option<Id>,
     pub status: UserStatus,
     pub asset_groups: Vec<Id>,
-    pub permissions: BTreeSet<String>,
+    pub permissions: BTreeSet<Permission>,
     pub access: Access,
     pub external_id: Option<String>,
     pub created_at: Timestamp,
@@ -244,4 +244,148 @@ pub struct ActivationLink {
     pub user: Id,
     pub expires_at: Timestamp,
     pub used: bool,
+}
+
+/// Extended permissions (R5), granted per user on top of the role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    AddAssets,
+    ManageAuthRecords,
+    CreateOptionProfiles,
+    ManageExternalIds,
+    ManageVirtualScanners,
+    ManageOfflineScanners,
+    PurgeHostHistory,
+    VmRemediationPolicy,
+    VmVirtualHosts,
+    PcAcceptExceptions,
+    PcCompliancePolicies,
+    PcCreateUdcs,
+    PcUpdateDeleteUdcs,
+    ScaPolicies,
+    WasManageWebApps,
+    WasCreateWebApps,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 16] = [
+        Permission::AddAssets,
+        Permission::ManageAuthRecords,
+        Permission::CreateOptionProfiles,
+        Permission::ManageExternalIds,
+        Permission::ManageVirtualScanners,
+        Permission::ManageOfflineScanners,
+        Permission::PurgeHostHistory,
+        Permission::VmRemediationPolicy,
+        Permission::VmVirtualHosts,
+        Permission::PcAcceptExceptions,
+        Permission::PcCompliancePolicies,
+        Permission::PcCreateUdcs,
+        Permission::PcUpdateDeleteUdcs,
+        Permission::ScaPolicies,
+        Permission::WasManageWebApps,
+        Permission::WasCreateWebApps,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::AddAssets => "add_assets",
+            Permission::ManageAuthRecords => "manage_auth_records",
+            Permission::CreateOptionProfiles => "create_option_profiles",
+            Permission::ManageExternalIds => "manage_external_ids",
+            Permission::ManageVirtualScanners => "manage_virtual_scanners",
+            Permission::ManageOfflineScanners => "manage_offline_scanners",
+            Permission::PurgeHostHistory => "purge_host_history",
+            Permission::VmRemediationPolicy => "vm_remediation_policy",
+            Permission::VmVirtualHosts => "vm_virtual_hosts",
+            Permission::PcAcceptExceptions => "pc_accept_exceptions",
+            Permission::PcCompliancePolicies => "pc_compliance_policies",
+            Permission::PcCreateUdcs => "pc_create_udcs",
+            Permission::PcUpdateDeleteUdcs => "pc_update_delete_udcs",
+            Permission::ScaPolicies => "sca_policies",
+            Permission::WasManageWebApps => "was_manage_web_apps",
+            Permission::WasCreateWebApps => "was_create_web_apps",
+        }
+    }
+}
+
+/// A name and address shown in notifications other than registration and
+/// lock (R10.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailContact {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusinessUnit {
+    pub id: Id,
+    pub name: String,
+    /// The unit's primary contact (R4.1): an active user of the unit.
+    pub primary_contact: Option<Id>,
+    /// New IPs its Unit Managers may add while the subscription switch is on (R3.2).
+    pub new_ip_limit: Option<u64>,
+    /// The unit's own Email Contact, used when the override is allowed (R10.2).
+    pub email_contact: Option<EmailContact>,
+    pub created_at: Timestamp,
+}
+
+/// Security settings (R8.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecuritySettings {
+    pub user_defined_passwords: bool,
+    /// 0 = never.
+    pub password_expiration_days: u32,
+    pub lockout_threshold: u32,
+    pub min_password_length: u32,
+    pub external_ids_enabled: bool,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            user_defined_passwords: false,
+            password_expiration_days: 0,
+            lockout_threshold: 5,
+            min_password_length: 8,
+            external_ids_enabled: false,
+        }
+    }
+}
+
+/// Visibility settings (R10.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VisibilitySettings {
+    pub restrict_user_info_outside_unit: bool,
+    pub hide_users_outside_unit: bool,
+    pub restrict_scheduled_tasks_on_unassigned_assets: bool,
+}
+
+/// Subscription-wide settings changed by Managers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Settings {
+    pub security: SecuritySettings,
+    pub visibility: VisibilitySettings,
+    /// R3.2 switch.
+    pub new_ip_limit_enabled: bool,
+    /// R10.2: `None` means the subscription primary contact is shown.
+    pub email_contact: Option<EmailContact>,
+    pub allow_unit_manager_email_override: bool,
+}
+
+/// A login session (R8.1). Only the token's hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// SHA-256 of the bearer token, hex.
+    pub token_hash: String,
+    /// A short public id, to name the session in lists without its hash.
+    pub id: Id,
+    pub user: Id,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    /// The absolute end, whatever the use.
+    pub expires_at: Timestamp,
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: String,
 }

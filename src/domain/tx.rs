@@ -6,7 +6,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ActivationLink, Credentials, Id, State, Subscription, Timestamp, User};
+use super::{
+    ActivationLink, BusinessUnit, Credentials, Id, Session, Settings, State, Subscription,
+    Timestamp, User,
+};
 
 /// A stored record, named by what it is. The store maps each to a table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,6 +18,9 @@ pub enum Key {
     User(Id),
     Credentials(Id),
     ActivationLink(String),
+    Unit(Id),
+    Settings,
+    Session(String),
 }
 
 /// Who is acting, from where: recorded with every activity entry (R11.1).
@@ -122,6 +128,69 @@ impl<'a> Tx<'a> {
         self.state
             .activation_links
             .insert(link.token_hash.clone(), link);
+    }
+
+    pub fn remove_activation_link(&mut self, token_hash: &str) {
+        self.state.activation_links.remove(token_hash);
+        self.touched
+            .push(Key::ActivationLink(token_hash.to_owned()));
+    }
+
+    /// Removes a user with its credentials and sessions.
+    pub fn remove_user(&mut self, id: &Id) {
+        if let Some(old) = self.state.users.remove(id) {
+            self.state.logins.remove(&old.login.to_lowercase());
+        }
+        self.touched.push(Key::User(id.clone()));
+        if self.state.credentials.remove(id).is_some() {
+            self.touched.push(Key::Credentials(id.clone()));
+        }
+        self.end_sessions_of(id, None);
+    }
+
+    pub fn put_unit(&mut self, unit: BusinessUnit) {
+        self.touched.push(Key::Unit(unit.id.clone()));
+        self.state.units.insert(unit.id.clone(), unit);
+    }
+
+    pub fn remove_unit(&mut self, id: &Id) {
+        self.state.units.remove(id);
+        self.touched.push(Key::Unit(id.clone()));
+    }
+
+    pub fn put_settings(&mut self, settings: Settings) {
+        self.state.settings = settings;
+        self.touched.push(Key::Settings);
+    }
+
+    pub fn put_session(&mut self, session: Session) {
+        self.touched.push(Key::Session(session.token_hash.clone()));
+        self.state
+            .sessions
+            .insert(session.token_hash.clone(), session);
+    }
+
+    pub fn remove_session(&mut self, token_hash: &str) -> Option<Session> {
+        let old = self.state.sessions.remove(token_hash);
+        if old.is_some() {
+            self.touched.push(Key::Session(token_hash.to_owned()));
+        }
+        old
+    }
+
+    /// Ends every session of `user` except `keep` (a token hash). Returns how many.
+    pub fn end_sessions_of(&mut self, user: &Id, keep: Option<&str>) -> usize {
+        let ending: Vec<String> = self
+            .state
+            .sessions
+            .values()
+            .filter(|s| &s.user == user && Some(s.token_hash.as_str()) != keep)
+            .map(|s| s.token_hash.clone())
+            .collect();
+        for h in &ending {
+            self.remove_session(h);
+        }
+        ending.len()
     }
 
     /// Ends the transaction, giving the keys touched (in order, possibly

@@ -5,6 +5,7 @@
 //! with `utoipa_axum::routes!`, which registers it in the router and in the
 //! OpenAPI document at once, so the two cannot drift apart.
 
+pub mod caller;
 pub mod extract;
 mod ops;
 pub mod problem;
@@ -37,6 +38,8 @@ pub struct App {
     pub started: Instant,
     /// Set when SIGTERM arrives: `/readyz` turns 503 so load balancers drain.
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Last use of each session, kept in memory (see `auth::last_use`).
+    pub sessions: Arc<crate::auth::last_use::LastUse>,
 }
 
 #[derive(OpenApi)]
@@ -94,6 +97,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal().into_response()
 }
 
+/// Oversized bodies up to this size are read and dropped before the 413.
+const DRAIN_LIMIT: u64 = 16 << 20;
+
 /// Body limit by Content-Length (before any byte is read), the whole-request
 /// timeout, security headers, and metrics.
 async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -110,8 +116,20 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut res = if declared.is_some_and(|n| n > limit) {
-        ApiError::payload_too_large(limit).into_response()
+    let mut res = if let Some(n) = declared.filter(|n| *n > limit) {
+        // Read (and drop) a moderately oversized body first: a client still
+        // writing it would otherwise see a broken pipe instead of the 413.
+        if n <= DRAIN_LIMIT {
+            let drain = async {
+                let mut body = req.into_body();
+                while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {}
+            };
+            let _ = tokio::time::timeout(app.config.server.request_timeout.0, drain).await;
+        }
+        let mut res = ApiError::payload_too_large(limit).into_response();
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res
     } else {
         let timeout: Duration = app.config.server.request_timeout.0;
         match tokio::time::timeout(timeout, next.run(req)).await {

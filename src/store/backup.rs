@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::records::*;
 
@@ -29,8 +29,6 @@ pub enum BackupError {
     Occupied { path: PathBuf },
 }
 
-const KEYED: [TableDefinition<&str, &[u8]>; 4] = [META, USERS, CREDENTIALS, ACTIVATION_LINKS];
-
 /// Copies every table of `db` into a new file `out` (written beside it and
 /// renamed into place, so a crash never leaves a half backup under its name).
 pub fn write(db: &Database, out: &Path) -> Result<Summary, BackupError> {
@@ -50,7 +48,7 @@ pub fn write(db: &Database, out: &Path) -> Result<Summary, BackupError> {
         let copy = Database::create(&tmp).map_err(|e| e.to_string())?;
         let txn = copy.begin_write().map_err(|e| e.to_string())?;
         let mut rows = 0u64;
-        for def in KEYED {
+        for def in KEYED_TABLES {
             let Ok(src) = read.open_table(def) else {
                 continue;
             };
@@ -134,7 +132,7 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
             return Err("not written by bailiwick".into());
         }
         let mut rows = 0;
-        for def in KEYED {
+        for def in KEYED_TABLES {
             if let Ok(t) = read.open_table(def) {
                 rows += redb::ReadableTableMetadata::len(&t).map_err(|e| e.to_string())?;
             }

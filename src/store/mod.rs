@@ -331,7 +331,7 @@ fn init_meta(db: &Database) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         meta.insert(KEY_SCHEMA, migrate::CURRENT.to_le_bytes().as_slice())
             .map_err(|e| e.to_string())?;
-        for t in [USERS, CREDENTIALS, ACTIVATION_LINKS] {
+        for t in KEYED_TABLES {
             txn.open_table(t).map_err(|e| e.to_string())?;
         }
         txn.open_table(ACTIVITY_OUTBOX).map_err(|e| e.to_string())?;
@@ -412,6 +412,12 @@ fn load(db: &Database, path: &Path) -> Result<State, OpenError> {
     }
     for (id, l) in load_table(&read, ACTIVATION_LINKS, path)? {
         state.activation_links.insert(id, l);
+    }
+    for (id, u) in load_table(&read, UNITS, path)? {
+        state.units.insert(id, u);
+    }
+    for (h, s) in load_table(&read, SESSIONS, path)? {
+        state.sessions.insert(h, s);
     }
     Ok(state)
 }

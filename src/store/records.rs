@@ -4,22 +4,32 @@ use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
 use super::codec::Record;
-use crate::domain::{ActivationLink, Activity, Credentials, Subscription, User};
+use crate::domain::{
+    ActivationLink, Activity, BusinessUnit, Credentials, Session, Settings, Subscription, User,
+};
 
 /// `application`, `schema_version`, `subscription`, `activity_seq`.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 pub const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
 pub const ACTIVATION_LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("activation_links");
+pub const UNITS: TableDefinition<&str, &[u8]> = TableDefinition::new("business_units");
+/// Token hash to session.
+pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 /// Activity entries committed with their change and not yet in a segment
 /// file (R11.3): sequence number to [`ActivityRecord`].
 pub const ACTIVITY_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_outbox");
+
+/// Every table keyed by string, for creation at init and for backups.
+pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 6] =
+    [META, USERS, CREDENTIALS, ACTIVATION_LINKS, UNITS, SESSIONS];
 
 pub const APPLICATION: &[u8] = b"bailiwick";
 pub const KEY_APPLICATION: &str = "application";
 pub const KEY_SCHEMA: &str = "schema_version";
 pub const KEY_SUBSCRIPTION: &str = "subscription";
 pub const KEY_ACTIVITY_SEQ: &str = "activity_seq";
+pub const KEY_SETTINGS: &str = "settings";
 
 impl Record for Subscription {
     const VERSION: u16 = 1;
@@ -31,6 +41,15 @@ impl Record for Credentials {
     const VERSION: u16 = 1;
 }
 impl Record for ActivationLink {
+    const VERSION: u16 = 1;
+}
+impl Record for BusinessUnit {
+    const VERSION: u16 = 1;
+}
+impl Record for Settings {
+    const VERSION: u16 = 1;
+}
+impl Record for Session {
     const VERSION: u16 = 1;
 }
 

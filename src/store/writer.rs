@@ -213,6 +213,8 @@ impl Writer {
             let mut users = txn.open_table(USERS).map_err(|e| err(&e))?;
             let mut creds = txn.open_table(CREDENTIALS).map_err(|e| err(&e))?;
             let mut links = txn.open_table(ACTIVATION_LINKS).map_err(|e| err(&e))?;
+            let mut units = txn.open_table(UNITS).map_err(|e| err(&e))?;
+            let mut sessions = txn.open_table(SESSIONS).map_err(|e| err(&e))?;
             for key in keys {
                 match key {
                     Key::Subscription => match &state.subscription {
@@ -227,6 +229,11 @@ impl Writer {
                     Key::ActivationLink(h) => {
                         put_or_remove(&mut links, h, state.activation_links.get(h))
                     }
+                    Key::Unit(id) => put_or_remove(&mut units, id, state.units.get(id)),
+                    Key::Settings => meta
+                        .insert(KEY_SETTINGS, codec::encode(&state.settings).as_slice())
+                        .map(drop),
+                    Key::Session(h) => put_or_remove(&mut sessions, h, state.sessions.get(h)),
                 }
                 .map_err(|e| err(&e))?;
             }
