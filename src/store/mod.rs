@@ -331,7 +331,7 @@ fn init_meta(db: &Database) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         meta.insert(KEY_SCHEMA, migrate::CURRENT.to_le_bytes().as_slice())
             .map_err(|e| e.to_string())?;
-        for t in KEYED_TABLES {
+        for t in KEYED_TABLES.into_iter().filter(|t| t.name() != META.name()) {
             txn.open_table(t).map_err(|e| e.to_string())?;
         }
         txn.open_table(ACTIVITY_OUTBOX).map_err(|e| e.to_string())?;
