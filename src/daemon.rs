@@ -104,6 +104,10 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     })?;
     let admin_task = tokio::spawn(admin::server::run(admin_listener, admin_ctx.clone()));
 
+    let auth = Arc::new(
+        crate::auth::service::Authenticator::new(&config.auth)
+            .map_err(|e| DaemonError::Bootstrap(e.to_string()))?,
+    );
     let config = Arc::new(config);
     let metrics = Arc::new(metrics::Metrics::default());
     let shutting_down = Arc::new(AtomicBool::new(false));
@@ -115,8 +119,18 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         started,
         shutting_down: shutting_down.clone(),
         sessions: Default::default(),
+        auth: auth.clone(),
     };
     let router = http::router(app);
+    // Rate-limit state for addresses and logins that went quiet is dropped.
+    let limits = auth.clone();
+    let pruner = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.limits().prune();
+        }
+    });
     let opts = http::server::ServeOptions {
         header_timeout: config.server.header_timeout.0,
         shutdown_grace: config.server.shutdown_grace.0,
@@ -134,6 +148,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
 
     systemd::notify("STOPPING=1");
     admin_task.abort();
+    pruner.abort();
     let _ = std::fs::remove_file(data_dir.join(admin::SOCKET));
     let s = store.clone();
     let _ = tokio::task::spawn_blocking(move || s.close()).await;

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod bootstrap;
+pub mod credentials;
 mod model;
 pub mod password;
 pub mod subscription;

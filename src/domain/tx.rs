@@ -61,6 +61,7 @@ pub struct Tx<'a> {
     state: &'a mut State,
     touched: Vec<Key>,
     activity: Vec<Activity>,
+    notices: Vec<super::credentials::Notice>,
     now: Timestamp,
     actor: Actor,
 }
@@ -71,6 +72,7 @@ impl<'a> Tx<'a> {
             state,
             touched: Vec::new(),
             activity: Vec::new(),
+            notices: Vec::new(),
             now,
             actor,
         }
@@ -193,9 +195,19 @@ impl<'a> Tx<'a> {
         ending.len()
     }
 
+    /// Queues an email, stored in the same transaction as the change (R12.1).
+    pub fn queue_notice(&mut self, notice: super::credentials::Notice) {
+        self.notices.push(notice);
+    }
+
     /// Ends the transaction, giving the keys touched (in order, possibly
     /// repeated) and the activity entries written.
     pub fn finish(self) -> (Vec<Key>, Vec<Activity>) {
         (self.touched, self.activity)
+    }
+
+    /// [`Tx::finish`] with the queued emails too.
+    pub fn finish_all(self) -> (Vec<Key>, Vec<Activity>, Vec<super::credentials::Notice>) {
+        (self.touched, self.activity, self.notices)
     }
 }

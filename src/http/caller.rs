@@ -1,18 +1,20 @@
 //! Who is calling: the `Caller` extractor resolves `Authorization: Bearer`
-//! (a session token) to the user behind it, from the in-memory snapshot.
+//! (a session token) or `Basic` (API access, R8.1) to the user behind it.
 //!
 //! The one thing to know: every failure is the same 401 `unauthenticated`
-//! (R8.4); a handler that takes a `Caller` never runs for anyone else.
+//! (R8.4); a handler that takes a `Caller` never runs for anyone else. An
+//! expired password opens only the change endpoint (R8.5).
 
 use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
 
 use super::App;
 use super::problem::ApiError;
-use crate::domain::{Actor, State, User, UserStatus};
+use crate::auth::service::{LoginError, Origin};
+use crate::domain::{Actor, State, Timestamp, User, UserStatus};
 
 /// An authenticated request.
 #[derive(Debug, Clone)]
@@ -55,36 +57,92 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .map(str::trim)
 }
 
+/// `Authorization: Basic base64(login:password)`.
+fn basic(parts: &Parts) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (login, password) = text.split_once(':')?;
+    Some((login.to_owned(), password.to_owned()))
+}
+
+pub fn user_agent(parts: &Parts) -> String {
+    parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(256)
+        .collect()
+}
+
 impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Caller, ApiError> {
         let ip = peer_ip(parts);
-        if let Some(token) = bearer(parts) {
+        let caller = if let Some(token) = bearer(parts) {
             let hash = crate::ids::token_hash(token);
             let state = app.store.snapshot();
             let now = app.clock.now();
             let user =
                 session_user(&state, &hash, now, app).ok_or_else(ApiError::unauthenticated)?;
             app.sessions.touch(&hash, now);
-            return Ok(Caller {
+            Caller {
                 user,
                 session: Some(hash),
                 ip,
                 basic: false,
-            });
+            }
+        } else if let Some((login, password)) = basic(parts) {
+            let origin = Origin {
+                ip,
+                user_agent: user_agent(parts),
+                api: true,
+            };
+            let ok = app
+                .auth
+                .login(&app.store, &login, &password, &origin, false)
+                .await
+                .map_err(login_error)?;
+            Caller {
+                user: ok.user,
+                session: None,
+                ip,
+                basic: true,
+            }
+        } else {
+            return Err(ApiError::unauthenticated());
+        };
+        let state = app.store.snapshot();
+        if crate::domain::credentials::password_expired(&state, &caller.user, app.clock.now())
+            && !change_allowed(parts)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "your password has expired; set a new one with PUT /api/v1/me/password",
+            ));
         }
-        Err(ApiError::unauthenticated())
+        Ok(caller)
     }
 }
 
+/// What an expired password still opens: the change itself, logout, and `me`.
+fn change_allowed(parts: &Parts) -> bool {
+    let path = parts.uri.path();
+    (parts.method == Method::PUT && path == "/api/v1/me/password")
+        || (parts.method == Method::DELETE && path == "/api/v1/session")
+        || (parts.method == Method::GET && path == "/api/v1/me")
+}
+
 /// The active user behind a live session, if any.
-fn session_user(
-    state: &State,
-    hash: &str,
-    now: crate::domain::Timestamp,
-    app: &App,
-) -> Option<User> {
+fn session_user(state: &State, hash: &str, now: Timestamp, app: &App) -> Option<User> {
     let session = state.sessions.get(hash)?;
     if now >= session.expires_at {
         return None;
@@ -95,4 +153,30 @@ fn session_user(
     }
     let user = state.users.get(&session.user)?;
     (user.status == UserStatus::Active).then(|| user.clone())
+}
+
+/// The answer to a failed login: one 401 for every refusal (R8.4), 429 with
+/// `Retry-After` for limits and a full hashing pool (R8.3).
+pub fn login_error(e: LoginError) -> ApiError {
+    let limited = |detail: &str, secs: u64| {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail);
+        e.retry_after = Some(secs.max(1));
+        e
+    };
+    match e {
+        LoginError::Denied => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "login or password is wrong, or the account cannot log in",
+        ),
+        LoginError::RateLimited(wait) => limited(
+            "too many login attempts; wait and try again",
+            wait.as_secs_f64().ceil() as u64,
+        ),
+        LoginError::Busy => limited(
+            "the server is busy checking other logins; try again shortly",
+            1,
+        ),
+        LoginError::Unavailable(w) => w.into(),
+    }
 }

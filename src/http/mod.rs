@@ -10,6 +10,8 @@ pub mod extract;
 mod ops;
 pub mod problem;
 pub mod server;
+mod session;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +42,7 @@ pub struct App {
     pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
     /// Last use of each session, kept in memory (see `auth::last_use`).
     pub sessions: Arc<crate::auth::last_use::LastUse>,
+    pub auth: Arc<crate::auth::service::Authenticator>,
 }
 
 #[derive(OpenApi)]
@@ -48,9 +51,32 @@ pub struct App {
         title = "bailiwick",
         description = "User and access authority of a security-scanning appliance. Errors are RFC 9457 problem+json with a stable `code`."
     ),
-    components(schemas(problem::Problem))
+    components(schemas(problem::Problem)),
+    modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;
+
+/// Bearer sessions, Basic for API access (R8.1), and the metrics token.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// The router and its OpenAPI document, built from the same declarations.
 pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
@@ -59,6 +85,20 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi_json))
+        .routes(routes!(session::login, session::logout))
+        .routes(routes!(session::me))
+        .routes(routes!(session::change_password))
+        .routes(routes!(session::set_secret_questions))
+        .routes(routes!(session::my_sessions))
+        .routes(routes!(session::sign_out_others))
+        .routes(routes!(session::user_sessions))
+        .routes(routes!(
+            session::open_activation,
+            session::complete_activation
+        ))
+        .routes(routes!(session::admin_reset))
+        .routes(routes!(session::reset_questions))
+        .routes(routes!(session::reset_answers))
         .split_for_parts()
 }
 

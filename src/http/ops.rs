@@ -86,7 +86,7 @@ pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     let state = app.store.snapshot();
     let text = app.metrics.render(&Gauges {
         activity_backlog: app.store.activity_backlog(),
-        mail_outbox_depth: 0,
+        mail_outbox_depth: app.store.mail_backlog(),
         log_bytes: 0,
         users: state.users.len() as u64,
     });

@@ -221,6 +221,17 @@ impl Store {
         self.inner.writer.close();
     }
 
+    /// Number of emails waiting for delivery.
+    pub fn mail_backlog(&self) -> u64 {
+        self.inner
+            .db
+            .begin_read()
+            .ok()
+            .and_then(|t| t.open_table(MAIL_OUTBOX).ok())
+            .and_then(|t| redb::ReadableTableMetadata::len(&t).ok())
+            .unwrap_or(0)
+    }
+
     /// Number of activity entries committed but not yet in a segment file.
     pub fn activity_backlog(&self) -> u64 {
         self.inner
@@ -335,6 +346,7 @@ fn init_meta(db: &Database) -> Result<(), String> {
             txn.open_table(t).map_err(|e| e.to_string())?;
         }
         txn.open_table(ACTIVITY_OUTBOX).map_err(|e| e.to_string())?;
+        txn.open_table(MAIL_OUTBOX).map_err(|e| e.to_string())?;
     }
     txn.commit().map_err(|e| e.to_string())
 }

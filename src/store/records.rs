@@ -24,12 +24,17 @@ pub const ACTIVITY_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("a
 pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 6] =
     [META, USERS, CREDENTIALS, ACTIVATION_LINKS, UNITS, SESSIONS];
 
+/// Emails committed with their cause, waiting for delivery (R12.1):
+/// sequence number to [`crate::domain::credentials::Notice`].
+pub const MAIL_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("mail_outbox");
+
 pub const APPLICATION: &[u8] = b"bailiwick";
 pub const KEY_APPLICATION: &str = "application";
 pub const KEY_SCHEMA: &str = "schema_version";
 pub const KEY_SUBSCRIPTION: &str = "subscription";
 pub const KEY_ACTIVITY_SEQ: &str = "activity_seq";
 pub const KEY_SETTINGS: &str = "settings";
+pub const KEY_MAIL_SEQ: &str = "mail_seq";
 
 impl Record for Subscription {
     const VERSION: u16 = 1;
@@ -50,6 +55,9 @@ impl Record for Settings {
     const VERSION: u16 = 1;
 }
 impl Record for Session {
+    const VERSION: u16 = 1;
+}
+impl Record for crate::domain::credentials::Notice {
     const VERSION: u16 = 1;
 }
 

@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use arc_swap::ArcSwap;
-use redb::{Database, Durability};
+use redb::{Database, Durability, ReadableTable};
 
 use super::codec::{self, Record};
 use super::records::*;
 use super::{CommitError, WriteError};
+use crate::domain::credentials::Notice;
 use crate::domain::{Activity, Actor, Key, Refusal, State, Timestamp, Tx};
 
 /// Commands decided and committed together at most.
@@ -153,18 +154,20 @@ impl Writer {
         let mut working = committed.clone();
         let mut keys = BTreeSet::new();
         let mut activity = Vec::new();
+        let mut notices = Vec::new();
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
         for job in batch {
             let before = working.clone();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 let mut tx = Tx::new(&mut working, job.now, job.actor);
                 let (ok, done) = (job.run)(&mut tx);
-                (ok, done, tx.finish())
+                (ok, done, tx.finish_all())
             }));
             match outcome {
-                Ok((true, done, (touched, entries))) => {
+                Ok((true, done, (touched, entries, mails))) => {
                     keys.extend(touched);
                     activity.extend(entries);
+                    notices.extend(mails);
                     completions.push(done);
                 }
                 Ok((false, done, _)) => {
@@ -179,11 +182,11 @@ impl Writer {
                 }
             }
         }
-        if keys.is_empty() && activity.is_empty() {
+        if keys.is_empty() && activity.is_empty() && notices.is_empty() {
             completions.into_iter().for_each(|c| c(None));
             return working;
         }
-        match self.persist(&working, &keys, activity) {
+        match self.persist(&working, &keys, activity, notices) {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
                 completions.into_iter().for_each(|c| c(None));
@@ -202,6 +205,7 @@ impl Writer {
         state: &State,
         keys: &BTreeSet<Key>,
         activity: Vec<Activity>,
+        notices: Vec<Notice>,
     ) -> Result<(), CommitError> {
         let err = |e: &dyn std::fmt::Display| CommitError::Storage(e.to_string());
         let mut txn = self.db.begin_write().map_err(|e| err(&e))?;
@@ -247,6 +251,22 @@ impl Writer {
                         .map_err(|e| err(&e))?;
                 }
                 meta.insert(KEY_ACTIVITY_SEQ, seq.to_le_bytes().as_slice())
+                    .map_err(|e| err(&e))?;
+            }
+            if !notices.is_empty() {
+                let mut outbox = txn.open_table(MAIL_OUTBOX).map_err(|e| err(&e))?;
+                let mut mail_seq = meta
+                    .get(KEY_MAIL_SEQ)
+                    .map_err(|e| err(&e))?
+                    .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+                    .unwrap_or(0);
+                for notice in notices {
+                    mail_seq += 1;
+                    outbox
+                        .insert(mail_seq, codec::encode(&notice).as_slice())
+                        .map_err(|e| err(&e))?;
+                }
+                meta.insert(KEY_MAIL_SEQ, mail_seq.to_le_bytes().as_slice())
                     .map_err(|e| err(&e))?;
             }
         }

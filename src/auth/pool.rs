@@ -1,0 +1,135 @@
+//! A bounded pool for password hashing (R8.3): at most `workers` hashes run
+//! at once, each source address has at most one hash queued or running, and
+//! past `max_waiting` the pool refuses at once. A flood from many addresses
+//! thus queues a bounded number of hashes, and a login from another address
+//! waits behind at most that many, instead of behind the whole flood.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
+
+pub struct HashPool {
+    workers: Semaphore,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    per_address: Mutex<HashMap<IpAddr, u32>>,
+    refused: AtomicUsize,
+}
+
+/// The pool is full, or this address already has a hash in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+impl HashPool {
+    pub fn new(workers: usize, max_waiting: usize) -> HashPool {
+        HashPool {
+            workers: Semaphore::new(workers.max(1)),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            per_address: Mutex::new(HashMap::new()),
+            refused: AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs `f` (a hash or verify) on a blocking thread when a worker is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        ip: Option<IpAddr>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let _address = match ip {
+            Some(ip) => Some(self.claim(ip)?),
+            None => None,
+        };
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Busy);
+        }
+        let permit = self.workers.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|_| Busy)?;
+        tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
+    }
+
+    /// How many hashes were refused because the pool was full or the
+    /// address had one in flight.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn claim(&self, ip: IpAddr) -> Result<AddressSlot<'_>, Busy> {
+        let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= 1 {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Busy);
+        }
+        *n += 1;
+        Ok(AddressSlot { pool: self, ip })
+    }
+}
+
+struct AddressSlot<'a> {
+    pool: &'a HashPool,
+    ip: IpAddr,
+}
+
+impl Drop for AddressSlot<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .pool
+            .per_address
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r8_3_one_hash_per_address_and_a_bounded_queue() {
+        let pool = Arc::new(HashPool::new(1, 2));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let g = gate.clone();
+        let p = pool.clone();
+        let first = tokio::spawn(async move { p.run(Some(a), move || g.wait()).await });
+        while pool.workers.available_permits() != 0 {
+            tokio::task::yield_now().await;
+        }
+        // Same address again while its first hash runs: refused.
+        assert_eq!(pool.run(Some(a), || ()).await, Err(Busy));
+        // Other addresses queue, up to the bound.
+        let p = pool.clone();
+        let b = tokio::spawn(async move { p.run(Some("10.0.0.2".parse().unwrap()), || 2).await });
+        let p = pool.clone();
+        let c = tokio::spawn(async move { p.run(Some("10.0.0.3".parse().unwrap()), || 3).await });
+        while pool.waiting.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            pool.run(Some("10.0.0.4".parse().unwrap()), || 4).await,
+            Err(Busy)
+        );
+        gate.wait();
+        first.await.unwrap().unwrap();
+        assert_eq!(b.await.unwrap(), Ok(2));
+        assert_eq!(c.await.unwrap(), Ok(3));
+        assert_eq!(pool.refused(), 2);
+        // Slots are given back.
+        assert_eq!(pool.run(Some(a), || 9).await, Ok(9));
+    }
+}

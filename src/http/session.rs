@@ -1,0 +1,613 @@
+//! Sessions and self-service (API.md "Sessions and self-service"): login,
+//! logout, own account, password change, secret questions, account
+//! activity, activation links and the self-service reset.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::App;
+use super::caller::{Caller, login_error, peer_ip, user_agent};
+use super::extract::ApiJson;
+use super::problem::{ApiError, ApiResult, Problem};
+use super::views::{SessionView, UserView};
+use crate::auth::pool::Busy;
+use crate::auth::service::{LoginError, Origin, generate_password};
+use crate::domain::credentials::{self, Activation};
+use crate::domain::{Actor, Role};
+use crate::ids;
+
+fn busy(_: Busy) -> ApiError {
+    login_error(crate::auth::service::LoginError::Busy)
+}
+
+/// Request facts that are not in the body.
+pub struct Source {
+    ip: Option<std::net::IpAddr>,
+    user_agent: String,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Source, ApiError> {
+        Ok(Source {
+            ip: peer_ip(parts),
+            user_agent: user_agent(parts),
+        })
+    }
+}
+
+fn anonymous(ip: Option<std::net::IpAddr>, login: &str) -> Actor {
+    Actor {
+        user: None,
+        login: login.chars().take(64).collect(),
+        business_unit: None,
+        ip,
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    login: String,
+    password: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token: send as `Authorization: Bearer <token>`.
+    token: String,
+    expires_at: String,
+    user: UserView,
+    /// The password has expired: only `PUT /api/v1/me/password` works until it is changed.
+    password_change_required: bool,
+}
+
+/// Log in (R8.1–R8.4).
+#[utoipa::path(post, path = "/api/v1/session", tag = "sessions", request_body = LoginRequest,
+    responses(
+        (status = 201, body = LoginResponse),
+        (status = 401, description = "every login failure", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+pub async fn login(
+    State(app): State<App>,
+    source: Source,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<(StatusCode, Json<LoginResponse>)> {
+    let origin = Origin {
+        ip: source.ip,
+        user_agent: source.user_agent,
+        api: false,
+    };
+    let result = app
+        .auth
+        .login(&app.store, &req.login, &req.password, &origin, true)
+        .await;
+    let counter = match &result {
+        Ok(_) => &app.metrics.logins_ok,
+        Err(LoginError::RateLimited(_) | LoginError::Busy) => &app.metrics.logins_limited,
+        Err(_) => &app.metrics.logins_failed,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let ok = result.map_err(login_error)?;
+    let (Some(token), Some(session)) = (ok.token, ok.session) else {
+        return Err(ApiError::internal());
+    };
+    let state = app.store.snapshot();
+    Ok((
+        StatusCode::CREATED,
+        Json(LoginResponse {
+            token,
+            expires_at: session.expires_at.to_rfc3339(),
+            user: UserView::new(&state, &ok.user),
+            password_change_required: ok.password_change_required,
+        }),
+    ))
+}
+
+/// Log out: ends the session the request came with.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "sessions",
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn logout(State(app): State<App>, caller: Caller) -> ApiResult<StatusCode> {
+    if let Some(hash) = caller.session.clone() {
+        let login = caller.user.login.clone();
+        app.store
+            .write(caller.actor(), move |tx| {
+                tx.remove_session(&hash);
+                tx.log(
+                    "logout",
+                    format!("user {login}"),
+                    "session ended by its user",
+                );
+                Ok(())
+            })
+            .await?;
+        if let Some(h) = &caller.session {
+            app.sessions.forget(h);
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The calling user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "sessions",
+    responses((status = 200, body = UserView)), security(("bearer" = [])))]
+pub async fn me(State(app): State<App>, caller: Caller) -> Json<UserView> {
+    Json(UserView::new(&app.store.snapshot(), &caller.user))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// Change the own password (user-defined passwords, or an expired one).
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "sessions", request_body = PasswordChange,
+    responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn change_password(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let state = app.store.snapshot();
+    let stored = state
+        .credentials
+        .get(&caller.user.id)
+        .and_then(|c| c.password_hash.clone())
+        .ok_or_else(ApiError::unauthenticated)?;
+    if req.new.len() > 1024 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "password_policy",
+            "use at most 1024 characters",
+        ));
+    }
+    if !app
+        .auth
+        .verify(caller.ip, req.current, stored)
+        .await
+        .map_err(busy)?
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the current password is wrong",
+        ));
+    }
+    // Policy first, so that a refused password costs no hash.
+    crate::domain::password::check(&req.new, state.settings.security.min_password_length)?;
+    let hash = app
+        .auth
+        .hash(caller.ip, req.new.clone())
+        .await
+        .map_err(busy)?;
+    let id = caller.user.id.clone();
+    let keep = caller.session.clone();
+    app.store
+        .write(caller.actor(), move |tx| {
+            credentials::change_password(tx, &id, &req.new, hash, keep.as_deref())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretQuestion {
+    question: String,
+    answer: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretQuestions {
+    questions: Vec<SecretQuestion>,
+}
+
+/// Set the three secret questions for self-service reset (R8.7).
+#[utoipa::path(put, path = "/api/v1/me/secret-questions", tag = "sessions", request_body = SecretQuestions,
+    responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_secret_questions(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(req): ApiJson<SecretQuestions>,
+) -> ApiResult<StatusCode> {
+    if req.questions.len() != 3 {
+        return Err(ApiError::validation("questions: give exactly three"));
+    }
+    let mut hashed = Vec::with_capacity(3);
+    for q in req.questions {
+        if q.answer.is_empty() || q.answer.len() > 256 {
+            return Err(ApiError::validation("answer: give 1 to 256 characters"));
+        }
+        // Answers are case-sensitive (R8.7): hashed as given.
+        let h = app.auth.hash(caller.ip, q.answer).await.map_err(busy)?;
+        hashed.push((q.question.trim().to_owned(), h));
+    }
+    let id = caller.user.id.clone();
+    app.store
+        .write(caller.actor(), move |tx| {
+            credentials::set_secret_questions(tx, &id, hashed)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn sessions_of(app: &App, user: &str, current: Option<&str>) -> Vec<SessionView> {
+    let state = app.store.snapshot();
+    let now = app.clock.now();
+    let mut list: Vec<SessionView> = state
+        .sessions
+        .values()
+        .filter(|s| s.user == user && now < s.expires_at)
+        .map(|s| {
+            SessionView::new(
+                s,
+                app.sessions.last_used(&s.token_hash),
+                Some(s.token_hash.as_str()) == current,
+            )
+        })
+        .collect();
+    list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    list
+}
+
+/// Own sessions (R8.8).
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "sessions",
+    responses((status = 200, body = Vec<SessionView>)), security(("bearer" = [])))]
+pub async fn my_sessions(State(app): State<App>, caller: Caller) -> Json<Vec<SessionView>> {
+    Json(sessions_of(
+        &app,
+        &caller.user.id,
+        caller.session.as_deref(),
+    ))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Ended {
+    ended: usize,
+}
+
+/// Sign out every other session of the caller (R8.8).
+#[utoipa::path(post, path = "/api/v1/me/sessions/sign-out-others", tag = "sessions",
+    responses((status = 200, body = Ended)), security(("bearer" = [])))]
+pub async fn sign_out_others(State(app): State<App>, caller: Caller) -> ApiResult<Json<Ended>> {
+    let id = caller.user.id.clone();
+    let keep = caller.session.clone();
+    let login = caller.user.login.clone();
+    let ended = app
+        .store
+        .write(caller.actor(), move |tx| {
+            let n = tx.end_sessions_of(&id, keep.as_deref());
+            tx.log(
+                "session.revoke",
+                format!("user {login}"),
+                format!("{n} other sessions signed out"),
+            );
+            Ok(n)
+        })
+        .await?;
+    Ok(Json(Ended { ended }))
+}
+
+/// A user's sessions, for Managers (R8.8).
+#[utoipa::path(get, path = "/api/v1/users/{id}/sessions", tag = "users",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<SessionView>), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn user_sessions(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<SessionView>>> {
+    if caller.user.role != Role::Manager && caller.user.id != id {
+        return Err(ApiError::forbidden(
+            "only Managers see other users' sessions",
+        ));
+    }
+    if !app.store.snapshot().users.contains_key(&id) {
+        return Err(ApiError::not_found("no such user"));
+    }
+    Ok(Json(sessions_of(&app, &id, caller.session.as_deref())))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ActivationView {
+    login: String,
+    /// The generated password, shown this once; `null` with user-defined
+    /// passwords (then POST a password to this link).
+    password: Option<String>,
+}
+
+/// Open a one-time activation or reset link (R7.1): reveals the login and a
+/// generated password once, then 410.
+#[utoipa::path(get, path = "/api/v1/activation/{token}", tag = "sessions",
+    params(("token" = String, Path)),
+    responses((status = 200, body = ActivationView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "used or expired", body = Problem, content_type = "application/problem+json")))]
+pub async fn open_activation(
+    State(app): State<App>,
+    source: Source,
+    Path(token): Path<String>,
+) -> ApiResult<Json<ActivationView>> {
+    let hash = ids::token_hash(&token);
+    // Refuse unknown links before spending a hash on them.
+    if !app.store.snapshot().activation_links.contains_key(&hash) {
+        return Err(ApiError::not_found("no such activation link"));
+    }
+    let password = generate_password();
+    let generated = app
+        .auth
+        .hash(source.ip, password.clone())
+        .await
+        .map_err(busy)?;
+    let outcome = app
+        .store
+        .write(anonymous(source.ip, "activation link"), move |tx| {
+            credentials::open_activation(tx, &hash, generated)
+        })
+        .await?;
+    Ok(Json(match outcome {
+        Activation::Revealed { login } => ActivationView {
+            login,
+            password: Some(password),
+        },
+        Activation::ChooseOwn { login } => ActivationView {
+            login,
+            password: None,
+        },
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChosenPassword {
+    password: String,
+}
+
+/// Set the password through a one-time link (user-defined passwords).
+#[utoipa::path(post, path = "/api/v1/activation/{token}", tag = "sessions",
+    params(("token" = String, Path)), request_body = ChosenPassword,
+    responses((status = 200, body = ActivationView), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json")))]
+pub async fn complete_activation(
+    State(app): State<App>,
+    source: Source,
+    Path(token): Path<String>,
+    ApiJson(req): ApiJson<ChosenPassword>,
+) -> ApiResult<Json<ActivationView>> {
+    let hash = ids::token_hash(&token);
+    let state = app.store.snapshot();
+    if !state.activation_links.contains_key(&hash) {
+        return Err(ApiError::not_found("no such activation link"));
+    }
+    if req.password.len() > 1024 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "password_policy",
+            "use at most 1024 characters",
+        ));
+    }
+    crate::domain::password::check(&req.password, state.settings.security.min_password_length)?;
+    let hashed = app
+        .auth
+        .hash(source.ip, req.password.clone())
+        .await
+        .map_err(busy)?;
+    let login = app
+        .store
+        .write(anonymous(source.ip, "activation link"), move |tx| {
+            credentials::complete_activation(tx, &hash, &req.password, hashed)
+        })
+        .await?;
+    Ok(Json(ActivationView {
+        login,
+        password: None,
+    }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResetIssued {
+    user: UserView,
+    /// When the new one-time link (sent by email) stops working.
+    link_expires_at: String,
+}
+
+/// Administrator reset (R7.2): a new one-time link is emailed, the lock and
+/// failed count are cleared and every session of the user ends.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ResetIssued), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn admin_reset(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ResetIssued>> {
+    let token = ids::new_token();
+    let hash = ids::token_hash(&token);
+    let expires_at = app
+        .clock
+        .now()
+        .saturating_add(app.config.auth.activation_link_lifetime.0);
+    let actor = caller.user.clone();
+    let user = app
+        .store
+        .write(caller.actor(), move |tx| {
+            credentials::reset_password(tx, Some(&actor), &id, token, hash, expires_at)
+        })
+        .await?;
+    let state = app.store.snapshot();
+    for s in state.sessions.values().filter(|s| s.user == user.id) {
+        app.sessions.forget(&s.token_hash);
+    }
+    Ok(Json(ResetIssued {
+        user: UserView::new(&state, &user),
+        link_expires_at: expires_at.to_rfc3339(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetStart {
+    login: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResetQuestions {
+    questions: Vec<String>,
+}
+
+/// Self-service reset, step 1 (R8.7): the login's three questions.
+#[utoipa::path(post, path = "/api/v1/password-reset", tag = "sessions", request_body = ResetStart,
+    responses((status = 200, body = ResetQuestions), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn reset_questions(
+    State(app): State<App>,
+    source: Source,
+    ApiJson(req): ApiJson<ResetStart>,
+) -> ApiResult<Json<ResetQuestions>> {
+    app.auth
+        .limits()
+        .check(source.ip, &req.login)
+        .map_err(|w| login_error(crate::auth::service::LoginError::RateLimited(w)))?;
+    let state = app.store.snapshot();
+    let questions = state
+        .user_by_login(&req.login)
+        .filter(|u| {
+            credentials::login_barrier(&state, u).is_none_or(|d| d == credentials::Denied::Locked)
+        })
+        .and_then(|u| state.credentials.get(&u.id))
+        .map(|c| {
+            c.secret_questions
+                .iter()
+                .map(|(q, _)| q.clone())
+                .collect::<Vec<_>>()
+        })
+        .filter(|q| q.len() == 3)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "no self-service reset is set up for this login; ask an administrator",
+            )
+        })?;
+    Ok(Json(ResetQuestions { questions }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetAnswers {
+    login: String,
+    answers: Vec<String>,
+    /// Required with user-defined passwords; otherwise one is generated.
+    new_password: Option<String>,
+}
+
+/// Self-service reset, step 2 (R8.7): three right answers set a new
+/// password; wrong answers count as failed login attempts.
+#[utoipa::path(post, path = "/api/v1/password-reset/answers", tag = "sessions", request_body = ResetAnswers,
+    responses((status = 200, body = ActivationView), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn reset_answers(
+    State(app): State<App>,
+    source: Source,
+    ApiJson(req): ApiJson<ResetAnswers>,
+) -> ApiResult<Json<ActivationView>> {
+    app.auth
+        .limits()
+        .check(source.ip, &req.login)
+        .map_err(|w| login_error(crate::auth::service::LoginError::RateLimited(w)))?;
+    let denied = || login_error(crate::auth::service::LoginError::Denied);
+    if req.answers.len() != 3 || req.answers.iter().any(|a| a.len() > 256) {
+        return Err(ApiError::validation(
+            "answers: give exactly three, each at most 256 characters",
+        ));
+    }
+    let state = app.store.snapshot();
+    let user = state
+        .user_by_login(&req.login)
+        .cloned()
+        .ok_or_else(denied)?;
+    let creds = state.credentials.get(&user.id).cloned().unwrap_or_default();
+    if creds.secret_questions.len() != 3 {
+        return Err(denied());
+    }
+    let mut all_right = true;
+    for (answer, (_, hash)) in req.answers.into_iter().zip(creds.secret_questions) {
+        all_right &= app
+            .auth
+            .verify(source.ip, answer, hash)
+            .await
+            .map_err(busy)?;
+    }
+    let barrier = credentials::login_barrier(&state, &user).filter(|d| {
+        !matches!(
+            d,
+            credentials::Denied::Locked | credentials::Denied::NotActivated
+        )
+    });
+    let actor = Actor {
+        user: Some(user.id.clone()),
+        login: user.login.clone(),
+        business_unit: user.business_unit.clone(),
+        ip: source.ip,
+    };
+    if !all_right || barrier.is_some() {
+        let id = user.id.clone();
+        let why = barrier.unwrap_or(credentials::Denied::WrongPassword);
+        app.store
+            .write(actor, move |tx| {
+                credentials::record_failure(tx, &id, why, false);
+                Ok(())
+            })
+            .await?;
+        return Err(denied());
+    }
+    let user_defined = state.settings.security.user_defined_passwords;
+    let (password, shown) = match (req.new_password, user_defined) {
+        (Some(p), true) => (p, None),
+        (None, true) => {
+            return Err(ApiError::validation(
+                "new_password: choose one (user-defined passwords are on)",
+            ));
+        }
+        (_, false) => {
+            let p = generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    if password.len() > 1024 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "password_policy",
+            "use at most 1024 characters",
+        ));
+    }
+    crate::domain::password::check(&password, state.settings.security.min_password_length)?;
+    let hash = app
+        .auth
+        .hash(source.ip, password.clone())
+        .await
+        .map_err(busy)?;
+    let id = user.id.clone();
+    app.store
+        .write(actor, move |tx| {
+            credentials::self_reset(tx, &id, &password, hash)
+        })
+        .await?;
+    Ok(Json(ActivationView {
+        login: user.login,
+        password: shown,
+    }))
+}
