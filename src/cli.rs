@@ -114,11 +114,27 @@ pub enum CtlCommand {
         #[command(subcommand)]
         command: SubscriptionCommand,
     },
+    /// Operator recovery for one user.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Write an online, consistent backup to a new file.
     Backup {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Clear a lockout and the failed-attempt count.
+    Unlock { login: String },
+    /// Clear the password and print a one-time link to set a new one
+    /// (when the only Manager lost its password).
+    ResetPassword { login: String },
+    /// Print a new one-time activation link (when mail cannot reach the user).
+    ActivationLink { login: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -301,6 +317,11 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
                     modules,
                 }
             }
+        },
+        CtlCommand::Users { command } => match command {
+            UsersCommand::Unlock { login } => Request::UsersUnlock { login },
+            UsersCommand::ResetPassword { login } => Request::UsersResetPassword { login },
+            UsersCommand::ActivationLink { login } => Request::UsersActivationLink { login },
         },
         CtlCommand::Backup { out } => {
             let (bytes, rows) = client.backup(&out).map_err(runtime)?;

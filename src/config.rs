@@ -434,8 +434,14 @@ impl Config {
 
     /// Base URL of links sent to people.
     pub fn public_url(&self) -> String {
+        self.public_url_for(self.server.listen)
+    }
+
+    /// Base URL of links, given the address actually listened on (which
+    /// differs from `server.listen` when its port is 0).
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
         if self.server.public_url.is_empty() {
-            format!("https://{}", self.server.listen)
+            format!("https://{bound}")
         } else {
             self.server.public_url.trim_end_matches('/').to_owned()
         }

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::domain::Actor;
 use crate::domain::bootstrap::{self, Bootstrap, FirstCredential};
 use crate::store::{self, OpenError, Store};
-use crate::{admin, http, ids, metrics, systemd, tls};
+use crate::{admin, http, ids, systemd, tls};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -62,6 +62,15 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         path: data_dir.clone(),
         source,
     })?;
+    // Bound before the data directory is touched: a busy port changes nothing.
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    let local = listener.local_addr().unwrap_or(config.server.listen);
+    let public_url = config.public_url_for(local);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let options = store::Options {
         cache_size: config.storage.cache_size.0 as usize,
@@ -75,20 +84,12 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     tracing::info!(path = %store.path().display(), "storage open");
 
     if !store.snapshot().initialised() {
-        first_run(&store, &config, &data_dir).await?;
+        first_run(&store, &config, &public_url, &data_dir).await?;
     }
 
     let (tls_config, cert) = tls::load(&config.tls, &data_dir)?;
     let tls = Arc::new(tls::Reloadable::new(tls_config));
     announce_certificate(&cert);
-
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            addr: config.server.listen,
-            source,
-        })?;
-    let local = listener.local_addr().unwrap_or(config.server.listen);
 
     let started = Instant::now();
     let admin_ctx = Arc::new(admin::server::Context {
@@ -97,6 +98,8 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         listen: local.to_string(),
         tls_fingerprint: std::sync::Mutex::new(cert.fingerprint.clone()),
         started,
+        public_url: public_url.clone(),
+        link_lifetime: config.auth.activation_link_lifetime.0,
     });
     let admin_listener = admin::server::bind(&data_dir).map_err(|source| DaemonError::Admin {
         path: data_dir.clone(),
@@ -104,26 +107,14 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     })?;
     let admin_task = tokio::spawn(admin::server::run(admin_listener, admin_ctx.clone()));
 
-    let auth = Arc::new(
-        crate::auth::service::Authenticator::new(&config.auth)
-            .map_err(|e| DaemonError::Bootstrap(e.to_string()))?,
-    );
-    let config = Arc::new(config);
-    let metrics = Arc::new(metrics::Metrics::default());
-    let shutting_down = Arc::new(AtomicBool::new(false));
-    let app = http::App {
-        store: store.clone(),
-        config: config.clone(),
-        metrics: metrics.clone(),
-        clock,
-        started,
-        shutting_down: shutting_down.clone(),
-        sessions: Default::default(),
-        auth: auth.clone(),
-    };
-    let router = http::router(app);
+    let app = http::App::new(store.clone(), Arc::new(config), clock)
+        .map_err(|e| DaemonError::Bootstrap(e.to_string()))?;
+    let config = app.config.clone();
+    let metrics = app.metrics.clone();
+    let shutting_down = app.shutting_down.clone();
     // Rate-limit state for addresses and logins that went quiet is dropped.
-    let limits = auth.clone();
+    let limits = app.auth.clone();
+    let router = http::router(app);
     let pruner = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -158,13 +149,18 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
 
 /// An empty data directory: subscription `Default`, Manager `admin` as its
 /// primary contact, and a one-time activation link printed and written 0600.
-async fn first_run(store: &Store, config: &Config, data_dir: &Path) -> Result<(), DaemonError> {
+async fn first_run(
+    store: &Store,
+    config: &Config,
+    public_url: &str,
+    data_dir: &Path,
+) -> Result<(), DaemonError> {
     let token = ids::new_token();
     let expires_at = store
         .clock()
         .now()
         .saturating_add(config.auth.activation_link_lifetime.0);
-    let link = format!("{}/api/v1/activation/{token}", config.public_url());
+    let link = format!("{public_url}/api/v1/activation/{token}");
     let plan = Bootstrap::default_subscription("admin");
     let note = format!(
         "First start of bailiwick: subscription \"{}\", Manager login \"{}\".\n\

@@ -32,6 +32,19 @@ pub enum Request {
         modules: Option<BTreeSet<Module>>,
     },
     Backup,
+    /// Clears a lockout (R8.2) without touching the password.
+    UsersUnlock {
+        login: String,
+    },
+    /// Recovery when the only Manager lost its password: clears it and
+    /// issues a one-time link, shown to the operator.
+    UsersResetPassword {
+        login: String,
+    },
+    /// Re-issues a one-time link for sites where mail cannot reach the user.
+    UsersActivationLink {
+        login: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

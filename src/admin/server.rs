@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::{Request, Response, Status};
-use crate::domain::{Actor, Feature, subscription};
+use crate::domain::{Actor, Code, Feature, Refusal, Timestamp, credentials, subscription};
 use crate::store::Store;
 
 /// What the admin server needs from the running daemon.
@@ -18,6 +18,9 @@ pub struct Context {
     pub listen: String,
     pub tls_fingerprint: std::sync::Mutex<String>,
     pub started: Instant,
+    /// Base of one-time links, and how long they live.
+    pub public_url: String,
+    pub link_lifetime: std::time::Duration,
 }
 
 /// Binds `<data>/admin.sock` with mode 0600. A stale socket left by a crash
@@ -169,7 +172,61 @@ async fn handle(request: Request, ctx: &Context) -> Response {
             Err(e) => err(e),
         },
         Request::Backup => err("internal: backup is streamed"),
+        Request::UsersUnlock { login } => {
+            match store
+                .write(Actor::operator(), move |tx| credentials::unlock(tx, &login))
+                .await
+            {
+                Ok(u) => ok(serde_json::json!({"login": u.login, "unlocked": true})),
+                Err(e) => err(e),
+            }
+        }
+        Request::UsersResetPassword { login } => {
+            let (token, hash, expires_at) = new_link(ctx);
+            let link = format!("{}/api/v1/activation/{token}", ctx.public_url);
+            let result = store
+                .write(Actor::operator(), move |tx| {
+                    let id = tx
+                        .state()
+                        .user_by_login(&login)
+                        .map(|u| u.id.clone())
+                        .ok_or_else(|| {
+                            Refusal::new(Code::NotFound, format!("no user with login {login:?}"))
+                        })?;
+                    credentials::reset_password(tx, None, &id, token, hash, expires_at)
+                })
+                .await;
+            match result {
+                Ok(u) => ok(serde_json::json!({
+                    "login": u.login, "link": link, "expires_at": expires_at.to_rfc3339()
+                })),
+                Err(e) => err(e),
+            }
+        }
+        Request::UsersActivationLink { login } => {
+            let (token, hash, expires_at) = new_link(ctx);
+            let link = format!("{}/api/v1/activation/{token}", ctx.public_url);
+            match store
+                .write(Actor::operator(), move |tx| {
+                    credentials::reissue_link(tx, &login, hash, expires_at)
+                })
+                .await
+            {
+                Ok(u) => ok(serde_json::json!({
+                    "login": u.login, "link": link, "expires_at": expires_at.to_rfc3339()
+                })),
+                Err(e) => err(e),
+            }
+        }
     }
+}
+
+/// A one-time link token, its hash, and when it expires.
+fn new_link(ctx: &Context) -> (String, String, Timestamp) {
+    let token = crate::ids::new_token();
+    let hash = crate::ids::token_hash(&token);
+    let expires = ctx.store.clock().now().saturating_add(ctx.link_lifetime);
+    (token, hash, expires)
 }
 
 /// Writes the snapshot to a private temporary file in the data directory

@@ -45,6 +45,26 @@ pub struct App {
     pub auth: Arc<crate::auth::service::Authenticator>,
 }
 
+impl App {
+    /// Everything a router needs, around an open store.
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, crate::auth::password::HashError> {
+        Ok(App {
+            auth: Arc::new(crate::auth::service::Authenticator::new(&config.auth)?),
+            store,
+            config,
+            metrics: Arc::default(),
+            clock,
+            started: Instant::now(),
+            shutting_down: Arc::default(),
+            sessions: Arc::default(),
+        })
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
