@@ -318,13 +318,13 @@ pub fn reset_password(
         .get(target_id)
         .cloned()
         .ok_or_else(|| Refusal::new(Code::NotFound, "no such user"))?;
-    if let Some(a) = actor {
-        if !may_reset(a, &target) {
-            return Err(Refusal::new(
-                Code::Forbidden,
-                "only Managers, or Unit Managers for users of their unit, reset passwords",
-            ));
-        }
+    if let Some(a) = actor
+        && !may_reset(a, &target)
+    {
+        return Err(Refusal::new(
+            Code::Forbidden,
+            "only Managers, or Unit Managers for users of their unit, reset passwords",
+        ));
     }
     if target.role == Role::Contact {
         return Err(Refusal::new(

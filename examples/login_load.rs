@@ -1,0 +1,188 @@
+//! Login load against a running daemon, with the raw argon2 rate measured in
+//! the same run as the baseline (R8.3 figures in BENCHMARKS.md).
+//!
+//! ```text
+//! cargo run --release --example login_load -- --url https://localhost:8443 \
+//!     --cert DATA/tls/cert.pem --login admin --password PW [--seconds 10] [--flood 20]
+//! ```
+//! Without `--flood`: raw verifies/s on all cores, then logins/s over HTTPS
+//! with as many clients as cores. With `--flood N`: N clients, each from its
+//! own loopback address (127.0.0.2, ...), send bad logins while one client
+//! from 127.0.0.1 logs in correctly; prints the good logins' latencies and
+//! how the flood was answered.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bailiwick::config::AuthConfig;
+
+struct Args {
+    url: String,
+    cert: String,
+    login: String,
+    password: String,
+    seconds: u64,
+    flood: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        url: "https://localhost:8443".into(),
+        cert: "bailiwick-data/tls/cert.pem".into(),
+        login: "admin".into(),
+        password: String::new(),
+        seconds: 10,
+        flood: 0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--url" => a.url = v,
+            "--cert" => a.cert = v,
+            "--login" => a.login = v,
+            "--password" => a.password = v,
+            "--seconds" => a.seconds = v.parse().expect("--seconds N"),
+            "--flood" => a.flood = v.parse().expect("--flood N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+fn client(cert: &[u8], url: &str, from: IpAddr) -> reqwest::Client {
+    let host = url.trim_start_matches("https://");
+    let addr: SocketAddr = host
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .expect("--url https://localhost:PORT");
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert).unwrap()])
+        .resolve("localhost", addr)
+        .local_address(from)
+        .build()
+        .unwrap()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Verifies per second with the daemon's default parameters, on every core.
+fn raw_verifies(seconds: u64) -> f64 {
+    let hasher = bailiwick::auth::password::Hasher::from_config(&AuthConfig::default()).unwrap();
+    let hash = hasher.hash("Baseline-123").unwrap();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let count = Arc::new(AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for _ in 0..cores {
+            let (h, hash, count) = (hasher.clone(), hash.clone(), count.clone());
+            s.spawn(move || {
+                while Instant::now() < stop {
+                    assert!(h.verify("Baseline-123", &hash));
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    count.load(Ordering::Relaxed) as f64 / seconds as f64
+}
+
+#[tokio::main]
+async fn main() {
+    bailiwick::tls::install_default_provider();
+    let a = args();
+    let cert = std::fs::read(&a.cert).expect("--cert FILE");
+    let body = serde_json::json!({"login": a.login, "password": a.password});
+    let url = format!("{}/api/v1/session", a.url);
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+
+    if a.flood == 0 {
+        let raw = raw_verifies(a.seconds);
+        println!("raw argon2id verify (default parameters, all cores): {raw:.1}/s");
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let ok = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(a.seconds);
+        for _ in 0..cores {
+            let c = client(&cert, &a.url, IpAddr::V4(Ipv4Addr::LOCALHOST));
+            let (url, body, ok) = (url.clone(), body.clone(), ok.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let r = c.post(&url).json(&body).send().await.unwrap();
+                    assert_eq!(r.status(), 201, "login failed: raise auth.rate_* for this run");
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let https = ok.load(Ordering::Relaxed) as f64 / a.seconds as f64;
+        println!("logins over HTTPS: {https:.1}/s = {:.0}% of raw", 100.0 * https / raw);
+        return;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (limited, refused, denied) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let mut flood = Vec::new();
+    for i in 0..a.flood {
+        let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8));
+        let c = client(&cert, &a.url, from);
+        let url = url.clone();
+        let bad = serde_json::json!({"login": format!("flood{i}"), "password": "Wrong-12345"});
+        let (stop, limited, denied) = (stop.clone(), limited.clone(), denied.clone());
+        flood.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match c.post(&url).json(&bad).send().await.map(|r| r.status().as_u16()) {
+                    Ok(429) => limited.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => denied.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => 0,
+                };
+            }
+        }));
+    }
+    let good = client(&cert, &a.url, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let mut latencies = Vec::new();
+    let mut good_refused = 0u64;
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let r = good.post(&url).json(&body).send().await.unwrap();
+        match r.status().as_u16() {
+            201 => latencies.push(t.elapsed()),
+            _ => good_refused += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for f in flood {
+        let _ = f.await;
+    }
+    let _ = refused;
+    latencies.sort();
+    println!(
+        "flood of {} addresses for {}s: {} bad logins hashed and refused (401), {} refused before hashing (429)",
+        a.flood,
+        a.seconds,
+        denied.load(Ordering::Relaxed),
+        limited.load(Ordering::Relaxed)
+    );
+    println!(
+        "good logins: {} ok, {} refused; p50 {:?}, p99 {:?}, max {:?}",
+        latencies.len(),
+        good_refused,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or_default()
+    );
+}
