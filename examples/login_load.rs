@@ -116,7 +116,11 @@ async fn main() {
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < deadline {
                     let r = c.post(&url).json(&body).send().await.unwrap();
-                    assert_eq!(r.status(), 201, "login failed: raise auth.rate_* for this run");
+                    assert_eq!(
+                        r.status(),
+                        201,
+                        "login failed: raise auth.rate_* for this run"
+                    );
                     ok.fetch_add(1, Ordering::Relaxed);
                 }
             }));
@@ -125,16 +129,15 @@ async fn main() {
             t.await.unwrap();
         }
         let https = ok.load(Ordering::Relaxed) as f64 / a.seconds as f64;
-        println!("logins over HTTPS: {https:.1}/s = {:.0}% of raw", 100.0 * https / raw);
+        println!(
+            "logins over HTTPS: {https:.1}/s = {:.0}% of raw",
+            100.0 * https / raw
+        );
         return;
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (limited, refused, denied) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicU64::new(0)),
-    );
+    let (limited, denied) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut flood = Vec::new();
     for i in 0..a.flood {
         let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8));
@@ -144,7 +147,13 @@ async fn main() {
         let (stop, limited, denied) = (stop.clone(), limited.clone(), denied.clone());
         flood.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                match c.post(&url).json(&bad).send().await.map(|r| r.status().as_u16()) {
+                match c
+                    .post(&url)
+                    .json(&bad)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                {
                     Ok(429) => limited.fetch_add(1, Ordering::Relaxed),
                     Ok(_) => denied.fetch_add(1, Ordering::Relaxed),
                     Err(_) => 0,
@@ -168,7 +177,6 @@ async fn main() {
     for f in flood {
         let _ = f.await;
     }
-    let _ = refused;
     latencies.sort();
     println!(
         "flood of {} addresses for {}s: {} bad logins hashed and refused (401), {} refused before hashing (429)",
