@@ -52,6 +52,24 @@ impl Denied {
     }
 }
 
+/// The stored credentials of `user`, or empty ones.
+fn creds_of(tx: &Tx<'_>, user: &Id) -> Credentials {
+    tx.state()
+        .credentials
+        .get(user)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The login of `user`, for activity entries.
+fn login_of(tx: &Tx<'_>, user: &Id) -> String {
+    tx.state()
+        .users
+        .get(user)
+        .map(|u| u.login.clone())
+        .unwrap_or_default()
+}
+
 /// Whether `user` may log in at all, before its password is looked at.
 pub fn login_barrier(state: &State, user: &User) -> Option<Denied> {
     let creds = state.credentials.get(&user.id);
@@ -97,18 +115,8 @@ pub fn password_expired(state: &State, user: &User, now: Timestamp) -> bool {
 /// account locks, which is logged and mailed. Returns whether it locked now.
 pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool) -> bool {
     let threshold = tx.state().settings.security.lockout_threshold.max(1);
-    let mut creds = tx
-        .state()
-        .credentials
-        .get(user_id)
-        .cloned()
-        .unwrap_or_default();
-    let login = tx
-        .state()
-        .users
-        .get(user_id)
-        .map(|u| u.login.clone())
-        .unwrap_or_default();
+    let mut creds = creds_of(tx, user_id);
+    let login = login_of(tx, user_id);
     let channel = if api { "API" } else { "UI" };
     tx.log(
         "login.failed",
@@ -267,12 +275,7 @@ pub fn complete_activation(
 }
 
 fn set_password_from_link(tx: &mut Tx<'_>, mut link: ActivationLink, user: &User, hash: String) {
-    let mut creds = tx
-        .state()
-        .credentials
-        .get(&user.id)
-        .cloned()
-        .unwrap_or_default();
+    let mut creds = creds_of(tx, &user.id);
     creds.password_hash = Some(hash);
     creds.password_changed_at = Some(tx.now());
     creds.failed_attempts = 0;
@@ -415,12 +418,7 @@ pub fn unlock(tx: &mut Tx<'_>, login: &str) -> Result<User, Refusal> {
         .user_by_login(login)
         .cloned()
         .ok_or_else(|| Refusal::new(Code::NotFound, format!("no user with login {login:?}")))?;
-    let mut creds = tx
-        .state()
-        .credentials
-        .get(&user.id)
-        .cloned()
-        .unwrap_or_default();
+    let mut creds = creds_of(tx, &user.id);
     if !creds.locked && creds.failed_attempts == 0 {
         return Ok(user);
     }
@@ -458,12 +456,7 @@ pub fn change_password(
         ));
     }
     super::password::check(new, tx.state().settings.security.min_password_length)?;
-    let mut creds = tx
-        .state()
-        .credentials
-        .get(user_id)
-        .cloned()
-        .unwrap_or_default();
+    let mut creds = creds_of(tx, user_id);
     creds.password_hash = Some(new_hash);
     creds.password_changed_at = Some(tx.now());
     tx.put_credentials(user_id, creds);
@@ -497,20 +490,10 @@ pub fn set_secret_questions(
             ));
         }
     }
-    let mut creds = tx
-        .state()
-        .credentials
-        .get(user_id)
-        .cloned()
-        .unwrap_or_default();
+    let mut creds = creds_of(tx, user_id);
     creds.secret_questions = questions;
     tx.put_credentials(user_id, creds);
-    let login = tx
-        .state()
-        .users
-        .get(user_id)
-        .map(|u| u.login.clone())
-        .unwrap_or_default();
+    let login = login_of(tx, user_id);
     tx.log(
         "user.secret_questions",
         format!("user {login}"),
@@ -523,24 +506,14 @@ pub fn set_secret_questions(
 /// password, clears the lock, ends sessions.
 pub fn self_reset(tx: &mut Tx<'_>, user_id: &Id, new: &str, hash: String) -> Result<(), Refusal> {
     super::password::check(new, tx.state().settings.security.min_password_length)?;
-    let mut creds = tx
-        .state()
-        .credentials
-        .get(user_id)
-        .cloned()
-        .unwrap_or_default();
+    let mut creds = creds_of(tx, user_id);
     creds.password_hash = Some(hash);
     creds.password_changed_at = Some(tx.now());
     creds.failed_attempts = 0;
     creds.locked = false;
     tx.put_credentials(user_id, creds);
     tx.end_sessions_of(user_id, None);
-    let login = tx
-        .state()
-        .users
-        .get(user_id)
-        .map(|u| u.login.clone())
-        .unwrap_or_default();
+    let login = login_of(tx, user_id);
     tx.log(
         "user.password_self_reset",
         format!("user {login}"),
