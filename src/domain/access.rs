@@ -242,10 +242,19 @@ mod tests {
         assert_eq!(Acting::of(&w.state, &c).unwrap_err().code, Code::Forbidden);
         let p = w.user("p", Role::Scanner, None);
         w.set_status(&p, UserStatus::PendingActivation);
-        assert_eq!(Acting::of(&w.state, &p).unwrap_err().code, Code::Unauthenticated);
+        assert_eq!(
+            Acting::of(&w.state, &p).unwrap_err().code,
+            Code::Unauthenticated
+        );
         w.set_status(&p, UserStatus::Deactivated);
-        assert_eq!(Acting::of(&w.state, &p).unwrap_err().code, Code::Unauthenticated);
-        assert_eq!(Acting::of(&w.state, "ghost").unwrap_err().code, Code::Unauthenticated);
+        assert_eq!(
+            Acting::of(&w.state, &p).unwrap_err().code,
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            Acting::of(&w.state, "ghost").unwrap_err().code,
+            Code::Unauthenticated
+        );
     }
 
     #[test]

@@ -15,13 +15,25 @@
 //! assert!(state.initialised());
 //! ```
 
+pub mod access;
 pub mod bootstrap;
+pub mod contacts;
 pub mod credentials;
+pub mod directory;
 mod model;
 pub mod password;
+pub mod permissions;
+#[cfg(test)]
+mod props;
+pub mod roles;
+pub mod settings;
 pub mod subscription;
+#[cfg(test)]
+mod testkit;
 mod time;
 mod tx;
+pub mod units;
+pub mod users;
 pub mod validate;
 
 pub use model::*;

@@ -23,12 +23,16 @@ pub fn set_feature(tx: &mut Tx<'_>, feature: Feature, on: bool) -> Result<bool, 
     };
     if changed {
         tx.put_subscription(sub);
+        // R5: grants the feature allowed go with it.
+        let dropped = super::permissions::prune(tx);
         let verb = if on { "enabled" } else { "disabled" };
-        tx.log(
-            "subscription.feature",
-            feature.as_str(),
-            format!("{verb} by the operator"),
-        );
+        let mut details = format!("{verb} by the operator");
+        if dropped > 0 {
+            details.push_str(&format!(
+                "; dropped {dropped} permission grant(s) it allowed"
+            ));
+        }
+        tx.log("subscription.feature", feature.as_str(), details);
     }
     Ok(changed)
 }
@@ -71,10 +75,28 @@ pub fn set_service(
             ),
         ));
     }
+    if sub.service_type == ServiceType::ExpressLite
+        && let Some(unit) = tx.state().units.values().next()
+    {
+        return Err(Refusal::new(
+            Code::Conflict,
+            format!(
+                "an express_lite subscription has no business units (R1.2); delete {} and the other units first",
+                unit.name
+            ),
+        ));
+    }
     if changes.is_empty() {
         return Ok(sub);
     }
     tx.put_subscription(sub.clone());
+    // R1.3, R5: grants the old modules or service type allowed go with them.
+    let dropped = super::permissions::prune(tx);
+    if dropped > 0 {
+        changes.push(format!(
+            "dropped {dropped} permission grant(s) no longer applicable"
+        ));
+    }
     tx.log("subscription.update", sub.name.clone(), changes.join("; "));
     Ok(sub)
 }
@@ -110,6 +132,26 @@ mod tests {
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].actor.login, "operator");
         assert!(s.subscription.as_ref().unwrap().has(Feature::KbOnlyRole));
+    }
+
+    #[test]
+    fn r1_2_express_lite_only_without_business_units() {
+        let mut s = state();
+        s.units.insert(
+            "b1".into(),
+            crate::domain::BusinessUnit {
+                id: "b1".into(),
+                name: "EU".into(),
+                primary_contact: None,
+                new_ip_limit: None,
+                email_contact: None,
+                created_at: Timestamp::from_unix_micros(1),
+            },
+        );
+        let mut tx = Tx::new(&mut s, Timestamp::from_unix_micros(2), Actor::operator());
+        let err = set_service(&mut tx, Some(ServiceType::ExpressLite), None).unwrap_err();
+        assert_eq!(err.code, Code::Conflict);
+        assert!(err.message.contains("delete EU"), "{}", err.message);
     }
 
     #[test]
