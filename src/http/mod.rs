@@ -8,9 +8,11 @@
 pub mod caller;
 pub mod extract;
 mod ops;
+mod org;
 pub mod problem;
 pub mod server;
 mod session;
+mod users;
 pub mod views;
 
 use std::sync::Arc;
@@ -119,6 +121,18 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::admin_reset))
         .routes(routes!(session::reset_questions))
         .routes(routes!(session::reset_answers))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::edit_user))
+        .routes(routes!(org::list_units, org::create_unit))
+        .routes(routes!(org::get_unit, org::edit_unit, org::delete_unit))
+        .routes(routes!(org::get_primary_contact, org::set_primary_contact))
+        .routes(routes!(org::set_unit_primary_contact))
+        .routes(routes!(org::set_unit_email_contact))
+        .routes(routes!(org::get_security, org::set_security))
+        .routes(routes!(org::get_visibility, org::set_visibility))
+        .routes(routes!(org::get_unit_setup, org::set_unit_setup))
+        .routes(routes!(org::get_email_contact, org::set_email_contact))
+        .routes(routes!(org::account_info))
         .split_for_parts()
 }
 

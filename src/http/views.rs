@@ -3,14 +3,15 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{Role, Session, State, User};
+use crate::domain::{Session, State, User, contacts, directory, permissions};
 
-/// A user as API.md lists its fields.
+/// A user as API.md lists its fields, as the caller may see it (R10.1).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct UserView {
     pub id: String,
     pub login: String,
-    pub email: String,
+    /// `null` when the caller may not see it (R10.1).
+    pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     #[schema(example = "scanner")]
@@ -20,7 +21,9 @@ pub struct UserView {
     #[schema(example = "active")]
     pub status: String,
     pub locked: bool,
-    pub asset_groups: Vec<String>,
+    /// `null` when the caller may not see them (R10.1).
+    pub asset_groups: Option<Vec<String>>,
+    /// Effective permissions: every applicable one for Managers (R5.1).
     pub permissions: Vec<String>,
     #[schema(example = "ui_and_api")]
     pub access: String,
@@ -29,63 +32,66 @@ pub struct UserView {
     pub primary_contact: Option<String>,
     pub created_at: String,
     pub last_login_at: Option<String>,
+    /// Contact details and asset groups are withheld from this caller (R10.1).
+    pub restricted: bool,
 }
 
-fn snake<T: Serialize>(v: &T) -> String {
+pub(crate) fn snake<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
 }
 
-/// The `POC`/`POC_BU` label of a user (R4.1).
-pub fn primary_contact_label(state: &State, user: &User) -> Option<&'static str> {
-    let sub_poc = state
-        .subscription
-        .as_ref()
-        .and_then(|s| s.primary_contact.as_ref());
-    if sub_poc == Some(&user.id) {
-        return Some("POC");
-    }
-    let unit_poc = user
-        .business_unit
-        .as_ref()
-        .and_then(|u| state.units.get(u))
-        .and_then(|u| u.primary_contact.as_ref());
-    (unit_poc == Some(&user.id)).then_some("POC_BU")
-}
-
 impl UserView {
+    /// The whole record, as its owner sees it.
     pub fn new(state: &State, user: &User) -> UserView {
-        // Managers hold every permission implicitly (R5.1).
-        let permissions = if user.role == Role::Manager {
-            crate::domain::Permission::ALL
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect()
-        } else {
-            user.permissions
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect()
-        };
-        UserView {
+        UserView::from(directory::UserView {
             id: user.id.clone(),
             login: user.login.clone(),
-            email: user.email.clone(),
+            email: Some(user.email.clone()),
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
-            role: user.role.as_str().to_owned(),
+            role: user.role,
             business_unit: user.business_unit.clone(),
-            status: snake(&user.status),
+            status: user.status,
             locked: state.credentials.get(&user.id).is_some_and(|c| c.locked),
-            asset_groups: user.asset_groups.clone(),
-            permissions,
-            access: snake(&user.access),
+            asset_groups: Some(user.asset_groups.clone()),
+            permissions: permissions::effective(state, user),
+            access: user.access,
             external_id: user.external_id.clone(),
-            primary_contact: primary_contact_label(state, user).map(str::to_owned),
-            created_at: user.created_at.to_rfc3339(),
-            last_login_at: user.last_login_at.map(|t| t.to_rfc3339()),
+            primary_contact: contacts::label(state, user),
+            created_at: user.created_at,
+            last_login_at: user.last_login_at,
+            restricted: false,
+        })
+    }
+}
+
+impl From<directory::UserView> for UserView {
+    fn from(v: directory::UserView) -> UserView {
+        UserView {
+            id: v.id,
+            login: v.login,
+            email: v.email,
+            first_name: v.first_name,
+            last_name: v.last_name,
+            role: v.role.as_str().to_owned(),
+            business_unit: v.business_unit,
+            status: snake(&v.status),
+            locked: v.locked,
+            asset_groups: v.asset_groups,
+            permissions: v
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            access: snake(&v.access),
+            external_id: v.external_id,
+            primary_contact: v.primary_contact.map(|l| l.as_str().to_owned()),
+            created_at: v.created_at.to_rfc3339(),
+            last_login_at: v.last_login_at.map(|t| t.to_rfc3339()),
+            restricted: v.restricted,
         }
     }
 }

@@ -1,0 +1,246 @@
+//! Users (API.md "Users"): list, create, view and edit. The rules are
+//! `domain::users` and `domain::directory`; this file only translates.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+
+use super::App;
+use super::caller::Caller;
+use super::extract::{ApiJson, ApiQuery};
+use super::problem::{ApiResult, Problem};
+use super::views::{Page, UserView};
+use crate::domain::access::Acting;
+use crate::domain::credentials::{Notice, NoticeKind};
+use crate::domain::directory::{self, UnitFilter, UserFilter};
+use crate::domain::users::{self, ActivationGrant, NewUser, UserPatch};
+use crate::domain::{Access, Permission, Role, User, UserStatus};
+use crate::ids;
+
+/// `Some(None)` for an explicit `null`, `None` (by `#[serde(default)]`)
+/// when the field is absent: PATCH tells "clear it" from "leave it".
+pub(crate) fn explicit_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The value `business_unit=` takes for users of no unit.
+const UNASSIGNED: &str = "unassigned";
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// A unit id, or `unassigned`.
+    business_unit: Option<String>,
+    #[param(value_type = Option<String>, example = "scanner")]
+    role: Option<Role>,
+    #[param(value_type = Option<String>, example = "active")]
+    status: Option<UserStatus>,
+    /// Case-insensitive part of the login, names or email.
+    q: Option<String>,
+    /// 1 to 1000; default 100.
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// List the users the caller may see (R10.1), oldest first.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery),
+    responses((status = 200, body = Page<UserView>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn list_users(
+    State(app): State<App>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<UserQuery>,
+) -> ApiResult<Json<Page<UserView>>> {
+    let state = app.store.snapshot();
+    let acting = Acting::of(&state, &caller.user.id)?;
+    let filter = UserFilter {
+        business_unit: q.business_unit.map(|u| {
+            if u == UNASSIGNED {
+                UnitFilter::Unassigned
+            } else {
+                UnitFilter::Unit(u)
+            }
+        }),
+        role: q.role,
+        status: q.status,
+        q: q.q.filter(|s| !s.is_empty()),
+    };
+    let page = directory::list_users(&acting, &filter, q.limit, q.cursor.as_deref())?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(UserView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    login: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    #[schema(value_type = String, example = "scanner")]
+    role: Role,
+    /// Omitted or `null`: Unassigned.
+    business_unit: Option<String>,
+    #[serde(default)]
+    asset_groups: Vec<String>,
+    /// Omitted: the role's defaults (R5).
+    #[schema(value_type = Option<Vec<String>>)]
+    permissions: Option<BTreeSet<Permission>>,
+    #[schema(value_type = Option<String>, example = "ui_and_api")]
+    access: Option<Access>,
+    external_id: Option<String>,
+}
+
+/// Create a user (R2, R7.1): it is `pending_activation` and is sent a
+/// one-time activation link; Contacts (R2.5) are active and get no link.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = UserView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn create_user(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let new = NewUser {
+        login: req.login,
+        email: req.email,
+        first_name: req.first_name,
+        last_name: req.last_name,
+        role: req.role,
+        business_unit: req.business_unit,
+        asset_groups: req.asset_groups,
+        permissions: req.permissions,
+        access: req.access.unwrap_or(Access::UiAndApi),
+        external_id: req.external_id,
+    };
+    let token = ids::new_token();
+    let grant = ActivationGrant {
+        token_hash: ids::token_hash(&token),
+        expires_at: app
+            .clock
+            .now()
+            .saturating_add(app.config.auth.activation_link_lifetime.0),
+    };
+    let id = ids::new_id();
+    let user = app
+        .store
+        .write(caller.actor(), move |tx| {
+            let user = users::create_user(tx, id, new, Some(grant))?;
+            if user.role != Role::Contact {
+                // The registration mail carries the link (R7.1, R12.1).
+                tx.queue_notice(Notice {
+                    kind: NoticeKind::Registration,
+                    user: user.id.clone(),
+                    link_token: Some(token),
+                });
+            }
+            Ok(user)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(shown_to(&app, &caller, &user))))
+}
+
+/// One user, as the caller may see it; `not_found` if it may not (R10.1).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn get_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let state = app.store.snapshot();
+    let acting = Acting::of(&state, &caller.user.id)?;
+    Ok(Json(directory::get_user(&acting, &id)?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditUser {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    #[schema(value_type = Option<String>, example = "reader")]
+    role: Option<Role>,
+    /// `null` moves the user to Unassigned.
+    #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<String>)]
+    business_unit: Option<Option<String>>,
+    /// Replaces the list.
+    asset_groups: Option<Vec<String>>,
+    /// Replaces the list (R5.2).
+    #[schema(value_type = Option<Vec<String>>)]
+    permissions: Option<BTreeSet<Permission>>,
+    #[schema(value_type = Option<String>, example = "api_only")]
+    access: Option<Access>,
+    /// `null` clears it (R5.3).
+    #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<String>)]
+    external_id: Option<Option<String>>,
+}
+
+/// Edit a user: names, email, role, unit, asset groups, permissions, access,
+/// external ID. Every rule of R2–R5 applies; a refusal changes nothing.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = EditUser,
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn edit_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<EditUser>,
+) -> ApiResult<Json<UserView>> {
+    let patch = UserPatch {
+        first_name: req.first_name,
+        last_name: req.last_name,
+        email: req.email,
+        role: req.role,
+        business_unit: req.business_unit,
+        asset_groups: req.asset_groups,
+        permissions: req.permissions,
+        access: req.access,
+        external_id: req.external_id,
+    };
+    let user = app
+        .store
+        .write(caller.actor(), move |tx| users::edit_user(tx, &id, patch))
+        .await?;
+    Ok(Json(shown_to(&app, &caller, &user)))
+}
+
+/// `user` as the caller sees it after a change. A caller that just edited
+/// itself out of acting (say, out of its unit) still sees its own record.
+pub(crate) fn shown_to(app: &App, caller: &Caller, user: &User) -> UserView {
+    let state = app.store.snapshot();
+    Acting::of(&state, &caller.user.id)
+        .ok()
+        .and_then(|a| directory::view(&a, user))
+        .map(UserView::from)
+        .unwrap_or_else(|| UserView::new(&state, user))
+}

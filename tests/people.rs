@@ -1,0 +1,465 @@
+//! The subscription's people over HTTPS (R2–R5, R10): users, units, primary
+//! contacts, permissions and settings, against the real binary. The rules
+//! themselves are tested one by one in `domain`; these tests prove the API
+//! carries them, refusals included, and that a refusal changes nothing.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A signed-in user's client.
+struct Api<'d> {
+    d: &'d Daemon,
+    c: reqwest::Client,
+    token: String,
+}
+
+impl Api<'_> {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .c
+            .request(method, self.d.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a user and returns its id; panics with the problem otherwise.
+    async fn create_user(&self, login: &str, role: &str, unit: Option<&str>) -> String {
+        let (s, v) = self
+            .post(
+                "/api/v1/users",
+                json!({"login": login, "email": format!("{login}@example.com"),
+                   "first_name": login, "last_name": "Test", "role": role,
+                   "business_unit": unit}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["status"], "pending_activation");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn create_unit(&self, name: &str) -> String {
+        let (s, v) = self
+            .post("/api/v1/business-units", json!({"name": name}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Activates `login` through an operator-issued link and signs it in.
+async fn sign_in<'d>(d: &'d Daemon, login: &str) -> Api<'d> {
+    let c = d.client();
+    let out = d.ctl(&["--json", "users", "activation-link", login]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link = v["link"]
+        .as_str()
+        .unwrap()
+        .replace("127.0.0.1", "localhost");
+    let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
+    let pw = creds["password"].as_str().expect("generated password");
+    let r = c
+        .post(d.url("/api/v1/session"))
+        .json(&json!({"login": login, "password": pw}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{login} signs in");
+    let v: Value = r.json().await.unwrap();
+    Api {
+        d,
+        c,
+        token: v["token"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn code(v: &Value) -> &str {
+    v["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn r2_users_are_created_listed_and_edited_with_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let eu = admin.create_unit("EU").await;
+        let um = admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        let sc = admin.create_user("sam", "scanner", Some(&eu)).await;
+        admin.create_user("rita", "reader", None).await;
+
+        // R5: new Scanners and Unit Managers get create_option_profiles.
+        let (_, sam) = admin.get(&format!("/api/v1/users/{sc}")).await;
+        assert_eq!(sam["permissions"], json!(["create_option_profiles"]));
+
+        // Filters and labels (R4.1).
+        let (s, page) = admin
+            .get(&format!("/api/v1/users?business_unit={eu}"))
+            .await;
+        assert_eq!(s, 200);
+        let logins: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["login"].as_str().unwrap())
+            .collect();
+        assert_eq!(logins.len(), 2);
+        assert!(logins.contains(&"jane") && logins.contains(&"sam"));
+        let (_, page) = admin.get("/api/v1/users?business_unit=unassigned").await;
+        let admin_row = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["login"] == "admin")
+            .unwrap()
+            .clone();
+        assert_eq!(admin_row["primary_contact"], "POC");
+        let (_, page) = admin.get("/api/v1/users?role=reader&q=RIT").await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+        // Pagination: one per page, the cursor walks every user once.
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/users?limit=1&cursor={c}"),
+                None => "/api/v1/users?limit=1".into(),
+            };
+            let (_, page) = admin.get(&path).await;
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["login"].as_str().unwrap().to_owned()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, ["admin", "jane", "rita", "sam"]);
+
+        // The unit's primary contact (R4.2), an active member, gets the POC_BU label.
+        sign_in(&d, "jane").await;
+        let (s, v) = admin
+            .put(
+                &format!("/api/v1/business-units/{eu}/primary-contact"),
+                json!({"user": um}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["primary_contact"], "POC_BU");
+
+        // Edit names and permissions; PATCH of a list replaces it.
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{sc}"),
+                json!({"first_name": "Samuel", "permissions": ["purge_host_history"]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["first_name"], "Samuel");
+        assert_eq!(v["permissions"], json!(["purge_host_history"]));
+    });
+}
+
+#[test]
+fn r2_6_r4_refusals_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let (_, me) = admin.get("/api/v1/me").await;
+        let admin_id = me["id"].as_str().unwrap().to_owned();
+        let eu = admin.create_unit("EU").await;
+
+        // R2.6: the only active Manager keeps its role.
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{admin_id}"),
+                json!({"role": "reader"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert!(
+            matches!(code(&v), "last_manager" | "primary_contact"),
+            "{v}"
+        );
+        let (_, me) = admin.get("/api/v1/me").await;
+        assert_eq!(me["role"], "manager");
+
+        // R4.4: a unit's primary contact cannot be moved out of it.
+        let um = admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        sign_in(&d, "jane").await;
+        let (s, _) = admin
+            .put(
+                &format!("/api/v1/business-units/{eu}/primary-contact"),
+                json!({"user": um}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let other = admin.create_unit("US").await;
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{um}"),
+                json!({"business_unit": other}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert_eq!(code(&v), "primary_contact");
+        let (_, jane) = admin.get(&format!("/api/v1/users/{um}")).await;
+        assert_eq!(jane["business_unit"], eu.as_str());
+
+        // R3.1: a unit with users is not deleted; an empty one is.
+        let (s, v) = admin.delete(&format!("/api/v1/business-units/{eu}")).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(code(&v), "business_unit_not_empty");
+        let (s, _) = admin
+            .delete(&format!("/api/v1/business-units/{other}"))
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = admin.get(&format!("/api/v1/business-units/{other}")).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Logins are unique case-insensitively.
+        let (s, v) = admin
+            .post(
+                "/api/v1/users",
+                json!({"login": "JANE", "email": "j2@example.com", "first_name": "J",
+                   "last_name": "T", "role": "reader"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(code(&v), "login_taken");
+
+        // R5.3: manage_external_ids is unavailable while external IDs are off.
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{um}"),
+                json!({"permissions": ["manage_external_ids"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(code(&v), "feature_unavailable");
+        // R5: a Reader cannot hold a Unit Manager's permission.
+        let rita = admin.create_user("rita", "reader", None).await;
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{rita}"),
+                json!({"permissions": ["pc_accept_exceptions"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(code(&v), "permission_not_applicable");
+        let (_, jane) = admin.get(&format!("/api/v1/users/{um}")).await;
+        assert_eq!(jane["permissions"], json!(["create_option_profiles"]));
+    });
+}
+
+#[test]
+fn r13_bad_input_is_named_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let cases = [
+            (
+                json!({"login": "x1", "email": "x@example.com", "first_name": "X",
+                   "last_name": "Y", "role": "emperor"}),
+                "role",
+            ),
+            (
+                json!({"login": "x1", "email": "not-an-email", "first_name": "X",
+                   "last_name": "Y", "role": "reader"}),
+                "email",
+            ),
+            (
+                json!({"login": "x1", "email": "x@example.com", "first_name": "X",
+                   "last_name": "Y", "role": "reader", "colour": "red"}),
+                "colour",
+            ),
+            (
+                json!({"login": "x1", "email": "x@example.com", "first_name": "X",
+                   "last_name": "Y", "role": "reader", "permissions": ["fly"]}),
+                "fly",
+            ),
+        ];
+        for (body, named) in cases {
+            let (s, v) = admin.post("/api/v1/users", body.clone()).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{body} -> {v}");
+            assert_eq!(code(&v), "validation");
+            assert!(
+                v["detail"].as_str().unwrap().contains(named),
+                "detail names {named}: {v}"
+            );
+        }
+        let r = admin
+            .c
+            .post(d.url("/api/v1/users"))
+            .bearer_auth(&admin.token)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(code(&v), "malformed");
+        let (_, page) = admin.get("/api/v1/users").await;
+        assert_eq!(
+            page["items"].as_array().unwrap().len(),
+            1,
+            "nothing created"
+        );
+
+        let (s, v) = admin
+            .put(
+                "/api/v1/settings/security",
+                json!({"user_defined_passwords": false, "password_expiration_days": 0,
+                   "lockout_threshold": 0, "min_password_length": 8,
+                   "external_ids_enabled": false}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(v["detail"].as_str().unwrap().contains("lockout_threshold"));
+        let (_, sec) = admin.get("/api/v1/settings/security").await;
+        assert_eq!(sec["lockout_threshold"], 5, "default kept");
+    });
+}
+
+#[test]
+fn r2_r10_roles_see_and_change_only_what_they_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let eu = admin.create_unit("EU").await;
+        let us = admin.create_unit("US").await;
+        admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        admin.create_user("sam", "scanner", Some(&eu)).await;
+        let bob = admin.create_user("bob", "scanner", Some(&us)).await;
+        admin.create_user("uma", "user_administrator", None).await;
+
+        let jane = sign_in(&d, "jane").await;
+        // R2.2: a Unit Manager creates in its own unit only, and no Managers.
+        let (s, _) = jane
+            .post(
+                "/api/v1/users",
+                json!({"login": "kim", "email": "kim@example.com", "first_name": "K",
+                   "last_name": "M", "role": "scanner", "business_unit": eu}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, v) = jane
+            .post(
+                "/api/v1/users",
+                json!({"login": "kim2", "email": "kim@example.com", "first_name": "K",
+                   "last_name": "M", "role": "manager"}),
+            )
+            .await;
+        assert!(s == StatusCode::FORBIDDEN || s == 422, "{s} {v}");
+        // Settings are the Managers'.
+        let (s, _) = jane.get("/api/v1/settings/security").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // Every user sees its account info (R10.3).
+        let (s, info) = jane.get("/api/v1/account-info").await;
+        assert_eq!(s, 200);
+        assert_eq!(info["role"], "unit_manager");
+
+        // R10.1: hide users outside the unit.
+        let (s, v) = admin
+            .put(
+                "/api/v1/settings/user-permissions",
+                json!({"restrict_user_info_outside_unit": true, "hide_users_outside_unit": true,
+                   "restrict_scheduled_tasks_on_unassigned_assets": false}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let sam = sign_in(&d, "sam").await;
+        let (s, _) = sam.get(&format!("/api/v1/users/{bob}")).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "hidden, not forbidden");
+        let (_, page) = sam.get("/api/v1/users").await;
+        assert!(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|u| u["business_unit"] == eu.as_str()),
+            "{page}"
+        );
+
+        // R3.1: User Administrators create units but do not delete them.
+        let uma = sign_in(&d, "uma").await;
+        let ap = uma.create_unit("APAC").await;
+        let (s, _) = uma.delete(&format!("/api/v1/business-units/{ap}")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // R2.4: a User Administrator's role never changes.
+        let (_, me) = uma.get("/api/v1/me").await;
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{}", me["id"].as_str().unwrap()),
+                json!({"role": "reader"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(code(&v), "role_locked");
+    });
+}
+
+#[test]
+fn r1_operator_changes_to_the_subscription_apply_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let out = d.ctl(&["subscription", "set", "--service-type", "express_lite"]);
+        assert!(out.status.success(), "{}", text(&out));
+        // R1.2: no business units under express_lite.
+        let (s, v) = admin
+            .post("/api/v1/business-units", json!({"name": "EU"}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(code(&v), "feature_unavailable");
+
+        // R2.3: kb_only needs its operator feature.
+        let body = json!({"login": "kb", "email": "kb@example.com", "first_name": "K",
+                   "last_name": "B", "role": "kb_only"});
+        let (s, v) = admin.post("/api/v1/users", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let out = d.ctl(&["features", "enable", "kb_only_role"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let (s, v) = admin.post("/api/v1/users", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    });
+}
