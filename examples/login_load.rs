@@ -3,13 +3,15 @@
 //!
 //! ```text
 //! cargo run --release --example login_load -- --url https://localhost:8443 \
-//!     --cert DATA/tls/cert.pem --login admin --password PW [--seconds 10] [--flood 20]
+//!     --cert DATA/tls/cert.pem --login admin --password PW [--seconds 10] \
+//!     [--flood 20 [--every-ms 7000]]
 //! ```
 //! Without `--flood`: raw verifies/s on all cores, then logins/s over HTTPS
 //! with as many clients as cores. With `--flood N`: N clients, each from its
 //! own loopback address (127.0.0.2, ...), send bad logins while one client
-//! from 127.0.0.1 logs in correctly; prints the good logins' latencies and
-//! how the flood was answered.
+//! from 127.0.0.1 logs in correctly every `--every-ms` (default 7 s, under
+//! the default per-login limit); prints the good logins' latencies and how
+//! the flood was answered.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -25,6 +27,7 @@ struct Args {
     password: String,
     seconds: u64,
     flood: usize,
+    every_ms: u64,
 }
 
 fn args() -> Args {
@@ -35,6 +38,7 @@ fn args() -> Args {
         password: String::new(),
         seconds: 10,
         flood: 0,
+        every_ms: 7000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -46,6 +50,7 @@ fn args() -> Args {
             "--password" => a.password = v,
             "--seconds" => a.seconds = v.parse().expect("--seconds N"),
             "--flood" => a.flood = v.parse().expect("--flood N"),
+            "--every-ms" => a.every_ms = v.parse().expect("--every-ms MS"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -110,8 +115,13 @@ async fn main() {
         let ok = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(a.seconds);
-        for _ in 0..cores {
-            let c = client(&cert, &a.url, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        for i in 0..cores {
+            // One address per client: the daemon queues one hash per address.
+            let c = client(
+                &cert,
+                &a.url,
+                IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + i as u8)),
+            );
             let (url, body, ok) = (url.clone(), body.clone(), ok.clone());
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < deadline {
@@ -136,6 +146,10 @@ async fn main() {
         return;
     }
 
+    // The good user has signed in from its address before the flood starts.
+    let good = client(&cert, &a.url, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let r = good.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201, "the good login works before the flood");
     let stop = Arc::new(AtomicBool::new(false));
     let (limited, denied) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut flood = Vec::new();
@@ -161,17 +175,17 @@ async fn main() {
             }
         }));
     }
-    let good = client(&cert, &a.url, IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut latencies = Vec::new();
-    let mut good_refused = 0u64;
+    let mut good_refused = std::collections::BTreeMap::<u16, u64>::new();
     while Instant::now() < deadline {
         let t = Instant::now();
         let r = good.post(&url).json(&body).send().await.unwrap();
         match r.status().as_u16() {
             201 => latencies.push(t.elapsed()),
-            _ => good_refused += 1,
+            other => *good_refused.entry(other).or_default() += 1,
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Slower than the per-login limit, so that any refusal is the flood's doing.
+        tokio::time::sleep(Duration::from_millis(a.every_ms)).await;
     }
     stop.store(true, Ordering::Relaxed);
     for f in flood {
@@ -186,7 +200,7 @@ async fn main() {
         limited.load(Ordering::Relaxed)
     );
     println!(
-        "good logins: {} ok, {} refused; p50 {:?}, p99 {:?}, max {:?}",
+        "good logins: {} ok, refused by status {:?}; p50 {:?}, p99 {:?}, max {:?}",
         latencies.len(),
         good_refused,
         percentile(&latencies, 0.5),

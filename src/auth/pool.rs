@@ -3,6 +3,12 @@
 //! past `max_waiting` the pool refuses at once. A flood from many addresses
 //! thus queues a bounded number of hashes, and a login from another address
 //! waits behind at most that many, instead of behind the whole flood.
+//!
+//! A flood from more addresses than the queue holds keeps it full, so a new
+//! request would be refused. Addresses that signed in successfully before
+//! therefore queue in their own lane ([`Lane::Known`]), bounded the same way:
+//! a flood cannot fill it without a password, and its requests still share
+//! the same workers, so no more hashes run at once than there are workers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,9 +20,19 @@ use tokio::sync::Semaphore;
 pub struct HashPool {
     workers: Semaphore,
     waiting: AtomicUsize,
+    known_waiting: AtomicUsize,
     max_waiting: usize,
     per_address: Mutex<HashMap<IpAddr, u32>>,
     refused: AtomicUsize,
+}
+
+/// Which waiting line a request joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Anyone.
+    Open,
+    /// An address that has signed in successfully before.
+    Known,
 }
 
 /// The pool is full, or this address already has a hash in flight.
@@ -28,6 +44,7 @@ impl HashPool {
         HashPool {
             workers: Semaphore::new(workers.max(1)),
             waiting: AtomicUsize::new(0),
+            known_waiting: AtomicUsize::new(0),
             max_waiting,
             per_address: Mutex::new(HashMap::new()),
             refused: AtomicUsize::new(0),
@@ -40,17 +57,33 @@ impl HashPool {
         ip: Option<IpAddr>,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
+        self.run_in(ip, Lane::Open, f).await
+    }
+
+    /// [`HashPool::run`] in a given lane.
+    pub async fn run_in<T: Send + 'static>(
+        &self,
+        ip: Option<IpAddr>,
+        lane: Lane,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
         let _address = match ip {
             Some(ip) => Some(self.claim(ip)?),
             None => None,
         };
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let waiting = match lane {
+            Lane::Open => &self.waiting,
+            Lane::Known => &self.known_waiting,
+        };
+        // A guard, not a pair of calls: a request dropped while it waits
+        // (client gone, request timeout) must give its place back too, or
+        // the count creeps up until every login is refused.
+        let place = Waiting::join(waiting, self.max_waiting).ok_or_else(|| {
             self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(Busy);
-        }
+            Busy
+        })?;
         let permit = self.workers.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        drop(place);
         let _permit = permit.map_err(|_| Busy)?;
         tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
     }
@@ -70,6 +103,25 @@ impl HashPool {
         }
         *n += 1;
         Ok(AddressSlot { pool: self, ip })
+    }
+}
+
+/// A place in a lane's waiting line, given back when dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn join(count: &'a AtomicUsize, max: usize) -> Option<Waiting<'a>> {
+        if count.fetch_add(1, Ordering::AcqRel) >= max {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Waiting(count))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -131,5 +183,66 @@ mod tests {
         assert_eq!(pool.refused(), 2);
         // Slots are given back.
         assert_eq!(pool.run(Some(a), || 9).await, Ok(9));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r8_3_requests_dropped_while_waiting_give_their_place_back() {
+        let pool = Arc::new(HashPool::new(1, 1));
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let g = gate.clone();
+        let p = pool.clone();
+        let busy = tokio::spawn(async move { p.run(None, move || g.wait()).await });
+        while pool.workers.available_permits() != 0 {
+            tokio::task::yield_now().await;
+        }
+        // A waiter whose request times out while it waits.
+        let gone = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            pool.run(Some("10.0.0.2".parse().unwrap()), || ()),
+        )
+        .await;
+        assert!(gone.is_err(), "it waited behind the busy worker");
+        assert_eq!(pool.waiting.load(Ordering::Acquire), 0);
+        gate.wait();
+        busy.await.unwrap().unwrap();
+        assert_eq!(
+            pool.run(Some("10.0.0.2".parse().unwrap()), || 7).await,
+            Ok(7)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r8_3_a_full_open_lane_leaves_known_addresses_room() {
+        let pool = Arc::new(HashPool::new(1, 1));
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let g = gate.clone();
+        let p = pool.clone();
+        let busy = tokio::spawn(async move {
+            p.run(Some("10.0.0.1".parse().unwrap()), move || g.wait())
+                .await
+        });
+        while pool.workers.available_permits() != 0 {
+            tokio::task::yield_now().await;
+        }
+        let p = pool.clone();
+        let queued =
+            tokio::spawn(async move { p.run(Some("10.0.0.2".parse().unwrap()), || 2).await });
+        while pool.waiting.load(Ordering::Acquire) < 1 {
+            tokio::task::yield_now().await;
+        }
+        let stranger: IpAddr = "10.0.0.3".parse().unwrap();
+        assert_eq!(pool.run(Some(stranger), || 3).await, Err(Busy));
+        let p = pool.clone();
+        let known = tokio::spawn(async move {
+            p.run_in(Some("10.0.0.4".parse().unwrap()), Lane::Known, || 4)
+                .await
+        });
+        while pool.known_waiting.load(Ordering::Acquire) < 1 {
+            tokio::task::yield_now().await;
+        }
+        gate.wait();
+        busy.await.unwrap().unwrap();
+        assert_eq!(queued.await.unwrap(), Ok(2));
+        assert_eq!(known.await.unwrap(), Ok(4));
     }
 }

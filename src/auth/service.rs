@@ -2,13 +2,14 @@
 //! verification on the bounded pool, then one durable write that records the
 //! outcome. Every refusal looks the same to the caller.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::limits::LoginLimits;
 use super::password::{HashError, Hasher};
-use super::pool::{Busy, HashPool};
+use super::pool::{Busy, HashPool, Lane};
 use crate::config::AuthConfig;
 use crate::domain::credentials::{self, Denied};
 use crate::domain::{Actor, Session, Timestamp, User};
@@ -57,7 +58,15 @@ pub struct Authenticator {
     /// logins cost the same (R8.4).
     dummy_hash: String,
     config: AuthConfig,
+    /// Addresses with a recent successful login: they hash in their own lane
+    /// of the pool, so a flood from other addresses cannot lock them out.
+    known: Mutex<HashMap<IpAddr, Instant>>,
 }
+
+/// How long a successful login keeps its address in the known lane.
+const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// At most this many known addresses are remembered (memory stays bounded).
+const MAX_KNOWN: usize = 65_536;
 
 impl Authenticator {
     pub fn new(config: &AuthConfig) -> Result<Authenticator, HashError> {
@@ -76,6 +85,7 @@ impl Authenticator {
             ),
             dummy_hash,
             config: config.clone(),
+            known: Mutex::default(),
         })
     }
 
@@ -107,7 +117,29 @@ impl Authenticator {
         hash: String,
     ) -> Result<bool, Busy> {
         let h = self.hasher.clone();
-        self.pool.run(ip, move || h.verify(&secret, &hash)).await
+        self.pool
+            .run_in(ip, self.lane(ip), move || h.verify(&secret, &hash))
+            .await
+    }
+
+    fn lane(&self, ip: Option<IpAddr>) -> Lane {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        match ip.and_then(|ip| known.get(&ip)) {
+            Some(since) if since.elapsed() < KNOWN_FOR => Lane::Known,
+            _ => Lane::Open,
+        }
+    }
+
+    fn remember(&self, ip: Option<IpAddr>) {
+        let Some(ip) = ip else { return };
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= MAX_KNOWN && !known.contains_key(&ip) {
+            known.retain(|_, since| since.elapsed() < KNOWN_FOR);
+            if known.len() >= MAX_KNOWN {
+                return;
+            }
+        }
+        known.insert(ip, Instant::now());
     }
 
     /// Checks `login`/`password`, records the outcome durably, and (with
@@ -197,6 +229,7 @@ impl Authenticator {
                 WriteError::Refused(_) => LoginError::Denied,
                 other => LoginError::Unavailable(other),
             })?;
+        self.remember(origin.ip);
         let password_change_required = credentials::password_expired(&store.snapshot(), &user, now);
         Ok(LoginOk {
             user,
