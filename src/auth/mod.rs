@@ -6,3 +6,4 @@ pub mod limits;
 pub mod password;
 pub mod pool;
 pub mod service;
+mod workers;

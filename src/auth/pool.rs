@@ -7,18 +7,19 @@
 //! A flood from more addresses than the queue holds keeps it full, so a new
 //! request would be refused. Addresses that signed in successfully before
 //! therefore queue in their own lane ([`Lane::Known`]), bounded the same way:
-//! a flood cannot fill it without a password, and its requests still share
-//! the same workers, so no more hashes run at once than there are workers.
+//! a flood cannot fill it without a password, and a freed worker goes to it
+//! first. Both lanes share the same workers, so no more hashes run at once
+//! than there are workers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::Semaphore;
+use super::workers::Workers;
 
 pub struct HashPool {
-    workers: Semaphore,
+    workers: Workers,
     waiting: AtomicUsize,
     known_waiting: AtomicUsize,
     max_waiting: usize,
@@ -42,7 +43,7 @@ pub struct Busy;
 impl HashPool {
     pub fn new(workers: usize, max_waiting: usize) -> HashPool {
         HashPool {
-            workers: Semaphore::new(workers.max(1)),
+            workers: Workers::new(workers),
             waiting: AtomicUsize::new(0),
             known_waiting: AtomicUsize::new(0),
             max_waiting,
@@ -82,9 +83,8 @@ impl HashPool {
             self.refused.fetch_add(1, Ordering::Relaxed);
             Busy
         })?;
-        let permit = self.workers.acquire().await;
+        let _slot = self.workers.acquire(lane).await;
         drop(place);
-        let _permit = permit.map_err(|_| Busy)?;
         tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
     }
 
@@ -159,7 +159,7 @@ mod tests {
         let g = gate.clone();
         let p = pool.clone();
         let first = tokio::spawn(async move { p.run(Some(a), move || g.wait()).await });
-        while pool.workers.available_permits() != 0 {
+        while pool.workers.available() != 0 {
             tokio::task::yield_now().await;
         }
         // Same address again while its first hash runs: refused.
@@ -192,7 +192,7 @@ mod tests {
         let g = gate.clone();
         let p = pool.clone();
         let busy = tokio::spawn(async move { p.run(None, move || g.wait()).await });
-        while pool.workers.available_permits() != 0 {
+        while pool.workers.available() != 0 {
             tokio::task::yield_now().await;
         }
         // A waiter whose request times out while it waits.
@@ -221,7 +221,7 @@ mod tests {
             p.run(Some("10.0.0.1".parse().unwrap()), move || g.wait())
                 .await
         });
-        while pool.workers.available_permits() != 0 {
+        while pool.workers.available() != 0 {
             tokio::task::yield_now().await;
         }
         let p = pool.clone();
