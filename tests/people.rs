@@ -463,3 +463,47 @@ fn r1_operator_changes_to_the_subscription_apply_at_once() {
         assert_eq!(s, StatusCode::CREATED, "{v}");
     });
 }
+
+#[test]
+fn r7_3_deactivation_ends_sessions_at_once_and_reactivation_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let (_, me) = admin.get("/api/v1/me").await;
+        let admin_id = me["id"].as_str().unwrap().to_owned();
+        let sam_id = admin.create_user("sam", "scanner", None).await;
+        let sam = sign_in(&d, "sam").await;
+        assert_eq!(sam.get("/api/v1/me").await.0, 200);
+
+        // Not a Manager: refused.
+        let (s, v) = sam
+            .post(&format!("/api/v1/users/{admin_id}/deactivate"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        // The subscription's primary contact: refused (R4.4).
+        let (s, v) = admin
+            .post(&format!("/api/v1/users/{admin_id}/deactivate"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(code(&v), "primary_contact");
+
+        let (s, v) = admin
+            .post(&format!("/api/v1/users/{sam_id}/deactivate"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "deactivated");
+        // The very next request with sam's token is refused.
+        assert_eq!(sam.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+        let (s, v) = admin
+            .post(&format!("/api/v1/users/{sam_id}/deactivate"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+
+        let (s, v) = admin
+            .post(&format!("/api/v1/users/{sam_id}/reactivate"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "active", "it had set a password before");
+    });
+}

@@ -20,6 +20,7 @@ pub mod bootstrap;
 pub mod contacts;
 pub mod credentials;
 pub mod directory;
+pub mod lifecycle;
 mod model;
 pub mod password;
 pub mod permissions;

@@ -7,15 +7,14 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use super::access::Acting;
 use super::bootstrap::{Bootstrap, FirstCredential, initialise_with};
 use super::testkit::{actor_of, fingerprint};
 use super::units::{NewUnit, UnitPatch};
 use super::users::{NewUser, UserPatch};
 use super::{
-    Access, Actor, Code, EmailContact, Feature, Id, Module, Permission, Refusal, Role,
-    SecuritySettings, ServiceType, State, Timestamp, Tx, UserStatus, VisibilitySettings, contacts,
-    permissions, settings, subscription, units, users,
+    Access, Actor, EmailContact, Feature, Id, Module, Permission, Refusal, Role, SecuritySettings,
+    ServiceType, State, Timestamp, Tx, UserStatus, VisibilitySettings, contacts, permissions,
+    settings, subscription, units, users,
 };
 
 const ROLES: [Role; 9] = [
@@ -114,6 +113,10 @@ enum Cmd {
         actor: usize,
         target: usize,
     },
+    Reactivate {
+        actor: usize,
+        target: usize,
+    },
 }
 
 fn actor() -> impl Strategy<Value = usize> {
@@ -155,6 +158,7 @@ fn cmd() -> impl Strategy<Value = Cmd> {
             .prop_map(|(service_type, modules)| Cmd::Service { service_type, modules }),
         3 => (0usize..64).prop_map(|target| Cmd::Activate { target }),
         2 => (actor(), 0usize..64).prop_map(|(actor, target)| Cmd::Deactivate { actor, target }),
+        1 => (actor(), 0usize..64).prop_map(|(actor, target)| Cmd::Reactivate { actor, target }),
     ]
 }
 
@@ -170,24 +174,6 @@ fn nth_unit(s: &State, i: usize) -> Id {
         .nth(i % n)
         .cloned()
         .unwrap_or_else(|| "no-unit".into())
-}
-
-fn deactivate(tx: &mut Tx<'_>, target: &str) -> Result<(), Refusal> {
-    let user = {
-        let acting = Acting::from_tx(tx)?;
-        if !acting.is_manager() {
-            return Err(Refusal::new(Code::Forbidden, "Managers only"));
-        }
-        let u = acting.visible_user(target)?;
-        super::roles::protect_last_manager(acting.state, &u.id)?;
-        contacts::protect_primary_contact(acting.state, &u.id)?;
-        let mut u = u.clone();
-        u.status = UserStatus::Deactivated;
-        u
-    };
-    tx.put_user(user.clone());
-    tx.log("user.deactivate", user.id, "");
-    Ok(())
 }
 
 /// Runs one command; returns how many activity entries it may write at most
@@ -215,7 +201,8 @@ fn run(state: &mut State, cmd: &Cmd, next: &mut u32, now: i64) {
         | Cmd::Visibility { actor, .. }
         | Cmd::UnitSetup { actor, .. }
         | Cmd::UnitEmail { actor, .. }
-        | Cmd::Deactivate { actor, .. } => (who(*actor), false),
+        | Cmd::Deactivate { actor, .. }
+        | Cmd::Reactivate { actor, .. } => (who(*actor), false),
     };
     let mut tx = Tx::new(state, Timestamp::from_unix_micros(now), actor);
     let set = |v: &Option<Vec<Permission>>| {
@@ -362,7 +349,12 @@ fn run(state: &mut State, cmd: &Cmd, next: &mut u32, now: i64) {
             }
             Ok(())
         }
-        Cmd::Deactivate { target, .. } => deactivate(&mut tx, &nth_user(&before, target)),
+        Cmd::Deactivate { target, .. } => {
+            super::lifecycle::deactivate(&mut tx, &nth_user(&before, target)).map(drop)
+        }
+        Cmd::Reactivate { target, .. } => {
+            super::lifecycle::reactivate(&mut tx, &nth_user(&before, target)).map(drop)
+        }
     };
     let (_, log) = tx.finish();
     match out {

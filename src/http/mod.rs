@@ -123,6 +123,8 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::reset_answers))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::get_user, users::edit_user))
+        .routes(routes!(users::deactivate_user))
+        .routes(routes!(users::reactivate_user))
         .routes(routes!(org::list_units, org::create_unit))
         .routes(routes!(org::get_unit, org::edit_unit, org::delete_unit))
         .routes(routes!(org::get_primary_contact, org::set_primary_contact))

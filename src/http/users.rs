@@ -17,6 +17,7 @@ use super::views::{Page, UserView};
 use crate::domain::access::Acting;
 use crate::domain::credentials::{Notice, NoticeKind};
 use crate::domain::directory::{self, UnitFilter, UserFilter};
+use crate::domain::lifecycle;
 use crate::domain::users::{self, ActivationGrant, NewUser, UserPatch};
 use crate::domain::{Access, Permission, Role, User, UserStatus};
 use crate::ids;
@@ -243,4 +244,45 @@ pub(crate) fn shown_to(app: &App, caller: &Caller, user: &User) -> UserView {
         .and_then(|a| directory::view(&a, user))
         .map(UserView::from)
         .unwrap_or_else(|| UserView::new(&state, user))
+}
+
+/// Deactivate a user (R7.3): Managers only; never a primary contact or the
+/// last active Manager. Its sessions end at once.
+#[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn deactivate_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let user = app
+        .store
+        .write(caller.actor(), move |tx| lifecycle::deactivate(tx, &id))
+        .await?;
+    Ok(Json(shown_to(&app, &caller, &user)))
+}
+
+/// Reactivate a user (R7.3): Managers only; clears a lockout (R8.2).
+#[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "users",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn reactivate_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let user = app
+        .store
+        .write(caller.actor(), move |tx| lifecycle::reactivate(tx, &id))
+        .await?;
+    Ok(Json(shown_to(&app, &caller, &user)))
 }
