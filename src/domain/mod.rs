@@ -21,6 +21,7 @@ pub mod contacts;
 pub mod credentials;
 pub mod directory;
 mod model;
+pub mod notice;
 pub mod password;
 pub mod permissions;
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod caller;
 pub mod extract;
+mod notifications;
 mod ops;
 pub mod problem;
 pub mod server;
@@ -119,6 +120,7 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::admin_reset))
         .routes(routes!(session::reset_questions))
         .routes(routes!(session::reset_answers))
+        .routes(routes!(notifications::send))
         .split_for_parts()
 }
 
