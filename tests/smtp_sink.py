@@ -85,7 +85,7 @@ def main():
                 and data.login.decode() == want_user
                 and data.password.decode() == want_pass
             )
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, auth_data=data if ok else None)
 
     starttls = context(*a.starttls) if a.starttls else None
     implicit = context(*a.implicit) if a.implicit else None

@@ -9,8 +9,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lettre::Message;
-use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType, MIME_VERSION_1_0};
+use lettre::message::{Body, Mailbox};
 
 use super::SendError;
 use super::templates::Rendered;
@@ -58,6 +58,28 @@ fn system_time(t: Timestamp) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(us)
 }
 
+/// The longest line RFC 5322 allows, without its CRLF.
+const MAX_LINE: usize = 998;
+
+/// Plain ASCII text goes as `7bit`, so a one-time link stays whole and
+/// readable in the `.eml` file; lettre alone would quote-print any line
+/// over 76 characters, and every link is longer. Anything else (non-ASCII
+/// text, overlong lines, stray CRs) is left to lettre's choice.
+fn body(text: &str) -> Body {
+    let unix = text.replace("\r\n", "\n");
+    let plain = unix.is_ascii()
+        && !unix.contains(['\r', '\0'])
+        && unix.lines().all(|l| l.len() <= MAX_LINE);
+    if plain {
+        Body::dangerous_pre_encoded(
+            unix.replace('\n', "\r\n").into_bytes(),
+            ContentTransferEncoding::SevenBit,
+        )
+    } else {
+        Body::new(text.to_owned())
+    }
+}
+
 /// Builds the message. A recipient address the builder refuses is a
 /// permanent failure: trying again would not change it.
 pub fn build(
@@ -80,8 +102,9 @@ pub fn build(
         .subject(rendered.subject.clone())
         .date(system_time(date))
         .message_id(Some(format!("<{message_id}>")))
+        .header(MIME_VERSION_1_0)
         .header(ContentType::TEXT_PLAIN)
-        .body(rendered.text.clone())
+        .body(body(&rendered.text))
         .map_err(|e| SendError::permanent(format!("the message cannot be built: {e}")))?;
     Ok(Outgoing {
         seq,
@@ -126,6 +149,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\r\n\r\nLine one\r\nLine two\r\n"), "{text}");
+        assert!(text.contains("MIME-Version: 1.0\r\n"), "{text}");
+        assert!(
+            text.contains("Content-Transfer-Encoding: 7bit\r\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -139,6 +167,26 @@ mod tests {
         r.to_email = "not an address".into();
         let e = build(1, "1.x@example.org".into(), &from, &r, Timestamp::default()).unwrap_err();
         assert!(e.permanent);
+    }
+
+    #[test]
+    fn r12_2_links_stay_whole_and_other_text_is_encoded() {
+        let link = format!(
+            "https://bw.example:8443/api/v1/activation/{}",
+            "x".repeat(43)
+        );
+        let b = body(&format!("Open:\n\n{link}\n"));
+        assert_eq!(b.encoding(), ContentTransferEncoding::SevenBit);
+        assert_eq!(
+            String::from_utf8(b.into_vec()).unwrap(),
+            format!("Open:\r\n\r\n{link}\r\n")
+        );
+        assert_ne!(
+            body("Grüße\n").encoding(),
+            ContentTransferEncoding::SevenBit
+        );
+        let long = "y".repeat(MAX_LINE + 1);
+        assert_ne!(body(&long).encoding(), ContentTransferEncoding::SevenBit);
     }
 
     #[test]

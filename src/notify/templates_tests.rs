@@ -35,15 +35,17 @@ fn user(id: &str, first: &str, last: &str, role: Role, unit: Option<&str>) -> Us
 /// Unit Manager `ella` as its primary contact; `sam` is a Scanner in
 /// `east`, `una` an Unassigned Reader; unit `west` has no contact yet.
 fn world() -> State {
-    let mut s = State::default();
-    s.subscription = Some(Subscription {
-        name: "Acme".into(),
-        service_type: ServiceType::Enterprise,
-        modules: BTreeSet::from([Module::Vm]),
-        features: BTreeSet::new(),
-        primary_contact: Some("boss".into()),
-        created_at: Timestamp::from_unix_micros(0),
-    });
+    let mut s = State {
+        subscription: Some(Subscription {
+            name: "Acme".into(),
+            service_type: ServiceType::Enterprise,
+            modules: BTreeSet::from([Module::Vm]),
+            features: BTreeSet::new(),
+            primary_contact: Some("boss".into()),
+            created_at: Timestamp::from_unix_micros(0),
+        }),
+        ..State::default()
+    };
     for (id, first, last, role, unit) in [
         ("boss", "Bea", "Oss", Role::Manager, None),
         ("ella", "Ella", "East", Role::UnitManager, Some("east")),
