@@ -303,6 +303,67 @@ mod tests {
         assert_eq!(codec::decode::<Notice>(&codec::encode(&n)).unwrap(), n);
     }
 
+    #[test]
+    fn r12_1_a_commit_that_queues_mail_wakes_delivery_and_settling_goes_through_the_writer() {
+        use crate::domain::Actor;
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::store::Options {
+            create: true,
+            ..Default::default()
+        };
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(
+            Timestamp::from_unix_micros(7),
+        ));
+        let store = crate::store::Store::open(dir.path(), &options, clock).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let wake = store.mail_queued();
+        store
+            .write_blocking(Actor::operator(), |tx| {
+                tx.queue_notice(reset("u1"));
+                Ok(())
+            })
+            .unwrap();
+        // The permit was left by the commit: a waiter that comes later still wakes.
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), wake.notified())
+                .await
+                .expect("woken by the commit");
+        });
+        let p = store.mail_pending(0, 10).unwrap();
+        assert_eq!(p.len(), 1);
+        let seq = p[0].seq;
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.settle_mail(MailChange::Attempt { seq, at: tx.now() });
+                Ok(())
+            })
+            .unwrap();
+        let p = store.mail_pending(0, 10).unwrap();
+        assert_eq!(p[0].delivery.attempts, 1);
+        assert_eq!(
+            p[0].delivery.first_attempt_at,
+            Some(Timestamp::from_unix_micros(7))
+        );
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.settle_mail(MailChange::Delivered { seq });
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.mail_pending(0, 10).unwrap().is_empty());
+        assert_eq!(store.mail_backlog(), 0);
+        // Settling alone queues nothing: no wake-up for delivery's own writes.
+        rt.block_on(async {
+            let woke =
+                tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified()).await;
+            assert!(woke.is_err());
+        });
+        store.close();
+    }
+
     fn db_with(entries: &[(u64, Notice)]) -> (tempfile::TempDir, redb::Database) {
         let dir = tempfile::tempdir().unwrap();
         let db = redb::Database::create(dir.path().join("db")).unwrap();
