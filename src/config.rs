@@ -777,6 +777,23 @@ mod tests {
     }
 
     #[test]
+    fn r12_2_plain_smtp_only_on_loopback_and_retries_within_their_cap() {
+        let smtp = "[mail]\ntransport = \"smtp\"\nsmtp_security = \"plain\"\n";
+        let err = with_file(&format!("{smtp}smtp_host = \"relay.example\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail.smtp_security"), "{err}");
+        assert!(with_file(&format!("{smtp}smtp_host = \"127.0.0.1\"\n")).is_ok());
+        let err = with_file("[mail]\nretry_initial = \"2h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail.retry_initial"), "{err}");
+        let c = with_file("[mail]\nretry_initial = \"5s\"\nretry_max = \"1m\"\n").unwrap();
+        assert_eq!(c.mail.retry_initial.0, Duration::from_secs(5));
+        assert_eq!(c.mail.retry_max.0, Duration::from_secs(60));
+    }
+
+    #[test]
     fn cross_key_rules_are_explained() {
         let err = with_file("[tls]\ncert = \"/etc/c.pem\"\n")
             .unwrap_err()
