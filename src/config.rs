@@ -185,6 +185,8 @@ pub enum MailTransport {
 pub enum SmtpSecurity {
     Starttls,
     Implicit,
+    /// No TLS at all: only for a relay on the loopback interface.
+    Plain,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,6 +206,10 @@ pub struct MailConfig {
     pub smtp_ca_file: String,
     /// Delivery tries before a message is marked failed.
     pub max_attempts: u32,
+    /// Wait before the first retry; it doubles each try (with jitter).
+    pub retry_initial: Span,
+    /// The longest wait between two tries.
+    pub retry_max: Span,
 }
 
 impl Default for MailConfig {
@@ -219,6 +225,8 @@ impl Default for MailConfig {
             smtp_password_file: String::new(),
             smtp_ca_file: String::new(),
             max_attempts: 10,
+            retry_initial: Span(Duration::from_secs(30)),
+            retry_max: Span(Duration::from_secs(3600)),
         }
     }
 }
@@ -420,6 +428,27 @@ impl Config {
         }
         if !self.mail.from.contains('@') {
             return Err(invalid("mail.from", &self.mail.from, "an email address"));
+        }
+        if self.mail.retry_initial.0.is_zero() || self.mail.retry_initial > self.mail.retry_max {
+            return Err(invalid(
+                "mail.retry_initial",
+                self.mail.retry_initial,
+                "above 0 and no longer than mail.retry_max",
+            ));
+        }
+        let loopback = matches!(
+            self.mail.smtp_host.as_str(),
+            "localhost" | "127.0.0.1" | "::1"
+        );
+        if self.mail.transport == MailTransport::Smtp
+            && self.mail.smtp_security == SmtpSecurity::Plain
+            && !loopback
+        {
+            return Err(invalid(
+                "mail.smtp_security",
+                "plain",
+                "\"starttls\" or \"implicit\"; \"plain\" only with a relay on localhost",
+            ));
         }
         Ok(())
     }
@@ -745,6 +774,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("BAILIWICK_SERVER_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn r12_2_plain_smtp_only_on_loopback_and_retries_within_their_cap() {
+        let smtp = "[mail]\ntransport = \"smtp\"\nsmtp_security = \"plain\"\n";
+        let err = with_file(&format!("{smtp}smtp_host = \"relay.example\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail.smtp_security"), "{err}");
+        assert!(with_file(&format!("{smtp}smtp_host = \"127.0.0.1\"\n")).is_ok());
+        let err = with_file("[mail]\nretry_initial = \"2h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail.retry_initial"), "{err}");
+        let c = with_file("[mail]\nretry_initial = \"5s\"\nretry_max = \"1m\"\n").unwrap();
+        assert_eq!(c.mail.retry_initial.0, Duration::from_secs(5));
+        assert_eq!(c.mail.retry_max.0, Duration::from_secs(60));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::domain::Actor;
 use crate::domain::bootstrap::{self, Bootstrap, FirstCredential};
 use crate::store::{self, OpenError, Store};
-use crate::{admin, http, ids, systemd, tls};
+use crate::{admin, http, ids, notify, systemd, tls};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -41,6 +41,8 @@ pub enum DaemonError {
     Bootstrap(String),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("mail: {0}")]
+    Mail(#[from] notify::SetupError),
 }
 
 /// Runs the daemon to completion. `config_path` is re-read on SIGHUP.
@@ -111,6 +113,13 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         .map_err(|e| DaemonError::Bootstrap(e.to_string()))?;
     let config = app.config.clone();
     let metrics = app.metrics.clone();
+    // Mail (R12): a bad password or CA file stops the start, naming the key.
+    let delivery = notify::delivery::Delivery::start(
+        store.clone(),
+        notify::delivery::Transport::from_config(&config.mail, &data_dir)?,
+        notify::delivery::Options::from_config(&config.mail, public_url.clone())?,
+        metrics.clone(),
+    );
     let shutting_down = app.shutting_down.clone();
     // Rate-limit state for addresses and logins that went quiet is dropped.
     let limits = app.auth.clone();
@@ -140,6 +149,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     systemd::notify("STOPPING=1");
     admin_task.abort();
     pruner.abort();
+    delivery.stop(config.server.shutdown_grace.0).await;
     let _ = std::fs::remove_file(data_dir.join(admin::SOCKET));
     let s = store.clone();
     let _ = tokio::task::spawn_blocking(move || s.close()).await;

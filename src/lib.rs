@@ -17,6 +17,7 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod store;
 pub mod systemd;
 pub mod tls;

@@ -26,6 +26,14 @@ pub struct Metrics {
     pub locks: AtomicU64,
     pub plain_http_refused: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    /// Emails handed to the transport (R12).
+    pub mail_sent: AtomicU64,
+    /// Tries that failed and will be repeated.
+    pub mail_retries: AtomicU64,
+    /// Emails given up on since start.
+    pub mail_failures: AtomicU64,
+    /// Failed records kept in the store (a gauge, set by delivery).
+    pub mail_failed: AtomicU64,
 }
 
 /// Values read at render time from other parts of the daemon.
@@ -146,6 +154,30 @@ impl Metrics {
                 "Emails waiting for delivery.",
                 "gauge",
                 g.mail_outbox_depth,
+            ),
+            (
+                "bailiwick_mail_sent_total",
+                "Emails handed to the spool or the SMTP relay.",
+                "counter",
+                self.mail_sent.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_mail_retries_total",
+                "Email delivery tries that failed and will be repeated.",
+                "counter",
+                self.mail_retries.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_mail_failures_total",
+                "Emails given up on since start.",
+                "counter",
+                self.mail_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_mail_failed",
+                "Emails given up on and kept as failed records.",
+                "gauge",
+                self.mail_failed.load(Ordering::Relaxed),
             ),
             (
                 "bailiwick_activity_log_bytes",

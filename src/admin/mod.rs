@@ -77,4 +77,10 @@ pub struct Status {
     pub users: u64,
     pub active_managers: u64,
     pub activity_backlog: u64,
+    /// Emails waiting for delivery (R12.1).
+    #[serde(default)]
+    pub mail_pending: u64,
+    /// Emails given up on after `mail.max_attempts` tries.
+    #[serde(default)]
+    pub mail_failed: u64,
 }

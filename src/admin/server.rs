@@ -126,6 +126,8 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                 users: s.users.len() as u64,
                 active_managers: s.active_managers() as u64,
                 activity_backlog: store.activity_backlog(),
+                mail_pending: store.mail_backlog(),
+                mail_failed: store.mail_failed_count(),
             })
         }
         Request::FeaturesList => {

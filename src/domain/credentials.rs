@@ -8,24 +8,7 @@ use super::{
     User, UserStatus,
 };
 
-/// An email to send, queued in the same transaction as its cause (R12.1).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Notice {
-    pub kind: NoticeKind,
-    /// The user it is about and sent to.
-    pub user: Id,
-    /// One-time link token for registration and new credentials. Kept only
-    /// until the mail is delivered; the stored link itself is a hash.
-    pub link_token: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    Registration,
-    NewCredentials,
-    AccountLocked,
-}
+pub use super::notice::{Notice, NoticeKind};
 
 /// Why a login is not let in. Callers answer all of them with the same 401
 /// (R8.4); the kind goes to the activity log only.

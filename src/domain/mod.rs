@@ -22,6 +22,7 @@ pub mod credentials;
 pub mod directory;
 pub mod lifecycle;
 mod model;
+pub mod notice;
 pub mod password;
 pub mod permissions;
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub struct Tx<'a> {
     touched: Vec<Key>,
     activity: Vec<Activity>,
     notices: Vec<super::credentials::Notice>,
+    mail: Vec<super::notice::MailChange>,
     now: Timestamp,
     actor: Actor,
 }
@@ -73,6 +74,7 @@ impl<'a> Tx<'a> {
             touched: Vec::new(),
             activity: Vec::new(),
             notices: Vec::new(),
+            mail: Vec::new(),
             now,
             actor,
         }
@@ -198,6 +200,17 @@ impl<'a> Tx<'a> {
     /// Queues an email, stored in the same transaction as the change (R12.1).
     pub fn queue_notice(&mut self, notice: super::credentials::Notice) {
         self.notices.push(notice);
+    }
+
+    /// Records what delivery did with an outbox entry (R12.1), persisted in
+    /// this transaction.
+    pub fn settle_mail(&mut self, change: super::notice::MailChange) {
+        self.mail.push(change);
+    }
+
+    /// The mail settlements recorded so far, for the store.
+    pub fn take_mail_changes(&mut self) -> Vec<super::notice::MailChange> {
+        std::mem::take(&mut self.mail)
     }
 
     /// Ends the transaction, giving the keys touched (in order, possibly

@@ -7,6 +7,7 @@
 
 pub mod caller;
 pub mod extract;
+mod notifications;
 mod ops;
 mod org;
 pub mod problem;
@@ -135,6 +136,7 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(org::get_unit_setup, org::set_unit_setup))
         .routes(routes!(org::get_email_contact, org::set_email_contact))
         .routes(routes!(org::account_info))
+        .routes(routes!(notifications::send))
         .split_for_parts()
 }
 

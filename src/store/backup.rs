@@ -60,8 +60,19 @@ pub fn write(db: &Database, out: &Path) -> Result<Summary, BackupError> {
                 rows += 1;
             }
         }
-        if let Ok(src) = read.open_table(ACTIVITY_OUTBOX) {
-            let mut dst = txn.open_table(ACTIVITY_OUTBOX).map_err(|e| e.to_string())?;
+        // The outboxes too: a restored appliance still owes its log entries
+        // and its mail, with their delivery state.
+        let sequenced = [
+            ACTIVITY_OUTBOX,
+            MAIL_OUTBOX,
+            super::mail::MAIL_DELIVERY,
+            super::mail::MAIL_FAILED,
+        ];
+        for def in sequenced {
+            let Ok(src) = read.open_table(def) else {
+                continue;
+            };
+            let mut dst = txn.open_table(def).map_err(|e| e.to_string())?;
             for row in src.iter().map_err(|e| e.to_string())? {
                 let (k, v) = row.map_err(|e| e.to_string())?;
                 dst.insert(k.value(), v.value())

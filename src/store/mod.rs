@@ -19,6 +19,7 @@
 
 pub mod backup;
 pub mod codec;
+pub mod mail;
 pub mod migrate;
 pub mod records;
 mod writer;
@@ -124,6 +125,8 @@ struct Inner {
     published: Arc<ArcSwap<State>>,
     writer: writer::Handle,
     clock: Arc<dyn Clock>,
+    /// Signalled after a commit that queued emails (R12.1).
+    mail_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -135,7 +138,8 @@ impl Store {
         let seq = read_activity_seq(&db, &path)?;
         let db = Arc::new(db);
         let published = Arc::new(ArcSwap::from_pointee(state));
-        let writer = writer::spawn(db.clone(), published.clone(), seq);
+        let mail_queued = Arc::new(tokio::sync::Notify::new());
+        let writer = writer::spawn(db.clone(), published.clone(), seq, mail_queued.clone());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -143,6 +147,7 @@ impl Store {
                 published,
                 writer,
                 clock,
+                mail_queued,
             }),
         })
     }
@@ -230,6 +235,31 @@ impl Store {
             .and_then(|t| t.open_table(MAIL_OUTBOX).ok())
             .and_then(|t| redb::ReadableTableMetadata::len(&t).ok())
             .unwrap_or(0)
+    }
+
+    /// Number of emails given up on (R12.1).
+    pub fn mail_failed_count(&self) -> u64 {
+        mail::failed_count(&self.inner.db)
+    }
+
+    /// Up to `limit` emails waiting for delivery after `after`, oldest first.
+    pub fn mail_pending(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<mail::PendingMail>, mail::MailReadError> {
+        mail::pending(&self.inner.db, after, limit)
+    }
+
+    /// Emails given up on, oldest first.
+    pub fn mail_failed(&self, limit: usize) -> Result<Vec<mail::FailedMail>, mail::MailReadError> {
+        mail::failed(&self.inner.db, limit)
+    }
+
+    /// Resolves once a commit has queued an email since the last call (a
+    /// permit is kept, so a commit between two waits is not missed).
+    pub fn mail_queued(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.mail_queued.clone()
     }
 
     /// Number of activity entries committed but not yet in a segment file.

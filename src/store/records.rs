@@ -57,9 +57,7 @@ impl Record for Settings {
 impl Record for Session {
     const VERSION: u16 = 1;
 }
-impl Record for crate::domain::credentials::Notice {
-    const VERSION: u16 = 1;
-}
+// `Notice` (the mail outbox's value) is versioned in `store::mail`.
 
 /// An activity entry with its place in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

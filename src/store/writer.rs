@@ -18,6 +18,7 @@ use super::codec::{self, Record};
 use super::records::*;
 use super::{CommitError, WriteError};
 use crate::domain::credentials::Notice;
+use crate::domain::notice::MailChange;
 use crate::domain::{Activity, Actor, Key, Refusal, State, Timestamp, Tx};
 
 /// Commands decided and committed together at most.
@@ -98,14 +99,25 @@ impl Handle {
     }
 }
 
-pub(super) fn spawn(db: Arc<Database>, published: Arc<ArcSwap<State>>, seq: u64) -> Handle {
+pub(super) fn spawn(
+    db: Arc<Database>,
+    published: Arc<ArcSwap<State>>,
+    seq: u64,
+    mail_queued: Arc<tokio::sync::Notify>,
+) -> Handle {
     let (tx, rx) = mpsc::channel();
     let alive = Arc::new(AtomicBool::new(true));
     let flag = alive.clone();
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
-            Writer { db, published, seq }.run(rx);
+            Writer {
+                db,
+                published,
+                seq,
+                mail_queued,
+            }
+            .run(rx);
             flag.store(false, Ordering::Release);
         })
         .expect("spawn store writer thread");
@@ -121,6 +133,8 @@ struct Writer {
     published: Arc<ArcSwap<State>>,
     /// Sequence number of the last activity entry committed.
     seq: u64,
+    /// Wakes mail delivery after a commit that queued emails.
+    mail_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Writer {
@@ -155,22 +169,25 @@ impl Writer {
         let mut keys = BTreeSet::new();
         let mut activity = Vec::new();
         let mut notices = Vec::new();
+        let mut mail = Vec::new();
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
         for job in batch {
             let before = working.clone();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 let mut tx = Tx::new(&mut working, job.now, job.actor);
                 let (ok, done) = (job.run)(&mut tx);
-                (ok, done, tx.finish_all())
+                let settled = tx.take_mail_changes();
+                (ok, done, tx.finish_all(), settled)
             }));
             match outcome {
-                Ok((true, done, (touched, entries, mails))) => {
+                Ok((true, done, (touched, entries, mails), settled)) => {
                     keys.extend(touched);
                     activity.extend(entries);
                     notices.extend(mails);
+                    mail.extend(settled);
                     completions.push(done);
                 }
-                Ok((false, done, _)) => {
+                Ok((false, done, _, _)) => {
                     working = before;
                     completions.push(done);
                 }
@@ -182,13 +199,17 @@ impl Writer {
                 }
             }
         }
-        if keys.is_empty() && activity.is_empty() && notices.is_empty() {
+        if keys.is_empty() && activity.is_empty() && notices.is_empty() && mail.is_empty() {
             completions.into_iter().for_each(|c| c(None));
             return working;
         }
-        match self.persist(&working, &keys, activity, notices) {
+        let queued_mail = !notices.is_empty();
+        match self.persist(&working, &keys, activity, notices, &mail) {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
+                if queued_mail {
+                    self.mail_queued.notify_one();
+                }
                 completions.into_iter().for_each(|c| c(None));
                 working
             }
@@ -206,6 +227,7 @@ impl Writer {
         keys: &BTreeSet<Key>,
         activity: Vec<Activity>,
         notices: Vec<Notice>,
+        mail: &[MailChange],
     ) -> Result<(), CommitError> {
         let err = |e: &dyn std::fmt::Display| CommitError::Storage(e.to_string());
         let mut txn = self.db.begin_write().map_err(|e| err(&e))?;
@@ -270,6 +292,7 @@ impl Writer {
                     .map_err(|e| err(&e))?;
             }
         }
+        super::mail::apply(&txn, mail).map_err(|e| err(&e))?;
         txn.commit().map_err(|e| err(&e))?;
         self.seq = seq;
         Ok(())

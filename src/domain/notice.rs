@@ -1,0 +1,80 @@
+//! Emails as records (R12.1): what a command queues in its transaction, and
+//! what the delivery task reports back about them.
+//!
+//! The one thing to know: a [`Notice`] is stored in the mail outbox in the
+//! same durable transaction as the change that caused it; delivery reads it
+//! later and settles it with a [`MailChange`], again through the store's
+//! single writer, so a settlement is as durable as any other change.
+
+use super::{Id, Timestamp};
+
+/// An email to send, queued in the same transaction as its cause (R12.1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    /// The user it is about and sent to.
+    pub user: Id,
+    /// One-time link token for registration and new credentials. Kept only
+    /// until the mail is delivered or fails; the stored link itself is a hash.
+    pub link_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    Registration,
+    NewCredentials,
+    AccountLocked,
+    /// A notification sent on behalf of a user or another service
+    /// (`POST /api/v1/notifications`); it names the Email Contact (R10.2).
+    Notification {
+        subject: String,
+        body: String,
+    },
+}
+
+impl NoticeKind {
+    /// A short name for logs and activity entries (never the content).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NoticeKind::Registration => "registration",
+            NoticeKind::NewCredentials => "new credentials",
+            NoticeKind::AccountLocked => "account locked",
+            NoticeKind::Notification { .. } => "notification",
+        }
+    }
+}
+
+/// What delivery reports about the outbox entry `seq`; the store applies it
+/// in the transaction of the command that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailChange {
+    /// A try starts now. Counted before the message leaves, so a crash in
+    /// the middle of a send still counts towards `mail.max_attempts`.
+    Attempt { seq: u64, at: Timestamp },
+    /// The try failed and will be repeated.
+    Retry { seq: u64, error: String },
+    /// Sent: the entry and its one-time link token are removed.
+    Delivered { seq: u64 },
+    /// Given up: the entry moves to the failed records without its token.
+    Failed {
+        seq: u64,
+        error: String,
+        at: Timestamp,
+    },
+    /// Not to be sent (recipient deleted or deactivated, link superseded):
+    /// the entry is removed with its token, and nothing is counted as failed.
+    Discarded { seq: u64 },
+}
+
+impl MailChange {
+    pub fn seq(&self) -> u64 {
+        match self {
+            MailChange::Attempt { seq, .. }
+            | MailChange::Retry { seq, .. }
+            | MailChange::Delivered { seq }
+            | MailChange::Failed { seq, .. }
+            | MailChange::Discarded { seq } => *seq,
+        }
+    }
+}

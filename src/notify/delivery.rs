@@ -1,0 +1,433 @@
+//! The delivery task (R12.1): drains the mail outbox, one message at a time,
+//! with exponential backoff and jitter between tries.
+//!
+//! The one thing to know: every step is settled through the store's writer.
+//! Before a message leaves, its try is counted durably (`Attempt`); after,
+//! it is removed (`Delivered`) or its error kept (`Retry`); after
+//! `mail.max_attempts` tries, or a permanent refusal, it moves to the failed
+//! records without its one-time link (`Failed`), with an activity entry by
+//! actor `system`. A crash between sending and settling leaves the entry
+//! pending, so it is sent again — with the same `Message-ID`, which lets a
+//! relay or reader drop the duplicate (at least once, with a dedup id).
+//!
+//! It sleeps until the earliest retry is due, or until a commit queues new
+//! mail (the store signals a `Notify` after publishing), or until it is
+//! stopped; it never polls.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use lettre::message::Mailbox;
+use tokio::sync::watch;
+
+use super::message::{self, Outgoing};
+use super::smtp::Smtp;
+use super::spool::Spool;
+use super::templates::{self, Render};
+use super::{SendError, SetupError};
+use crate::config::{MailConfig, MailTransport};
+use crate::domain::notice::{MailChange, Notice};
+use crate::domain::{Actor, State};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Outbox entries read per page.
+const PAGE: usize = 256;
+/// How long to wait before reading again after the store failed a read or write.
+const STORE_PAUSE: Duration = Duration::from_secs(5);
+
+/// Where messages go.
+pub enum Transport {
+    Spool(Spool),
+    Smtp(Smtp),
+}
+
+impl Transport {
+    /// The configured transport; the spool directory defaults to
+    /// `<data>/outbox-spool`.
+    pub fn from_config(cfg: &MailConfig, data_dir: &Path) -> Result<Transport, SetupError> {
+        match cfg.transport {
+            MailTransport::Spool => {
+                let dir = if cfg.spool_dir.is_empty() {
+                    data_dir.join("outbox-spool")
+                } else {
+                    Path::new(&cfg.spool_dir).to_owned()
+                };
+                Ok(Transport::Spool(Spool::open(&dir)?))
+            }
+            MailTransport::Smtp => Ok(Transport::Smtp(Smtp::from_config(cfg)?)),
+        }
+    }
+
+    async fn send(&self, out: Outgoing) -> Result<(), SendError> {
+        match self {
+            Transport::Spool(spool) => {
+                let spool = spool.clone();
+                tokio::task::spawn_blocking(move || spool.write(&out).map(drop))
+                    .await
+                    .unwrap_or_else(|e| Err(SendError::transient(format!("spool writer: {e}"))))
+            }
+            Transport::Smtp(smtp) => smtp.send(&out).await,
+        }
+    }
+}
+
+/// What delivery needs besides the transport.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub from: Mailbox,
+    /// Right-hand side of every `Message-ID`.
+    pub domain: String,
+    /// Base of one-time links.
+    pub public_url: String,
+    pub max_attempts: u32,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+impl Options {
+    pub fn from_config(cfg: &MailConfig, public_url: String) -> Result<Options, SetupError> {
+        let from = cfg.from.parse().map_err(|e| SetupError::From {
+            from: cfg.from.clone(),
+            detail: format!("{e}"),
+        })?;
+        Ok(Options {
+            from,
+            domain: message::domain_of(&cfg.from).to_owned(),
+            public_url,
+            max_attempts: cfg.max_attempts.max(1),
+            retry_initial: cfg.retry_initial.0,
+            retry_max: cfg.retry_max.0,
+        })
+    }
+}
+
+/// The wait after the `attempts`-th failed try: `initial · 2^(attempts-1)`,
+/// capped at `max`, of which a random half is taken away (`jitter` in
+/// [0, 1)) so that many messages failing together do not retry together.
+pub fn backoff(attempts: u32, initial: Duration, max: Duration, jitter: f64) -> Duration {
+    let exp = attempts.saturating_sub(1).min(32);
+    let full = initial.saturating_mul(1u32 << exp.min(31)).min(max);
+    full.mul_f64(1.0 - 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+fn jitter() -> f64 {
+    let mut b = [0u8; 4];
+    crate::ids::fill_random(&mut b);
+    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
+}
+
+/// The actor of delivery's activity entries.
+pub fn system_actor() -> Actor {
+    Actor {
+        user: None,
+        login: "system".into(),
+        business_unit: None,
+        ip: None,
+    }
+}
+
+/// The running task.
+pub struct Delivery {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Delivery {
+    pub fn start(
+        store: Store,
+        transport: Transport,
+        options: Options,
+        metrics: Arc<Metrics>,
+    ) -> Delivery {
+        let (stop, stopped) = watch::channel(false);
+        let worker = Worker {
+            store,
+            transport,
+            options,
+            metrics,
+            due: HashMap::new(),
+        };
+        Delivery {
+            stop,
+            task: tokio::spawn(worker.run(stopped)),
+        }
+    }
+
+    /// Lets the message in hand finish (for up to `grace`), then stops.
+    /// Whatever is cut short stays pending and is sent again at next start.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            abort.abort();
+            tracing::warn!("mail delivery did not stop in time; the message in hand stays queued");
+        }
+    }
+}
+
+enum Next {
+    Done,
+    RetryAt(Instant),
+    StoreDown,
+}
+
+struct Worker {
+    store: Store,
+    transport: Transport,
+    options: Options,
+    metrics: Arc<Metrics>,
+    /// When each entry that failed may be tried again. In memory only: after
+    /// a restart every pending entry is tried at once, which is what an
+    /// operator who just fixed the relay wants.
+    due: HashMap<u64, Instant>,
+}
+
+impl Worker {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let wake = self.store.mail_queued();
+        self.refresh_failed_gauge();
+        loop {
+            let next = self.pass(&stop).await;
+            if *stop.borrow() {
+                break;
+            }
+            let sleep = async {
+                match next {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = sleep => {}
+                _ = stop.changed() => break,
+            }
+        }
+        tracing::debug!("mail delivery stopped");
+    }
+
+    fn refresh_failed_gauge(&self) {
+        self.metrics
+            .mail_failed
+            .store(self.store.mail_failed_count(), Ordering::Relaxed);
+    }
+
+    /// Tries every entry that is due; returns when the next one will be.
+    async fn pass(&mut self, stop: &watch::Receiver<bool>) -> Option<Instant> {
+        let mut after = 0;
+        let mut earliest: Option<Instant> = None;
+        let mut seen = HashSet::new();
+        loop {
+            let store = self.store.clone();
+            let page = tokio::task::spawn_blocking(move || store.mail_pending(after, PAGE)).await;
+            let page = match page {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot read the mail outbox; trying again shortly");
+                    return Some(Instant::now() + STORE_PAUSE);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "mail outbox reader failed");
+                    return Some(Instant::now() + STORE_PAUSE);
+                }
+            };
+            let full = page.len() == PAGE;
+            for p in page {
+                if *stop.borrow() {
+                    return None;
+                }
+                after = p.seq;
+                seen.insert(p.seq);
+                if let Some(t) = self.due.get(&p.seq).copied()
+                    && t > Instant::now()
+                {
+                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                    continue;
+                }
+                match self.deliver(p).await {
+                    Next::Done => {
+                        self.due.remove(&after);
+                    }
+                    Next::RetryAt(t) => {
+                        self.due.insert(after, t);
+                        earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                    }
+                    Next::StoreDown => return Some(Instant::now() + STORE_PAUSE),
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        self.due.retain(|seq, _| seen.contains(seq));
+        earliest
+    }
+
+    async fn settle(&self, change: MailChange, log: Option<(String, String, String)>) -> bool {
+        let result = self
+            .store
+            .write(system_actor(), move |tx| {
+                if let Some((action, target, details)) = log {
+                    tx.log(&action, target, details);
+                }
+                tx.settle_mail(change);
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record mail delivery state");
+                false
+            }
+        }
+    }
+
+    async fn deliver(&self, p: crate::store::mail::PendingMail) -> Next {
+        let seq = p.seq;
+        let tries = p.delivery.attempts;
+        let notice = match p.notice {
+            Ok(n) => n,
+            Err(e) => {
+                let why = format!("the stored entry cannot be read: {e}");
+                return self.give_up(seq, None, tries, why).await;
+            }
+        };
+        let state = self.store.snapshot();
+        let rendered = match templates::render(&state, &notice, &self.options.public_url) {
+            Ok(Render::Send(r)) => r,
+            Ok(Render::Discard(why)) => {
+                let (target, _) = describe(&state, &notice);
+                let details = format!(
+                    "{} email (mail {seq}) not sent: {why}",
+                    notice.kind.as_str()
+                );
+                tracing::info!(seq, reason = %why, "mail discarded");
+                let log = Some(("mail.discarded".to_owned(), target, details));
+                return if self.settle(MailChange::Discarded { seq }, log).await {
+                    Next::Done
+                } else {
+                    Next::StoreDown
+                };
+            }
+            Err(e) => return self.give_up(seq, Some(&notice), tries, e.to_string()).await,
+        };
+        let id = message::message_id(
+            seq,
+            &message::subscription_tag(&state),
+            &self.options.domain,
+        );
+        let at = self.store.clock().now();
+        // Counted before sending: a crash from here on still uses up a try.
+        if !self.settle(MailChange::Attempt { seq, at }, None).await {
+            return Next::StoreDown;
+        }
+        let tries = tries.saturating_add(1);
+        let date = p.delivery.first_attempt_at.unwrap_or(at);
+        let out = match message::build(seq, id.clone(), &self.options.from, &rendered, date) {
+            Ok(o) => o,
+            Err(e) => return self.give_up(seq, Some(&notice), tries, e.message).await,
+        };
+        match self.transport.send(out).await {
+            Ok(()) => {
+                self.metrics.mail_sent.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(seq, message_id = %id, kind = notice.kind.as_str(), "mail delivered");
+                if self.settle(MailChange::Delivered { seq }, None).await {
+                    Next::Done
+                } else {
+                    // Sent but not recorded: it will be sent again, same Message-ID.
+                    Next::StoreDown
+                }
+            }
+            Err(e) if e.permanent || tries >= self.options.max_attempts => {
+                let why = if e.permanent {
+                    format!("refused for good: {}", e.message)
+                } else {
+                    e.message
+                };
+                self.give_up(seq, Some(&notice), tries, why).await
+            }
+            Err(e) => {
+                self.metrics.mail_retries.fetch_add(1, Ordering::Relaxed);
+                let wait = backoff(
+                    tries,
+                    self.options.retry_initial,
+                    self.options.retry_max,
+                    jitter(),
+                );
+                tracing::warn!(seq, tries, error = %e.message, retry_in = ?wait, "mail not delivered; will retry");
+                let change = MailChange::Retry {
+                    seq,
+                    error: e.message,
+                };
+                if self.settle(change, None).await {
+                    Next::RetryAt(Instant::now() + wait)
+                } else {
+                    Next::StoreDown
+                }
+            }
+        }
+    }
+
+    async fn give_up(&self, seq: u64, notice: Option<&Notice>, tries: u32, why: String) -> Next {
+        let state = self.store.snapshot();
+        let (target, kind) = match notice {
+            Some(n) => describe(&state, n),
+            None => (format!("mail {seq}"), "unreadable"),
+        };
+        let details = format!("{kind} email (mail {seq}) failed after {tries} tries: {why}");
+        tracing::error!(seq, tries, error = %why, "mail delivery failed; kept as failed");
+        let at = self.store.clock().now();
+        let change = MailChange::Failed {
+            seq,
+            error: why,
+            at,
+        };
+        if !self
+            .settle(change, Some(("mail.failed".into(), target, details)))
+            .await
+        {
+            return Next::StoreDown;
+        }
+        self.metrics.mail_failures.fetch_add(1, Ordering::Relaxed);
+        self.refresh_failed_gauge();
+        Next::Done
+    }
+}
+
+/// The activity target of a notice, and its kind.
+fn describe(state: &State, n: &Notice) -> (String, &'static str) {
+    let target = match state.users.get(&n.user) {
+        Some(u) => format!("user {}", u.login),
+        None => format!("user {}", n.user),
+    };
+    (target, n.kind.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r12_1_backoff_doubles_is_capped_and_jittered_downwards_only() {
+        let s = Duration::from_secs;
+        assert_eq!(backoff(1, s(30), s(3600), 0.0), s(30));
+        assert_eq!(backoff(2, s(30), s(3600), 0.0), s(60));
+        assert_eq!(backoff(4, s(30), s(3600), 0.0), s(240));
+        assert_eq!(backoff(20, s(30), s(3600), 0.0), s(3600));
+        assert_eq!(backoff(u32::MAX, s(30), s(3600), 0.0), s(3600));
+        let most_jitter = backoff(2, s(30), s(3600), 0.999_999);
+        assert!(
+            most_jitter >= s(30) && most_jitter < s(31),
+            "{most_jitter:?}"
+        );
+        for _ in 0..100 {
+            let d = backoff(3, s(10), s(3600), jitter());
+            assert!(d > s(20) && d <= s(40), "{d:?}");
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Plain-text emails (R4.5, R7.1, R7.2, R8.2, R10.2), rendered from the
+//! state at delivery time.
+//!
+//! The one thing to know: which contact an email names is a rule, not a
+//! matter of wording. Registration, new-credential and lock emails name the
+//! primary contact of the user's unit, or the subscription's for Unassigned
+//! users (`contacts::contact_for`, R4.5); notifications name the Email
+//! Contact (`settings::notification_contact_for`, R10.2). No email ever
+//! carries a password: only a one-time link.
+
+use crate::domain::access::unit_name;
+use crate::domain::contacts::contact_for;
+use crate::domain::notice::{Notice, NoticeKind};
+use crate::domain::settings::notification_contact_for;
+use crate::domain::{Role, State, User, UserStatus};
+
+/// An email ready to be wrapped in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub to_name: String,
+    pub to_email: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// What becomes of an outbox entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Render {
+    Send(Rendered),
+    /// Not to be sent, and not a failure: says why.
+    Discard(String),
+}
+
+/// The entry cannot be rendered: it is failed, not retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("a {0} email without its one-time link")]
+    MissingLink(&'static str),
+}
+
+/// Renders `notice` against `state`; `public_url` is the base of links.
+pub fn render(state: &State, notice: &Notice, public_url: &str) -> Result<Render, RenderError> {
+    let Some(user) = state.users.get(&notice.user) else {
+        return Ok(Render::Discard("the recipient no longer exists".into()));
+    };
+    // R7.3: deactivated users, Contacts included, receive nothing.
+    if user.status == UserStatus::Deactivated {
+        return Ok(Render::Discard("the recipient is deactivated".into()));
+    }
+    let subscription = state.subscription.as_ref().map_or("", |s| s.name.as_str());
+    let credential_mail = !matches!(notice.kind, NoticeKind::Notification { .. });
+    if credential_mail && user.role == Role::Contact {
+        return Ok(Render::Discard(
+            "Contacts have no credentials (R2.5)".into(),
+        ));
+    }
+    let (subject, text) = match &notice.kind {
+        NoticeKind::Registration | NoticeKind::NewCredentials => {
+            let kind = notice.kind.as_str();
+            let token = notice
+                .link_token
+                .as_deref()
+                .ok_or(RenderError::MissingLink(kind))?;
+            let link = match live_link(state, token) {
+                Ok(l) => l,
+                Err(why) => return Ok(Render::Discard(why)),
+            };
+            let url = format!("{public_url}/api/v1/activation/{token}");
+            if notice.kind == NoticeKind::Registration {
+                registration(state, user, subscription, &url, &link)
+            } else {
+                new_credentials(state, user, subscription, &url, &link)
+            }
+        }
+        NoticeKind::AccountLocked => locked(state, user, subscription),
+        NoticeKind::Notification { subject, body } => {
+            notification(state, user, subscription, subject, body)
+        }
+    };
+    Ok(Render::Send(Rendered {
+        to_name: full_name(user).unwrap_or_default(),
+        to_email: user.email.clone(),
+        subject,
+        text,
+    }))
+}
+
+/// When the link stops working, or why it is no use sending it any more.
+fn live_link(state: &State, token: &str) -> Result<String, String> {
+    let hash = crate::ids::token_hash(token);
+    match state.activation_links.get(&hash) {
+        None => Err("its one-time link was replaced by a newer one".into()),
+        Some(l) if l.used => Err("its one-time link was already used".into()),
+        Some(l) => Ok(l.expires_at.to_rfc3339()),
+    }
+}
+
+fn full_name(u: &User) -> Option<String> {
+    let n = format!("{} {}", u.first_name.trim(), u.last_name.trim());
+    let n = n.trim();
+    (!n.is_empty()).then(|| n.to_owned())
+}
+
+fn greeting(u: &User) -> String {
+    format!("Hello {},", full_name(u).unwrap_or_else(|| u.login.clone()))
+}
+
+fn role_title(r: Role) -> &'static str {
+    match r {
+        Role::Manager => "Manager",
+        Role::UnitManager => "Unit Manager",
+        Role::Scanner => "Scanner",
+        Role::Reader => "Reader",
+        Role::Auditor => "Auditor",
+        Role::RemediationUser => "Remediation User",
+        Role::KbOnly => "KnowledgeBase Only",
+        Role::UserAdministrator => "User Administrator",
+        Role::Contact => "Contact",
+    }
+}
+
+/// R4.5: "Jane Doe <jane@example.org>", the primary contact of the user's
+/// unit or of the subscription.
+fn primary_contact(state: &State, user: &User) -> String {
+    match contact_for(state, user) {
+        Some(c) => format!(
+            "{} <{}>",
+            full_name(c).unwrap_or_else(|| c.login.clone()),
+            c.email
+        ),
+        None => "your administrator".into(),
+    }
+}
+
+const FOOTER: &str = "This message was sent automatically by bailiwick. \
+No password is ever sent by email: only one-time links.";
+
+fn registration(
+    state: &State,
+    user: &User,
+    subscription: &str,
+    url: &str,
+    expires: &str,
+) -> (String, String) {
+    let action = if state.settings.security.user_defined_passwords {
+        "choose your password"
+    } else {
+        "see your password"
+    };
+    let subject = format!("Your new account in {subscription}");
+    let text = format!(
+        "{greeting}\n\
+         \n\
+         An account was created for you in the subscription \"{subscription}\".\n\
+         \n\
+         Login:         {login}\n\
+         Role:          {role}\n\
+         Business unit: {unit}\n\
+         \n\
+         Open this one-time link to {action}. It works once, until {expires}:\n\
+         \n\
+         {url}\n\
+         \n\
+         Your primary contact: {poc}\n\
+         \n\
+         {FOOTER}\n",
+        greeting = greeting(user),
+        login = user.login,
+        role = role_title(user.role),
+        unit = unit_name(state, user.business_unit.as_ref()),
+        poc = primary_contact(state, user),
+    );
+    (subject, text)
+}
+
+fn new_credentials(
+    state: &State,
+    user: &User,
+    subscription: &str,
+    url: &str,
+    expires: &str,
+) -> (String, String) {
+    let action = if state.settings.security.user_defined_passwords {
+        "choose a new password"
+    } else {
+        "see your new password"
+    };
+    let subject = format!("New credentials for your account in {subscription}");
+    let text = format!(
+        "{greeting}\n\
+         \n\
+         New credentials were issued for your account {login} in the subscription\n\
+         \"{subscription}\". Your previous password no longer works and your sessions\n\
+         were signed out.\n\
+         \n\
+         Open this one-time link to {action}. It works once, until {expires}:\n\
+         \n\
+         {url}\n\
+         \n\
+         If you did not expect this, tell your primary contact: {poc}\n\
+         \n\
+         {FOOTER}\n",
+        greeting = greeting(user),
+        login = user.login,
+        poc = primary_contact(state, user),
+    );
+    (subject, text)
+}
+
+fn locked(state: &State, user: &User, subscription: &str) -> (String, String) {
+    let subject = format!("Your account in {subscription} is locked");
+    let text = format!(
+        "{greeting}\n\
+         \n\
+         Your account {login} in the subscription \"{subscription}\" was locked after\n\
+         too many failed login attempts.\n\
+         \n\
+         To unlock it, ask your primary contact: {poc}\n\
+         A Manager can reactivate the account, or reset its password.\n\
+         If these attempts were not yours, say so: someone may be guessing your password.\n\
+         \n\
+         {FOOTER}\n",
+        greeting = greeting(user),
+        login = user.login,
+        poc = primary_contact(state, user),
+    );
+    (subject, text)
+}
+
+fn notification(
+    state: &State,
+    user: &User,
+    subscription: &str,
+    subject: &str,
+    body: &str,
+) -> (String, String) {
+    let contact = match notification_contact_for(state, user) {
+        Some(c) => format!("{} <{}>", c.name, c.email),
+        None => "your administrator".into(),
+    };
+    let text = format!(
+        "{body}\n\
+         \n\
+         -- \n\
+         Subscription \"{subscription}\". Email Contact: {contact}\n",
+        body = body.trim_end(),
+    );
+    (subject.to_owned(), text)
+}
+
+#[cfg(test)]
+#[path = "templates_tests.rs"]
+mod tests;

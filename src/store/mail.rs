@@ -1,0 +1,480 @@
+//! The mail outbox on disk (R12.1): pending entries, their delivery state,
+//! and the entries given up on.
+//!
+//! The one thing to know: entries are written by the writer in the
+//! transaction of their cause (`mail_outbox`), and settled by the writer too
+//! ([`apply`], from a [`MailChange`] a command carries), so every change of
+//! delivery state is a durable commit like any other. Readers here use read
+//! transactions and never block the writer.
+//!
+//! Tables: `mail_outbox` (seq → [`Notice`]), `mail_delivery` (seq →
+//! [`Delivery`]: tries so far, kept beside the entry so the entry itself is
+//! never rewritten), `mail_failed` (seq → [`FailedMail`], without the
+//! one-time link token).
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::codec::{self, DecodeError, Record};
+use super::records::MAIL_OUTBOX;
+use crate::domain::notice::{MailChange, Notice, NoticeKind};
+use crate::domain::{Id, Timestamp};
+
+/// Delivery state of a pending entry; absent until its first try.
+pub const MAIL_DELIVERY: TableDefinition<u64, &[u8]> = TableDefinition::new("mail_delivery");
+/// Entries given up on after `mail.max_attempts` tries or a permanent refusal.
+pub const MAIL_FAILED: TableDefinition<u64, &[u8]> = TableDefinition::new("mail_failed");
+
+/// Tries of one pending entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub attempts: u32,
+    /// Also the message's `Date`, so a message written again after a crash
+    /// is the same bytes.
+    pub first_attempt_at: Option<Timestamp>,
+    pub last_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+impl Record for Delivery {
+    const VERSION: u16 = 1;
+}
+
+/// An entry given up on. Its one-time link token is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedMail {
+    pub seq: u64,
+    /// `None` when the stored entry could not be read at all.
+    pub notice: Option<Notice>,
+    pub attempts: u32,
+    pub error: String,
+    pub failed_at: Timestamp,
+}
+
+impl Record for FailedMail {
+    const VERSION: u16 = 1;
+}
+
+/// Version 1 of [`Notice`]: before notifications existed.
+#[derive(Debug, Deserialize)]
+struct NoticeV1 {
+    kind: NoticeKindV1,
+    user: Id,
+    link_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+enum NoticeKindV1 {
+    Registration,
+    NewCredentials,
+    AccountLocked,
+}
+
+impl Record for Notice {
+    /// 2: `NoticeKind::Notification { subject, body }`.
+    const VERSION: u16 = 2;
+
+    fn upgrade(version: u16, body: &[u8]) -> Result<Self, DecodeError> {
+        match version {
+            1 => {
+                let old: NoticeV1 = codec::decode_body(body)?;
+                Ok(Notice {
+                    kind: match old.kind {
+                        NoticeKindV1::Registration => NoticeKind::Registration,
+                        NoticeKindV1::NewCredentials => NoticeKind::NewCredentials,
+                        NoticeKindV1::AccountLocked => NoticeKind::AccountLocked,
+                    },
+                    user: old.user,
+                    link_token: old.link_token,
+                })
+            }
+            v => Err(DecodeError::UnknownVersion(v)),
+        }
+    }
+}
+
+/// A pending entry as delivery sees it.
+#[derive(Debug, Clone)]
+pub struct PendingMail {
+    pub seq: u64,
+    /// An entry that does not decode is failed by delivery, not skipped.
+    pub notice: Result<Notice, DecodeError>,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailReadError {
+    #[error("reading the mail outbox failed: {0}")]
+    Storage(String),
+}
+
+fn read_err(e: impl std::fmt::Display) -> MailReadError {
+    MailReadError::Storage(e.to_string())
+}
+
+/// Up to `limit` pending entries with a sequence number above `after`, oldest first.
+pub fn pending(
+    db: &redb::Database,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<PendingMail>, MailReadError> {
+    let read = db.begin_read().map_err(read_err)?;
+    let outbox = match read.open_table(MAIL_OUTBOX) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(read_err(e)),
+    };
+    let delivery = match read.open_table(MAIL_DELIVERY) {
+        Ok(t) => Some(t),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(read_err(e)),
+    };
+    let mut out = Vec::new();
+    for row in outbox
+        .range(after.saturating_add(1)..)
+        .map_err(read_err)?
+        .take(limit)
+    {
+        let (k, v) = row.map_err(read_err)?;
+        let seq = k.value();
+        let state = match &delivery {
+            Some(t) => match t.get(seq).map_err(read_err)? {
+                // A damaged delivery record only loses the count of tries.
+                Some(d) => codec::decode(d.value()).unwrap_or_default(),
+                None => Delivery::default(),
+            },
+            None => Delivery::default(),
+        };
+        out.push(PendingMail {
+            seq,
+            notice: codec::decode(v.value()),
+            delivery: state,
+        });
+    }
+    Ok(out)
+}
+
+fn count(db: &redb::Database, def: TableDefinition<u64, &[u8]>) -> u64 {
+    db.begin_read()
+        .ok()
+        .and_then(|t| t.open_table(def).ok())
+        .and_then(|t| t.len().ok())
+        .unwrap_or(0)
+}
+
+/// Entries given up on.
+pub fn failed_count(db: &redb::Database) -> u64 {
+    count(db, MAIL_FAILED)
+}
+
+/// The failed entries, oldest first, at most `limit`.
+pub fn failed(db: &redb::Database, limit: usize) -> Result<Vec<FailedMail>, MailReadError> {
+    let read = db.begin_read().map_err(read_err)?;
+    let table = match read.open_table(MAIL_FAILED) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(read_err(e)),
+    };
+    let mut out = Vec::new();
+    for row in table.iter().map_err(read_err)?.take(limit) {
+        let (_, v) = row.map_err(read_err)?;
+        if let Ok(f) = codec::decode(v.value()) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies delivery's settlements inside the writer's transaction. A change
+/// for an entry that is already gone (settled by an earlier commit) is
+/// ignored, so repeating one is harmless.
+pub(super) fn apply(
+    txn: &redb::WriteTransaction,
+    changes: &[MailChange],
+) -> Result<(), redb::Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut outbox = txn.open_table(MAIL_OUTBOX)?;
+    let mut delivery = txn.open_table(MAIL_DELIVERY)?;
+    let mut failed = txn.open_table(MAIL_FAILED)?;
+    for change in changes {
+        let seq = change.seq();
+        let Some(entry) = outbox.get(seq)?.map(|v| v.value().to_vec()) else {
+            continue;
+        };
+        let mut state: Delivery = delivery
+            .get(seq)?
+            .and_then(|v| codec::decode(v.value()).ok())
+            .unwrap_or_default();
+        match change {
+            MailChange::Attempt { at, .. } => {
+                state.attempts = state.attempts.saturating_add(1);
+                state.first_attempt_at.get_or_insert(*at);
+                state.last_attempt_at = Some(*at);
+                delivery.insert(seq, codec::encode(&state).as_slice())?;
+            }
+            MailChange::Retry { error, .. } => {
+                state.last_error = Some(error.clone());
+                delivery.insert(seq, codec::encode(&state).as_slice())?;
+            }
+            MailChange::Delivered { .. } | MailChange::Discarded { .. } => {
+                outbox.remove(seq)?;
+                delivery.remove(seq)?;
+            }
+            MailChange::Failed { error, at, .. } => {
+                let notice = codec::decode::<Notice>(&entry).ok().map(|mut n| {
+                    // The token opens an account: it must not outlive the try.
+                    n.link_token = None;
+                    n
+                });
+                let record = FailedMail {
+                    seq,
+                    notice,
+                    attempts: state.attempts,
+                    error: error.clone(),
+                    failed_at: *at,
+                };
+                failed.insert(seq, codec::encode(&record).as_slice())?;
+                outbox.remove(seq)?;
+                delivery.remove(seq)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    #[derive(Serialize)]
+    enum KindV1 {
+        #[allow(dead_code)]
+        Registration,
+        NewCredentials,
+    }
+
+    #[derive(Serialize)]
+    struct V1 {
+        kind: KindV1,
+        user: String,
+        link_token: Option<String>,
+    }
+
+    #[test]
+    fn r12_1_a_notice_written_before_notifications_existed_still_decodes() {
+        // The exact bytes an older build stored: version 1, then the body.
+        let mut bytes = 1u16.to_le_bytes().to_vec();
+        let body = bincode::serde::encode_to_vec(
+            V1 {
+                kind: KindV1::NewCredentials,
+                user: "u1".into(),
+                link_token: Some("tok".into()),
+            },
+            bincode::config::standard(),
+        )
+        .unwrap();
+        bytes.extend_from_slice(&body);
+        let n: Notice = codec::decode(&bytes).unwrap();
+        assert_eq!(
+            n,
+            Notice {
+                kind: NoticeKind::NewCredentials,
+                user: "u1".into(),
+                link_token: Some("tok".into()),
+            }
+        );
+        let again = codec::encode(&n);
+        assert_eq!(&again[..2], &2u16.to_le_bytes());
+    }
+
+    #[test]
+    fn r12_1_a_notification_round_trips() {
+        let n = Notice {
+            kind: NoticeKind::Notification {
+                subject: "Scan done".into(),
+                body: "ok".into(),
+            },
+            user: "u2".into(),
+            link_token: None,
+        };
+        assert_eq!(codec::decode::<Notice>(&codec::encode(&n)).unwrap(), n);
+    }
+
+    #[test]
+    fn r12_1_a_backup_keeps_pending_mail_and_its_tries() {
+        use crate::domain::Actor;
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::store::Options {
+            create: true,
+            ..Default::default()
+        };
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(
+            Timestamp::from_unix_micros(7),
+        ));
+        let store = crate::store::Store::open(dir.path(), &options, clock.clone()).unwrap();
+        store
+            .write_blocking(Actor::operator(), |tx| {
+                tx.queue_notice(reset("u1"));
+                Ok(())
+            })
+            .unwrap();
+        let seq = store.mail_pending(0, 10).unwrap()[0].seq;
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.settle_mail(MailChange::Attempt { seq, at: tx.now() });
+                Ok(())
+            })
+            .unwrap();
+        let out = dir.path().join("backup.redb");
+        store.backup(&out).unwrap();
+        store.close();
+        crate::store::backup::restore(&out, &dir.path().join("b")).unwrap();
+        let restored = crate::store::Store::open(
+            &dir.path().join("b"),
+            &crate::store::Options::default(),
+            clock,
+        )
+        .unwrap();
+        let p = restored.mail_pending(0, 10).unwrap();
+        assert_eq!(p.len(), 1, "the mail is still owed");
+        assert_eq!(p[0].delivery.attempts, 1, "with its tries");
+    }
+
+    #[test]
+    fn r12_1_a_commit_that_queues_mail_wakes_delivery_and_settling_goes_through_the_writer() {
+        use crate::domain::Actor;
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::store::Options {
+            create: true,
+            ..Default::default()
+        };
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(
+            Timestamp::from_unix_micros(7),
+        ));
+        let store = crate::store::Store::open(dir.path(), &options, clock).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let wake = store.mail_queued();
+        store
+            .write_blocking(Actor::operator(), |tx| {
+                tx.queue_notice(reset("u1"));
+                Ok(())
+            })
+            .unwrap();
+        // The permit was left by the commit: a waiter that comes later still wakes.
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), wake.notified())
+                .await
+                .expect("woken by the commit");
+        });
+        let p = store.mail_pending(0, 10).unwrap();
+        assert_eq!(p.len(), 1);
+        let seq = p[0].seq;
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.settle_mail(MailChange::Attempt { seq, at: tx.now() });
+                Ok(())
+            })
+            .unwrap();
+        let p = store.mail_pending(0, 10).unwrap();
+        assert_eq!(p[0].delivery.attempts, 1);
+        assert_eq!(
+            p[0].delivery.first_attempt_at,
+            Some(Timestamp::from_unix_micros(7))
+        );
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.settle_mail(MailChange::Delivered { seq });
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.mail_pending(0, 10).unwrap().is_empty());
+        assert_eq!(store.mail_backlog(), 0);
+        // Settling alone queues nothing: no wake-up for delivery's own writes.
+        rt.block_on(async {
+            let woke =
+                tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified()).await;
+            assert!(woke.is_err());
+        });
+        store.close();
+    }
+
+    fn db_with(entries: &[(u64, Notice)]) -> (tempfile::TempDir, redb::Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("db")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(MAIL_OUTBOX).unwrap();
+            for (seq, n) in entries {
+                t.insert(*seq, codec::encode(n).as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+        (dir, db)
+    }
+
+    fn settle(db: &redb::Database, changes: &[MailChange]) {
+        let txn = db.begin_write().unwrap();
+        apply(&txn, changes).unwrap();
+        txn.commit().unwrap();
+    }
+
+    fn reset(user: &str) -> Notice {
+        Notice {
+            kind: NoticeKind::NewCredentials,
+            user: user.into(),
+            link_token: Some("secret-token".into()),
+        }
+    }
+
+    #[test]
+    fn r12_1_tries_are_counted_and_failure_erases_the_link_token() {
+        let (_d, db) = db_with(&[(1, reset("u1")), (2, reset("u2"))]);
+        let t = Timestamp::from_unix_micros(5);
+        settle(&db, &[MailChange::Attempt { seq: 1, at: t }]);
+        settle(
+            &db,
+            &[
+                MailChange::Retry {
+                    seq: 1,
+                    error: "451".into(),
+                },
+                MailChange::Attempt {
+                    seq: 1,
+                    at: Timestamp::from_unix_micros(9),
+                },
+            ],
+        );
+        let p = pending(&db, 0, 10).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].delivery.attempts, 2);
+        assert_eq!(p[0].delivery.first_attempt_at, Some(t));
+        assert_eq!(p[0].delivery.last_error.as_deref(), Some("451"));
+        assert_eq!(pending(&db, 1, 10).unwrap()[0].seq, 2);
+
+        settle(
+            &db,
+            &[
+                MailChange::Failed {
+                    seq: 1,
+                    error: "gave up".into(),
+                    at: t,
+                },
+                MailChange::Delivered { seq: 2 },
+                // Settling again is harmless.
+                MailChange::Delivered { seq: 2 },
+            ],
+        );
+        assert!(pending(&db, 0, 10).unwrap().is_empty());
+        assert_eq!(failed_count(&db), 1);
+        let f = failed(&db, 10).unwrap();
+        assert_eq!(f[0].attempts, 2);
+        assert_eq!(f[0].notice.as_ref().unwrap().link_token, None);
+        assert_eq!(f[0].notice.as_ref().unwrap().user, "u1");
+    }
+}
