@@ -5,6 +5,7 @@
 //! with `utoipa_axum::routes!`, which registers it in the router and in the
 //! OpenAPI document at once, so the two cannot drift apart.
 
+mod activity;
 pub mod caller;
 pub mod extract;
 mod ops;
@@ -119,6 +120,8 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::admin_reset))
         .routes(routes!(session::reset_questions))
         .routes(routes!(session::reset_answers))
+        .routes(routes!(activity::list))
+        .routes(routes!(activity::csv))
         .split_for_parts()
 }
 

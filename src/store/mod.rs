@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod activity;
 pub mod backup;
 pub mod codec;
 pub mod migrate;
@@ -33,6 +34,8 @@ use crate::clock::Clock;
 use crate::domain::{Actor, Refusal, State, Tx};
 use codec::Record;
 use records::*;
+
+pub use activity::{ActivityStatus, OutboxError, OutboxSnapshot, Wake};
 
 pub const DB_FILE: &str = "bailiwick.redb";
 
@@ -124,6 +127,9 @@ struct Inner {
     published: Arc<ArcSwap<State>>,
     writer: writer::Handle,
     clock: Arc<dyn Clock>,
+    /// Wakes the activity drain after commits with activity entries.
+    activity_wake: Arc<Wake>,
+    activity_status: ActivityStatus,
 }
 
 impl Store {
@@ -135,7 +141,8 @@ impl Store {
         let seq = read_activity_seq(&db, &path)?;
         let db = Arc::new(db);
         let published = Arc::new(ArcSwap::from_pointee(state));
-        let writer = writer::spawn(db.clone(), published.clone(), seq);
+        let activity_wake = Arc::new(Wake::default());
+        let writer = writer::spawn(db.clone(), published.clone(), seq, activity_wake.clone());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -143,6 +150,8 @@ impl Store {
                 published,
                 writer,
                 clock,
+                activity_wake,
+                activity_status: ActivityStatus::default(),
             }),
         })
     }

@@ -98,14 +98,25 @@ impl Handle {
     }
 }
 
-pub(super) fn spawn(db: Arc<Database>, published: Arc<ArcSwap<State>>, seq: u64) -> Handle {
+pub(super) fn spawn(
+    db: Arc<Database>,
+    published: Arc<ArcSwap<State>>,
+    seq: u64,
+    wake: Arc<super::Wake>,
+) -> Handle {
     let (tx, rx) = mpsc::channel();
     let alive = Arc::new(AtomicBool::new(true));
     let flag = alive.clone();
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
-            Writer { db, published, seq }.run(rx);
+            Writer {
+                db,
+                published,
+                seq,
+                wake,
+            }
+            .run(rx);
             flag.store(false, Ordering::Release);
         })
         .expect("spawn store writer thread");
@@ -121,6 +132,8 @@ struct Writer {
     published: Arc<ArcSwap<State>>,
     /// Sequence number of the last activity entry committed.
     seq: u64,
+    /// Signalled after a commit that wrote activity entries (the log drain).
+    wake: Arc<super::Wake>,
 }
 
 impl Writer {
@@ -186,9 +199,13 @@ impl Writer {
             completions.into_iter().for_each(|c| c(None));
             return working;
         }
+        let wrote_activity = !activity.is_empty();
         match self.persist(&working, &keys, activity, notices) {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
+                if wrote_activity {
+                    self.wake.notify();
+                }
                 completions.into_iter().for_each(|c| c(None));
                 working
             }
