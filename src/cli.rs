@@ -485,11 +485,12 @@ fn log_verify(data_dir: &Path) -> Result<(), Failure> {
         (Some(a), Some(b)) => format!(", seq {a} to {b}"),
         _ => String::new(),
     };
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     println!(
-        "activity log {}: {} segments, {} records{range}",
+        "activity log {}: {}, {}{range}",
         dir.display(),
-        report.segments,
-        report.records
+        plural(report.segments as u64, "segment"),
+        plural(report.records, "record")
     );
     for note in &report.notes {
         println!("note: {note}");

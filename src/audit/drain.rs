@@ -39,6 +39,10 @@ pub enum DrainError {
     },
     #[error(transparent)]
     Recover(#[from] LogError),
+    #[error(
+        "the database is older than the activity log (restored from a backup?): its last entry is seq {database}, the log's is seq {log}; new entries are kept in the database and not written to the log until the two match"
+    )]
+    Behind { database: u64, log: u64 },
 }
 
 /// The running drain thread.
@@ -184,6 +188,16 @@ pub fn drain_once(
     writer: &mut SegmentWriter,
     durable: bool,
 ) -> Result<u64, DrainError> {
+    // Entries at or below the log's last number are taken to be in the log
+    // already. That holds only while the database is at least as new as the
+    // log; otherwise dropping them would lose new entries, so keep them.
+    let database = store.committed_activity_seq()?;
+    if database < writer.last_seq() {
+        return Err(DrainError::Behind {
+            database,
+            log: writer.last_seq(),
+        });
+    }
     let mut appended = 0;
     loop {
         let batch = store.activity_outbox()?.oldest(BATCH)?;
@@ -282,6 +296,35 @@ mod tests {
         let report = crate::audit::verify::verify(log.dir()).unwrap();
         assert!(report.ok(), "{:?}", report.problems);
         assert_eq!((report.records, report.last_seq), (6, Some(6)));
+        store.close();
+    }
+
+    #[test]
+    fn r11_3_a_database_older_than_the_log_keeps_its_new_entries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = open(tmp.path());
+        let (log, mut writer) = ActivityLog::open(tmp.path()).unwrap();
+        log_entries(&store, 1);
+        // The log already holds seq 1..=3, as if the database were restored
+        // from a backup older than the log.
+        let rec = |seq| NewRecord {
+            seq,
+            time: 0,
+            payload: format::encode_payload(&Payload::default()),
+        };
+        writer.append(&[rec(1), rec(2), rec(3)]).unwrap();
+        let err = drain_once(&store, &log, &mut writer, true).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DrainError::Behind {
+                    database: 1,
+                    log: 3
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(store.activity_backlog(), 1, "the new entry is kept");
         store.close();
     }
 

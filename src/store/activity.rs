@@ -15,7 +15,7 @@ use redb::{Durability, ReadOnlyTable, ReadableDatabase, ReadableTable};
 
 use super::Store;
 use super::codec;
-use super::records::{ACTIVITY_OUTBOX, ActivityRecord};
+use super::records::{ACTIVITY_OUTBOX, ActivityRecord, KEY_ACTIVITY_SEQ, META};
 
 /// A level-triggered wake-up: `notify` before `wait` is not lost.
 #[derive(Default)]
@@ -144,6 +144,17 @@ impl Store {
     /// Whether the last attempt to append to the activity log worked.
     pub fn activity_log_ok(&self) -> bool {
         self.inner.activity_status.healthy.load(Ordering::Acquire)
+    }
+
+    /// Sequence number of the last activity entry committed (0: none yet).
+    pub fn committed_activity_seq(&self) -> Result<u64, OutboxError> {
+        let read = self.inner.db.begin_read().map_err(storage)?;
+        let meta = read.open_table(META).map_err(storage)?;
+        Ok(meta
+            .get(KEY_ACTIVITY_SEQ)
+            .map_err(storage)?
+            .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0))
     }
 
     /// A snapshot of the activity outbox.
