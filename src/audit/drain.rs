@@ -216,10 +216,10 @@ pub fn drain_once(
             .collect();
         if let Some(first) = new.first()
             && have != 0
-            && first.seq != have + 1
+            && first.seq != have.saturating_add(1)
         {
             tracing::error!(
-                expected = have + 1,
+                expected = have.saturating_add(1),
                 found = first.seq,
                 "activity log: the outbox skips sequence numbers; appending what there is (log verify will show the gap)"
             );

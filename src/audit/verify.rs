@@ -172,7 +172,7 @@ pub fn verify(dir: &Path) -> Result<Report, VerifyError> {
                     report.first_seq.get_or_insert(r.seq);
                     report.last_seq = Some(r.seq);
                     report.records += 1;
-                    chain = Some((r.seq + 1, r.hash()));
+                    chain = Some((r.seq.wrapping_add(1), r.hash()));
                 }
                 Item::Damaged {
                     offset,
