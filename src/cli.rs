@@ -39,6 +39,8 @@ pub enum Command {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Check or export the activity log, reading its files directly.
+    Log(LogArgs),
     /// Load and check the configuration, then print it in full.
     CheckConfig {
         #[arg(long)]
@@ -156,6 +158,53 @@ pub enum SubscriptionCommand {
     },
 }
 
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    #[command(subcommand)]
+    pub command: LogCommand,
+}
+
+/// Where the data directory is: `--data-dir`, else the config's.
+#[derive(Args, Debug)]
+pub struct DataDirArgs {
+    #[arg(long, alias = "data")]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogCommand {
+    /// Check every segment's checksums, sequence numbers and hash chain;
+    /// exit 1 naming each break (file, seq, byte offset).
+    Verify {
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Print the entries, oldest first, as JSON lines (default) or CSV.
+    Export {
+        #[command(flatten)]
+        dir: DataDirArgs,
+        /// Entries at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Entries before this RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum)]
+        format: Option<ExportFormatArg>,
+        /// Same as `--format csv`.
+        #[arg(long, conflicts_with = "format")]
+        csv: bool,
+    },
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum ExportFormatArg {
+    Csv,
+    Jsonl,
+}
+
 fn parse_service_type(s: &str) -> Result<ServiceType, String> {
     s.parse()
 }
@@ -167,6 +216,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Init(args) => init(args),
         Command::Ctl(args) => ctl(args),
         Command::Restore { from, data_dir } => restore(&from, &data_dir),
+        Command::Log(args) => log(args),
         Command::CheckConfig { config } => check_config(config.as_deref()),
     };
     match result {
@@ -374,6 +424,115 @@ fn print_human(value: &serde_json::Value) {
         }
         other => println!("{other}"),
     }
+}
+
+fn data_dir_of(args: &DataDirArgs) -> Result<PathBuf, Failure> {
+    match (&args.data_dir, &args.config) {
+        (Some(d), _) => Ok(d.clone()),
+        (None, cfg) => Ok(load_config(cfg.as_deref())?.data_dir()),
+    }
+}
+
+fn log(args: LogArgs) -> Result<(), Failure> {
+    match args.command {
+        LogCommand::Verify { dir } => log_verify(&data_dir_of(&dir)?),
+        LogCommand::Export {
+            dir,
+            since,
+            until,
+            format,
+            csv,
+        } => {
+            let time = |name: &str, v: Option<String>| {
+                v.map(|s| {
+                    crate::domain::Timestamp::parse_rfc3339(&s)
+                        .map(|t| t.unix_micros())
+                        .ok_or_else(|| {
+                            Failure::Usage(format!(
+                                "--{name} {s:?} is not an RFC 3339 time; give e.g. 2026-11-25T04:00:00Z"
+                            ))
+                        })
+                })
+                .transpose()
+            };
+            let filter = crate::audit::query::Filter {
+                since: time("since", since)?,
+                until: time("until", until)?,
+                ..Default::default()
+            };
+            let format = match (csv, format) {
+                (true, _) | (false, Some(ExportFormatArg::Csv)) => {
+                    crate::audit::export::ExportFormat::Csv
+                }
+                _ => crate::audit::export::ExportFormat::Jsonl,
+            };
+            log_export(&data_dir_of(&dir)?, &filter, format)
+        }
+    }
+}
+
+fn log_verify(data_dir: &Path) -> Result<(), Failure> {
+    let dir = data_dir.join(crate::audit::DIR);
+    if !dir.is_dir() {
+        return Err(Failure::Usage(format!(
+            "{} is not there: no activity log in {} (check --data-dir)",
+            dir.display(),
+            data_dir.display()
+        )));
+    }
+    let report = crate::audit::verify::verify(&dir).map_err(runtime)?;
+    let range = match (report.first_seq, report.last_seq) {
+        (Some(a), Some(b)) => format!(", seq {a} to {b}"),
+        _ => String::new(),
+    };
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    println!(
+        "activity log {}: {}, {}{range}",
+        dir.display(),
+        plural(report.segments as u64, "segment"),
+        plural(report.records, "record")
+    );
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    for p in &report.problems {
+        println!("BROKEN: {p}");
+    }
+    if report.ok() {
+        println!("OK: every checksum, sequence number and hash link is intact");
+        Ok(())
+    } else {
+        Err(Failure::Runtime(format!(
+            "the activity log failed verification: {} problem(s), listed above; keep these files as evidence and restore the log from a backup",
+            report.problems.len()
+        )))
+    }
+}
+
+fn log_export(
+    data_dir: &Path,
+    filter: &crate::audit::query::Filter,
+    format: crate::audit::export::ExportFormat,
+) -> Result<(), Failure> {
+    let dir = data_dir.join(crate::audit::DIR);
+    if !dir.is_dir() {
+        return Err(Failure::Usage(format!(
+            "{} is not there: no activity log in {} (check --data-dir)",
+            dir.display(),
+            data_dir.display()
+        )));
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = crate::audit::export::export(&dir, filter, format, &mut out).map_err(runtime)?;
+    drop(out);
+    if summary.skipped > 0 {
+        return Err(Failure::Runtime(format!(
+            "exported {} entries but left out {} damaged record(s) or segment(s); run `bailiwick log verify` to see where",
+            summary.written, summary.skipped
+        )));
+    }
+    Ok(())
 }
 
 fn restore(from: &Path, data_dir: &Path) -> Result<(), Failure> {

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::domain::Actor;
 use crate::domain::bootstrap::{self, Bootstrap, FirstCredential};
 use crate::store::{self, OpenError, Store};
-use crate::{admin, http, ids, notify, systemd, tls};
+use crate::{admin, audit, http, ids, notify, systemd, tls};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -39,6 +39,8 @@ pub enum DaemonError {
     },
     #[error("first-run setup failed: {0}")]
     Bootstrap(String),
+    #[error(transparent)]
+    ActivityLog(#[from] audit::LogError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error("mail: {0}")]
@@ -84,6 +86,19 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         .await
         .map_err(|e| DaemonError::Bootstrap(e.to_string()))??;
     tracing::info!(path = %store.path().display(), "storage open");
+    // Recovery (a torn tail cut) happens here; the drain's first pass then
+    // replays what the outbox still holds (R11.3).
+    let dir = data_dir.clone();
+    let (activity_log, log_writer) =
+        tokio::task::spawn_blocking(move || audit::ActivityLog::open(&dir))
+            .await
+            .map_err(|e| DaemonError::Bootstrap(e.to_string()))??;
+    let drain = audit::drain::Drain::spawn(
+        store.clone(),
+        activity_log.clone(),
+        log_writer,
+        config.activity.clone(),
+    );
 
     if !store.snapshot().initialised() {
         first_run(&store, &config, &public_url, &data_dir).await?;
@@ -123,7 +138,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     let shutting_down = app.shutting_down.clone();
     // Rate-limit state for addresses and logins that went quiet is dropped.
     let limits = app.auth.clone();
-    let router = http::router(app);
+    let router = http::router(app).layer(axum::Extension(activity_log));
     let pruner = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -152,7 +167,12 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     delivery.stop(config.server.shutdown_grace.0).await;
     let _ = std::fs::remove_file(data_dir.join(admin::SOCKET));
     let s = store.clone();
-    let _ = tokio::task::spawn_blocking(move || s.close()).await;
+    // The writer stops first, so the drain's last pass empties the outbox.
+    let _ = tokio::task::spawn_blocking(move || {
+        s.close();
+        drain.stop();
+    })
+    .await;
     tracing::info!("stopped cleanly");
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! for the map of these modules.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -5,6 +5,7 @@
 //! with `utoipa_axum::routes!`, which registers it in the router and in the
 //! OpenAPI document at once, so the two cannot drift apart.
 
+mod activity;
 pub mod caller;
 pub mod extract;
 mod notifications;
@@ -137,6 +138,8 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(org::get_email_contact, org::set_email_contact))
         .routes(routes!(org::account_info))
         .routes(routes!(notifications::send))
+        .routes(routes!(activity::list))
+        .routes(routes!(activity::csv))
         .split_for_parts()
 }
 

@@ -46,7 +46,7 @@ pub struct Readiness {
         (status = 503, description = "not ready", body = Readiness)))]
 pub async fn readyz(State(app): State<App>) -> Response {
     let storage = app.store.ready();
-    let activity_log = storage;
+    let activity_log = storage && app.store.activity_log_ok();
     let shutting_down = app.shutting_down.load(Ordering::Acquire);
     let ready = storage && activity_log && !shutting_down;
     let status = if ready {
@@ -87,7 +87,7 @@ pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     let text = app.metrics.render(&Gauges {
         activity_backlog: app.store.activity_backlog(),
         mail_outbox_depth: app.store.mail_backlog(),
-        log_bytes: 0,
+        log_bytes: app.store.activity_log_bytes(),
         users: state.users.len() as u64,
     });
     let mut res = text.into_response();

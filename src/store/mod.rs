@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod activity;
 pub mod backup;
 pub mod codec;
 pub mod mail;
@@ -34,6 +35,8 @@ use crate::clock::Clock;
 use crate::domain::{Actor, Refusal, State, Tx};
 use codec::Record;
 use records::*;
+
+pub use activity::{ActivityStatus, OutboxError, OutboxSnapshot, Wake};
 
 pub const DB_FILE: &str = "bailiwick.redb";
 
@@ -127,6 +130,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Signalled after a commit that queued emails (R12.1).
     mail_queued: Arc<tokio::sync::Notify>,
+    /// Wakes the activity drain after commits with activity entries.
+    activity_wake: Arc<Wake>,
+    activity_status: ActivityStatus,
 }
 
 impl Store {
@@ -139,7 +145,14 @@ impl Store {
         let db = Arc::new(db);
         let published = Arc::new(ArcSwap::from_pointee(state));
         let mail_queued = Arc::new(tokio::sync::Notify::new());
-        let writer = writer::spawn(db.clone(), published.clone(), seq, mail_queued.clone());
+        let activity_wake = Arc::new(Wake::default());
+        let writer = writer::spawn(
+            db.clone(),
+            published.clone(),
+            seq,
+            mail_queued.clone(),
+            activity_wake.clone(),
+        );
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -148,6 +161,8 @@ impl Store {
                 writer,
                 clock,
                 mail_queued,
+                activity_wake,
+                activity_status: ActivityStatus::default(),
             }),
         })
     }

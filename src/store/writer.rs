@@ -104,6 +104,7 @@ pub(super) fn spawn(
     published: Arc<ArcSwap<State>>,
     seq: u64,
     mail_queued: Arc<tokio::sync::Notify>,
+    wake: Arc<super::Wake>,
 ) -> Handle {
     let (tx, rx) = mpsc::channel();
     let alive = Arc::new(AtomicBool::new(true));
@@ -116,6 +117,7 @@ pub(super) fn spawn(
                 published,
                 seq,
                 mail_queued,
+                wake,
             }
             .run(rx);
             flag.store(false, Ordering::Release);
@@ -135,6 +137,8 @@ struct Writer {
     seq: u64,
     /// Wakes mail delivery after a commit that queued emails.
     mail_queued: Arc<tokio::sync::Notify>,
+    /// Signalled after a commit that wrote activity entries (the log drain).
+    wake: Arc<super::Wake>,
 }
 
 impl Writer {
@@ -204,9 +208,13 @@ impl Writer {
             return working;
         }
         let queued_mail = !notices.is_empty();
+        let wrote_activity = !activity.is_empty();
         match self.persist(&working, &keys, activity, notices, &mail) {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
+                if wrote_activity {
+                    self.wake.notify();
+                }
                 if queued_mail {
                     self.mail_queued.notify_one();
                 }

@@ -1,0 +1,222 @@
+//! Activity log search (API.md "Activity", R11.2): a JSON page, and the same
+//! search as a CSV download streamed from the log as it is read.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::App;
+use super::caller::Caller;
+use super::extract::ApiQuery;
+use super::problem::{ApiError, ApiResult, Problem};
+use crate::audit::ActivityLog;
+use crate::audit::query::{self, EntryView, Filter, Page, Scope};
+use crate::domain::Timestamp;
+
+/// The open activity log, put in the request extensions by the daemon.
+pub struct Log(pub Arc<ActivityLog>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Log {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Log, ApiError> {
+        parts
+            .extensions
+            .get::<Arc<ActivityLog>>()
+            .cloned()
+            .map(Log)
+            .ok_or_else(|| ApiError::unavailable("the activity log is not open"))
+    }
+}
+
+/// Search parameters; all optional, all combined.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityQuery {
+    /// Actor: user id or login.
+    user: Option<String>,
+    /// Action, e.g. `login`; a trailing `*` matches a prefix (`user.*`).
+    action: Option<String>,
+    /// RFC 3339; entries at or after.
+    since: Option<String>,
+    /// RFC 3339; entries before.
+    until: Option<String>,
+    /// Source address.
+    ip: Option<String>,
+    /// Substring of the details, any case (e.g. `API`).
+    details: Option<String>,
+    /// 1 to 1000; default 100 (CSV: everything when absent).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn time(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
+    v.as_deref()
+        .map(|s| {
+            Timestamp::parse_rfc3339(s)
+                .map(Timestamp::unix_micros)
+                .ok_or_else(|| {
+                    ApiError::validation(format!(
+                        "{name}: {s:?} is not an RFC 3339 time; give e.g. 2026-11-25T04:00:00Z"
+                    ))
+                })
+        })
+        .transpose()
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+impl ActivityQuery {
+    /// The filter, the cursor (exclusive upper sequence number) and the limit.
+    fn parse(&self) -> ApiResult<(Filter, Option<u64>, Option<usize>)> {
+        let ip = nonempty(&self.ip)
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ApiError::validation(format!("ip: {s:?} is not an IPv4 or IPv6 address"))
+                })
+            })
+            .transpose()?;
+        let filter = Filter {
+            user: nonempty(&self.user),
+            action: nonempty(&self.action),
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+            ip,
+            details: nonempty(&self.details),
+        };
+        let cursor = nonempty(&self.cursor)
+            .map(|c| {
+                query::parse_cursor(&c).ok_or_else(|| {
+                    ApiError::validation("cursor: pass the next_cursor of the previous page")
+                })
+            })
+            .transpose()?;
+        let limit = match self.limit {
+            None => None,
+            Some(n @ 1..=1000) => Some(n as usize),
+            Some(n) => {
+                return Err(ApiError::validation(format!(
+                    "limit: {n} is out of range; give 1 to {}",
+                    query::MAX_LIMIT
+                )));
+            }
+        };
+        Ok((filter, cursor, limit))
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "activity search failed");
+    ApiError::unavailable("the activity log cannot be read right now; try again")
+}
+
+/// Search the activity log, newest first (R11.2: Managers see every entry,
+/// Unit Managers those of their unit's users, everyone else their own).
+#[utoipa::path(get, path = "/api/v1/activity", tag = "activity", params(ActivityQuery),
+    responses(
+        (status = 200, body = Page),
+        (status = 400, description = "a bad parameter, named in `detail`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    Log(log): Log,
+    ApiQuery(q): ApiQuery<ActivityQuery>,
+) -> ApiResult<Json<Page>> {
+    let (filter, cursor, limit) = q.parse()?;
+    let scope = Scope::of(&caller.user);
+    let store = app.store.clone();
+    let limit = limit.unwrap_or(query::DEFAULT_LIMIT);
+    let page = tokio::task::spawn_blocking(move || {
+        query::page(&log, &store, &filter, &scope, cursor, limit)
+    })
+    .await
+    .map_err(failed)?
+    .map_err(failed)?;
+    Ok(Json(page))
+}
+
+/// Bytes gathered before a chunk goes to the client.
+const CHUNK: usize = 64 << 10;
+
+/// The same search as CSV (RFC 4180), newest first, streamed.
+#[utoipa::path(get, path = "/api/v1/activity.csv", tag = "activity", params(ActivityQuery),
+    responses(
+        (status = 200, description = "header `seq,time,actor,actor_login,business_unit,ip,action,target,details`, one entry a line", content_type = "text/csv"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn csv(
+    State(app): State<App>,
+    caller: Caller,
+    Log(log): Log,
+    ApiQuery(q): ApiQuery<ActivityQuery>,
+) -> ApiResult<Response> {
+    let (filter, cursor, limit) = q.parse()?;
+    let scope = Scope::of(&caller.user);
+    let store = app.store.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut chunk = String::from(EntryView::CSV_HEADER);
+        let mut left = limit.unwrap_or(usize::MAX);
+        let mut open = true;
+        let result = query::newest_first(&log, &store, &filter, &scope, cursor, |e| {
+            chunk.push_str(&e.csv_line());
+            left -= 1;
+            if chunk.len() >= CHUNK {
+                let out = Bytes::from(std::mem::take(&mut chunk));
+                // The client went away: stop reading the log.
+                open = tx.blocking_send(Ok(out)).is_ok();
+            }
+            open && left > 0
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, "activity CSV export failed midway");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        } else if open && !chunk.is_empty() {
+            let _ = tx.blocking_send(Ok(Bytes::from(chunk)));
+        }
+    });
+    let mut res = Body::new(ChannelBody(rx)).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"activity.csv\""),
+    );
+    Ok(res)
+}
+
+/// A response body fed by a channel: the CSV leaves as it is produced.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl axum::body::HttpBody for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|o| o.map(|r| r.map(hyper::body::Frame::data)))
+    }
+}
