@@ -117,6 +117,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         started,
         public_url: public_url.clone(),
         link_lifetime: config.auth.activation_link_lifetime.0,
+        activity: Some(activity_log.clone()),
     });
     let admin_listener = admin::server::bind(&data_dir).map_err(|source| DaemonError::Admin {
         path: data_dir.clone(),

@@ -539,10 +539,30 @@ fn backup_under_write_load_restores_to_a_consistent_database() {
         text(&again)
     );
 
+    // The activity log came along, cut where the database's copy ends.
+    let v = run(&["log", "verify", "--data-dir", restored.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", text(&v));
+
     let d2 = Daemon::start(&restored);
     let status = text(&d2.ctl(&["status"]));
     assert!(status.contains("subscription: Default"), "{status}");
     assert!(status.contains("users: 1"), "{status}");
+    let (code, _) = d2.stop();
+    assert!(code.success());
+    // After the restored outbox is drained, the log holds every entry of
+    // the restored database once: sequence numbers 1..=n without a gap.
+    let e = run(&["log", "export", "--data-dir", restored.to_str().unwrap()]);
+    assert!(e.status.success(), "{}", text(&e));
+    let seqs: Vec<u64> = String::from_utf8_lossy(&e.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(seqs.len() > 1, "the feature switches were logged");
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
 
     // A damaged backup is refused and leaves no database behind.
     let bad = dir.path().join("bad.redb");

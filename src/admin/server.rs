@@ -21,6 +21,8 @@ pub struct Context {
     /// Base of one-time links, and how long they live.
     pub public_url: String,
     pub link_lifetime: std::time::Duration,
+    /// The activity log, copied into backups with the database.
+    pub activity: Option<Arc<crate::audit::ActivityLog>>,
 }
 
 /// Binds `<data>/admin.sock` with mode 0600. A stale socket left by a crash
@@ -239,7 +241,12 @@ async fn backup(w: &mut tokio::net::unix::OwnedWriteHalf, ctx: &Context) -> std:
         .join(format!("backup-{}.redb", crate::ids::new_id()));
     let store = ctx.store.clone();
     let path = tmp.clone();
-    let made = tokio::task::spawn_blocking(move || store.backup(&path)).await;
+    let log = ctx.activity.clone();
+    let made = tokio::task::spawn_blocking(move || match log {
+        Some(log) => store.backup_with(&path, &|up_to| log.backup_cuts(up_to)),
+        None => store.backup(&path),
+    })
+    .await;
     let summary = match made {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return send(w, &err(e)).await,

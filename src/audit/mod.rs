@@ -85,6 +85,37 @@ impl ActivityLog {
             .total_bytes()
     }
 
+    /// The segments to put in a backup whose database committed activity
+    /// entries up to `up_to`: every segment that starts at or before it, cut
+    /// right after the record `up_to` (or after its last durable record when
+    /// the drain has not reached `up_to` yet; the rest is in the backup's
+    /// outbox).
+    pub fn backup_cuts(&self, up_to: u64) -> Result<Vec<crate::store::backup::FileCut>, String> {
+        let index = self.snapshot();
+        let mut cuts = Vec::new();
+        for seg in &index.segments {
+            if seg.first_seq > up_to {
+                break;
+            }
+            let len = match seg.blocks.iter().find(|b| b.last_seq >= up_to) {
+                None => seg.bytes,
+                Some(b) if b.first_seq > up_to => b.offset,
+                Some(b) => record_end(&seg.path, b, up_to)?,
+            };
+            let name = seg
+                .path
+                .file_name()
+                .map(|n| format!("{DIR}/{}", n.to_string_lossy()))
+                .ok_or_else(|| format!("{}: not a segment file", seg.path.display()))?;
+            cuts.push(crate::store::backup::FileCut {
+                name,
+                path: seg.path.clone(),
+                len,
+            });
+        }
+        Ok(cuts)
+    }
+
     /// Adds records the writer made durable.
     pub(crate) fn extend(&self, appended: &[Appended]) {
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
@@ -116,4 +147,24 @@ impl ActivityLog {
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         index.segments.retain(|s| !paths.contains(&s.path));
     }
+}
+
+/// The end offset of record `seq` inside block `b` of the segment at `path`.
+fn record_end(path: &Path, b: &index::Block, seq: u64) -> Result<u64, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut f = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    f.seek(SeekFrom::Start(b.offset)).map_err(|e| fail(&e))?;
+    let mut bytes = vec![0; (b.end - b.offset) as usize];
+    f.read_exact(&mut bytes).map_err(|e| fail(&e))?;
+    for item in format::Records::new(&bytes, b.offset, b.first_seq.saturating_sub(1)) {
+        if let format::Item::Record(r) = item
+            && r.seq == seq
+        {
+            return Ok(r.offset + r.len());
+        }
+    }
+    Err(fail(&format_args!(
+        "record {seq} is not where the index puts it"
+    )))
 }

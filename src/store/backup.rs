@@ -4,6 +4,12 @@
 //! read transaction: a consistent snapshot taken while writes go on (redb
 //! readers see the last commit and never block the writer). redb's checksums
 //! then guard the copy as they guard the live file.
+//!
+//! Files kept outside the database (the activity log's segments) travel in
+//! the same file, in the table `backup_files`, cut at the last activity entry
+//! the copied transaction committed: the log in a backup never runs ahead of
+//! its database, and entries still in the copied outbox are replayed (by
+//! sequence number, idempotently) after a restore.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +21,35 @@ use super::records::*;
 pub struct Summary {
     pub rows: u64,
     pub bytes: u64,
+    /// Files from outside the database (activity segments).
+    #[serde(default)]
+    pub files: u64,
+}
+
+/// Files outside the database, by their path relative to the data directory.
+pub const BACKUP_FILES: redb::TableDefinition<&str, &[u8]> =
+    redb::TableDefinition::new("backup_files");
+
+/// A file to include: the first `len` bytes of `path`, restored as `name`
+/// (relative to the data directory).
+#[derive(Debug, Clone)]
+pub struct FileCut {
+    pub name: String,
+    pub path: PathBuf,
+    pub len: u64,
+}
+
+/// Given the last activity sequence number of the copied transaction, the
+/// files to include.
+pub type FilesUpTo<'a> = &'a (dyn Fn(u64) -> Result<Vec<FileCut>, String> + Sync);
+
+/// Only activity segments are restored from `backup_files`: a name is
+/// `activity/<20 digits>.seg`, nothing that could climb out of the data
+/// directory.
+fn restorable(name: &str) -> bool {
+    name.strip_prefix("activity/")
+        .and_then(|n| n.strip_suffix(".seg"))
+        .is_some_and(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +66,7 @@ pub enum BackupError {
 
 /// Copies every table of `db` into a new file `out` (written beside it and
 /// renamed into place, so a crash never leaves a half backup under its name).
-pub fn write(db: &Database, out: &Path) -> Result<Summary, BackupError> {
+pub fn write(db: &Database, out: &Path, files: FilesUpTo<'_>) -> Result<Summary, BackupError> {
     if out.exists() {
         return Err(BackupError::Exists {
             path: out.to_owned(),
@@ -48,6 +83,7 @@ pub fn write(db: &Database, out: &Path) -> Result<Summary, BackupError> {
         let copy = Database::create(&tmp).map_err(|e| e.to_string())?;
         let txn = copy.begin_write().map_err(|e| e.to_string())?;
         let mut rows = 0u64;
+        let mut copied_files = 0u64;
         for def in KEYED_TABLES {
             let Ok(src) = read.open_table(def) else {
                 continue;
@@ -80,12 +116,28 @@ pub fn write(db: &Database, out: &Path) -> Result<Summary, BackupError> {
                 rows += 1;
             }
         }
+        let up_to = read
+            .open_table(META)
+            .ok()
+            .and_then(|m| m.get(KEY_ACTIVITY_SEQ).ok().flatten())
+            .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0);
+        {
+            let mut dst = txn.open_table(BACKUP_FILES).map_err(|e| e.to_string())?;
+            for cut in files(up_to)? {
+                let bytes = read_prefix(&cut.path, cut.len)
+                    .map_err(|e| format!("{}: {e}", cut.path.display()))?;
+                dst.insert(cut.name.as_str(), bytes.as_slice())
+                    .map_err(|e| e.to_string())?;
+                copied_files += 1;
+            }
+        }
         txn.commit().map_err(|e| e.to_string())?;
         drop(copy);
-        Ok::<u64, String>(rows)
+        Ok::<(u64, u64), String>((rows, copied_files))
     })();
-    let rows = match result {
-        Ok(rows) => rows,
+    let (rows, files) = match result {
+        Ok(done) => done,
         Err(detail) => {
             let _ = std::fs::remove_file(&tmp);
             return Err(fail(detail));
@@ -102,7 +154,20 @@ pub fn write(db: &Database, out: &Path) -> Result<Summary, BackupError> {
         crate::fsutil::sync_dir(dir).map_err(|e| fail(e.to_string()))?;
     }
     let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    Ok(Summary { rows, bytes })
+    Ok(Summary { rows, bytes, files })
+}
+
+fn read_prefix(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(len as usize);
+    std::fs::File::open(path)?.take(len).read_to_end(&mut buf)?;
+    if (buf.len() as u64) < len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "shorter than its durable records",
+        ));
+    }
+    Ok(buf)
 }
 
 /// Checks `from` and installs it as `<data_dir>/bailiwick.redb`. The daemon
@@ -148,10 +213,35 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
                 rows += redb::ReadableTableMetadata::len(&t).map_err(|e| e.to_string())?;
             }
         }
-        Ok(rows)
+        let mut files = Vec::new();
+        if let Ok(t) = read.open_table(BACKUP_FILES) {
+            for row in t.iter().map_err(|e| e.to_string())? {
+                let (k, v) = row.map_err(|e| e.to_string())?;
+                let name = k.value().to_owned();
+                if !restorable(&name) {
+                    return Err(format!(
+                        "it holds a file {name:?} that is not an activity segment"
+                    ));
+                }
+                if data_dir.join(&name).exists() {
+                    return Err(format!(
+                        "{} already exists; restore into an empty data directory",
+                        data_dir.join(&name).display()
+                    ));
+                }
+                files.push((name, v.value().to_vec()));
+            }
+        }
+        drop(read);
+        // The files leave the database: the restored one holds state only.
+        let txn = db.begin_write().map_err(|e| e.to_string())?;
+        txn.delete_table(BACKUP_FILES).map_err(|e| e.to_string())?;
+        txn.commit().map_err(|e| e.to_string())?;
+        drop(db);
+        Ok((rows, files))
     })();
-    let rows = match checked {
-        Ok(rows) => rows,
+    let (rows, files) = match checked {
+        Ok(done) => done,
         Err(detail) => {
             let _ = std::fs::remove_file(&staging);
             return Err(bad(detail));
@@ -161,9 +251,34 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
         path: target.clone(),
         detail: e.to_string(),
     };
+    // Segments first, the database last: an interrupted restore leaves no
+    // database, so it is run again, not started half-restored.
+    for (name, bytes) in &files {
+        let path = data_dir.join(name);
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                crate::fsutil::create_private_dir(dir)?;
+            }
+            std::fs::write(&path, bytes)?;
+            crate::fsutil::set_mode(&path, 0o600)?;
+            std::fs::File::open(&path)?.sync_all()?;
+            if let Some(dir) = path.parent() {
+                crate::fsutil::sync_dir(dir)?;
+            }
+            Ok(())
+        };
+        write().map_err(|e| BackupError::Failed {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+    }
     crate::fsutil::set_mode(&staging, 0o600).map_err(fail)?;
     std::fs::rename(&staging, &target).map_err(fail)?;
     crate::fsutil::sync_dir(data_dir).map_err(fail)?;
     let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
-    Ok(Summary { rows, bytes })
+    Ok(Summary {
+        rows,
+        bytes,
+        files: files.len() as u64,
+    })
 }

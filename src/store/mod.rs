@@ -223,7 +223,17 @@ impl Store {
 
     /// Writes an online, consistent copy of the database to `out`.
     pub fn backup(&self, out: &Path) -> Result<backup::Summary, backup::BackupError> {
-        backup::write(&self.inner.db, out)
+        backup::write(&self.inner.db, out, &|_| Ok(Vec::new()))
+    }
+
+    /// [`Store::backup`] with files from outside the database, chosen once
+    /// the copied transaction's last activity sequence number is known.
+    pub fn backup_with(
+        &self,
+        out: &Path,
+        files: backup::FilesUpTo<'_>,
+    ) -> Result<backup::Summary, backup::BackupError> {
+        backup::write(&self.inner.db, out, files)
     }
 
     /// Whether the database answers a read (for `/readyz`).
