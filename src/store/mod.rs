@@ -20,6 +20,7 @@
 pub mod backup;
 pub mod codec;
 pub mod migrate;
+mod organisation;
 pub mod records;
 mod writer;
 
@@ -30,7 +31,7 @@ use arc_swap::ArcSwap;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 use crate::clock::Clock;
-use crate::domain::{Actor, Refusal, State, Tx};
+use crate::domain::{Actor, Key, Refusal, State, Tx};
 use codec::Record;
 use records::*;
 
@@ -112,6 +113,13 @@ impl Default for Options {
     }
 }
 
+/// Called on the writer thread after each durable commit, with the state
+/// just published and the keys the commit touched, before any caller of
+/// that commit hears its answer: a derived view kept up to date by it is
+/// read-your-writes consistent.
+pub type CommitHook = Arc<dyn Fn(&State, &std::collections::BTreeSet<Key>) + Send + Sync>;
+type Hooks = Arc<std::sync::RwLock<Vec<CommitHook>>>;
+
 /// A handle to the open store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -124,6 +132,7 @@ struct Inner {
     published: Arc<ArcSwap<State>>,
     writer: writer::Handle,
     clock: Arc<dyn Clock>,
+    hooks: Hooks,
 }
 
 impl Store {
@@ -135,7 +144,8 @@ impl Store {
         let seq = read_activity_seq(&db, &path)?;
         let db = Arc::new(db);
         let published = Arc::new(ArcSwap::from_pointee(state));
-        let writer = writer::spawn(db.clone(), published.clone(), seq);
+        let hooks = Hooks::default();
+        let writer = writer::spawn(db.clone(), published.clone(), seq, hooks.clone());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -143,6 +153,7 @@ impl Store {
                 published,
                 writer,
                 clock,
+                hooks,
             }),
         })
     }
@@ -150,6 +161,17 @@ impl Store {
     /// The last committed state. Never blocks, never touches disk.
     pub fn snapshot(&self) -> Arc<State> {
         self.inner.published.load_full()
+    }
+
+    /// Registers `hook` to run after every later commit (see [`CommitHook`]).
+    /// Register before reading the snapshot a view starts from, so that no
+    /// commit falls between the two.
+    pub fn on_commit(&self, hook: CommitHook) {
+        self.inner
+            .hooks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(hook);
     }
 
     pub fn path(&self) -> &Path {
@@ -431,6 +453,7 @@ fn load(db: &Database, path: &Path) -> Result<State, OpenError> {
     for (h, s) in load_table(&read, SESSIONS, path)? {
         state.sessions.insert(h, s);
     }
+    organisation::load(&read, path, &mut state)?;
     Ok(state)
 }
 

@@ -98,14 +98,25 @@ impl Handle {
     }
 }
 
-pub(super) fn spawn(db: Arc<Database>, published: Arc<ArcSwap<State>>, seq: u64) -> Handle {
+pub(super) fn spawn(
+    db: Arc<Database>,
+    published: Arc<ArcSwap<State>>,
+    seq: u64,
+    hooks: super::Hooks,
+) -> Handle {
     let (tx, rx) = mpsc::channel();
     let alive = Arc::new(AtomicBool::new(true));
     let flag = alive.clone();
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
-            Writer { db, published, seq }.run(rx);
+            Writer {
+                db,
+                published,
+                seq,
+                hooks,
+            }
+            .run(rx);
             flag.store(false, Ordering::Release);
         })
         .expect("spawn store writer thread");
@@ -121,6 +132,7 @@ struct Writer {
     published: Arc<ArcSwap<State>>,
     /// Sequence number of the last activity entry committed.
     seq: u64,
+    hooks: super::Hooks,
 }
 
 impl Writer {
@@ -189,6 +201,7 @@ impl Writer {
         match self.persist(&working, &keys, activity, notices) {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
+                self.run_hooks(&working, &keys);
                 completions.into_iter().for_each(|c| c(None));
                 working
             }
@@ -196,6 +209,18 @@ impl Writer {
                 tracing::error!(error = %e, "commit failed; the batch was rolled back");
                 completions.into_iter().for_each(|c| c(Some(e.clone())));
                 committed
+            }
+        }
+    }
+
+    /// Lets derived views (the authorization index) catch up before any
+    /// caller hears its answer. A panicking hook is logged and skipped: the
+    /// commit is durable and must still be answered.
+    fn run_hooks(&self, state: &State, keys: &BTreeSet<Key>) {
+        let hooks = self.hooks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for hook in hooks {
+            if catch_unwind(AssertUnwindSafe(|| hook(state, keys))).is_err() {
+                tracing::error!("a commit hook panicked");
             }
         }
     }
@@ -238,6 +263,14 @@ impl Writer {
                         .insert(KEY_SETTINGS, codec::encode(&state.settings).as_slice())
                         .map(drop),
                     Key::Session(h) => put_or_remove(&mut sessions, h, state.sessions.get(h)),
+                    Key::Assets
+                    | Key::UnitAssets(_)
+                    | Key::Appliance(_)
+                    | Key::AssetGroup(_)
+                    | Key::DistributionGroup(_) => {
+                        super::organisation::persist(&txn, state, key).map_err(|e| err(&e))?;
+                        Ok(())
+                    }
                 }
                 .map_err(|e| err(&e))?;
             }
