@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod authz;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -32,7 +32,7 @@ pub mod roles;
 pub mod settings;
 pub mod subscription;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 mod time;
 mod tx;
 pub mod units;
