@@ -118,6 +118,15 @@ fn r6_assets_groups_and_read_your_writes_checks_over_https() {
             assert_eq!(v["allowed"], false, "removed {ip}");
         }
 
+        let (s, p) = api
+            .send(
+                reqwest::Method::PUT,
+                "/api/v1/business-units/nope/assets",
+                Some(json!({"ips": ["10.0.0.1"]})),
+            )
+            .await;
+        assert_eq!((s, p["code"].as_str()), (404, Some("not_found")));
+
         // Appliances and groups.
         let (s, a) = api
             .post("/api/v1/scanner-appliances", json!({"name": "dc1", "kind": "physical"}))

@@ -457,6 +457,17 @@ pub fn unit_assets(state: &State, unit: &Id) -> AssetSet {
         .unwrap_or_default()
 }
 
+/// The assets assigned to a unit the actor may see (`not_found` otherwise).
+pub fn assigned_to_unit(acting: &Acting<'_>, unit: &str) -> Result<AssetSet, Refusal> {
+    let u = acting
+        .state
+        .units
+        .get(unit)
+        .filter(|u| acting.may_see_unit(u))
+        .ok_or_else(|| refuse(Code::NotFound, format!("no business unit {unit}")))?;
+    Ok(unit_assets(acting.state, &u.id))
+}
+
 /// `GET /api/v1/assets`: the subscription's for Managers and User
 /// Administrators (who build groups from them), the unit's "All" for Unit
 /// Managers, the user's reach for everyone else.

@@ -269,6 +269,61 @@ pub async fn delete_appliance(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitAssetsRequest {
+    #[serde(default)]
+    pub ips: Vec<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub scanner_appliances: Vec<String>,
+}
+
+/// The assets assigned to a business unit (without its groups; R3.1).
+#[utoipa::path(get, path = "/api/v1/business-units/{id}/assets", tag = "assets",
+    params(("id" = String, Path)),
+    responses((status = 200, body = AssetsView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_unit_assets(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AssetsView>> {
+    let state = app.store.snapshot();
+    let a = acting(&state, &caller)?;
+    Ok(Json(AssetsView::new(&assets::assigned_to_unit(&a, &id)?)))
+}
+
+/// Assign subscription assets to a business unit, replacing what was
+/// assigned (R3.1; Managers). The same as `assets` in a business unit PATCH.
+#[utoipa::path(put, path = "/api/v1/business-units/{id}/assets", tag = "assets",
+    params(("id" = String, Path)), request_body = UnitAssetsRequest,
+    responses((status = 200, body = AssetsView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_unit_assets(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UnitAssetsRequest>,
+) -> ApiResult<Json<AssetsView>> {
+    let set = AssetSet {
+        ips: assets::parse_ips("ips", &req.ips)?,
+        domains: assets::parse_domains("domains", &req.domains)?,
+        scanner_appliances: req.scanner_appliances.into_iter().collect(),
+    };
+    let out = app
+        .store
+        .write(caller.actor(), move |tx| {
+            assets::set_unit_assets(tx, &id, set)
+        })
+        .await?;
+    Ok(Json(AssetsView::new(&out)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
