@@ -104,6 +104,16 @@ impl Entry {
     fn holds_all(&self) -> bool {
         self.groups.iter().any(|g| g == ALL)
     }
+
+    /// The unit whose "All" this user's reach may depend on: Managers reach
+    /// the subscription's wherever they are stored (R2.1).
+    fn reach_unit(&self) -> Option<Id> {
+        if self.role == Role::Manager {
+            None
+        } else {
+            self.unit.clone()
+        }
+    }
 }
 
 /// Subscription-wide facts the checks read.
@@ -130,7 +140,9 @@ pub struct Index {
     unit_all: imbl::HashMap<Id, Arc<Reach>>,
     subscription_all: Arc<Reach>,
     appliance_unit: imbl::HashMap<Id, Option<Id>>,
-    /// Reverse maps, so that a change finds the users it reaches.
+    /// Reverse maps, so that a change finds the users it reaches: by group
+    /// held, and by the unit whose "All" may be their reach
+    /// ([`Entry::reach_unit`]).
     by_group: imbl::HashMap<Id, imbl::HashSet<Id>>,
     by_unit: imbl::HashMap<Option<Id>, imbl::HashSet<Id>>,
 }
@@ -391,7 +403,7 @@ impl Index {
                 .insert(id.clone());
         }
         self.by_unit
-            .entry(e.unit.clone())
+            .entry(e.reach_unit())
             .or_default()
             .insert(id.clone());
         self.users.insert(id.clone(), e);
@@ -404,7 +416,7 @@ impl Index {
                     set.remove(id);
                 }
             }
-            if let Some(set) = self.by_unit.get_mut(&old.unit) {
+            if let Some(set) = self.by_unit.get_mut(&old.reach_unit()) {
                 set.remove(id);
             }
         }

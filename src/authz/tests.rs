@@ -576,3 +576,167 @@ fn the_live_handle_swaps_indexes() {
     );
     assert_eq!(authz.snapshot().len(), f.w.state.users.len());
 }
+
+mod incremental {
+    //! R6.4 as an invariant: whatever a commit touches, the incrementally
+    //! updated index answers exactly like one rebuilt from the new state.
+    use super::*;
+    use crate::domain::{AssetGroup, ScannerAppliance, UnitAssets};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        UserGroups(usize, Vec<usize>),
+        UserRole(usize, usize),
+        UserUnit(usize, Option<usize>),
+        UserStatus(usize, bool),
+        GroupIps(usize, u8, u8),
+        GroupUnits(usize, Vec<usize>),
+        DeleteGroup(usize),
+        UnitIps(usize, u8),
+        SubscriptionIps(u8),
+        Appliance(usize, Option<usize>),
+        DeleteAppliance(usize),
+    }
+
+    const USERS: usize = 6;
+    const GROUPS: usize = 4;
+    const UNITS: usize = 2;
+    const ROLES: [Role; 4] = [
+        Role::Manager,
+        Role::UnitManager,
+        Role::Scanner,
+        Role::Reader,
+    ];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..USERS, proptest::collection::vec(0..GROUPS + 1, 0..3))
+                .prop_map(|(u, g)| Op::UserGroups(u, g)),
+            (0..USERS, 0..ROLES.len()).prop_map(|(u, r)| Op::UserRole(u, r)),
+            (0..USERS, proptest::option::of(0..UNITS)).prop_map(|(u, x)| Op::UserUnit(u, x)),
+            (0..USERS, any::<bool>()).prop_map(|(u, a)| Op::UserStatus(u, a)),
+            (0..GROUPS, any::<u8>(), 0u8..8).prop_map(|(g, a, l)| Op::GroupIps(g, a, l)),
+            (0..GROUPS, proptest::collection::vec(0..UNITS, 0..3))
+                .prop_map(|(g, u)| Op::GroupUnits(g, u)),
+            (0..GROUPS).prop_map(Op::DeleteGroup),
+            (0..UNITS, any::<u8>()).prop_map(|(u, a)| Op::UnitIps(u, a)),
+            any::<u8>().prop_map(Op::SubscriptionIps),
+            (0..3usize, proptest::option::of(0..UNITS)).prop_map(|(a, u)| Op::Appliance(a, u)),
+            (0..3usize).prop_map(Op::DeleteAppliance),
+        ]
+    }
+
+    fn ip_block(a: u8, len: u8) -> IpSet {
+        let start = crate::domain::ipset::key(std::net::IpAddr::from([10, 0, 0, a]));
+        IpSet::from_ranges(vec![(start, start + u128::from(len))])
+    }
+
+    /// Applies `op` through a `Tx`; returns the keys it touched, as the
+    /// writer hands them to the index.
+    fn apply_op(w: &mut World, units: &[Id], users: &[Id], op: &Op) -> BTreeSet<Key> {
+        let mut tx = Tx::new(
+            &mut w.state,
+            Timestamp::from_unix_micros(9),
+            crate::domain::Actor::operator(),
+        );
+        let gid = |g: usize| {
+            if g == GROUPS {
+                ALL.to_owned()
+            } else {
+                format!("g{g}")
+            }
+        };
+        match op {
+            Op::UserGroups(u, g) => {
+                let mut x = tx.state().users[&users[*u]].clone();
+                x.asset_groups = g.iter().map(|&g| gid(g)).collect();
+                tx.put_user(x);
+            }
+            Op::UserRole(u, r) => {
+                let mut x = tx.state().users[&users[*u]].clone();
+                x.role = ROLES[*r];
+                tx.put_user(x);
+            }
+            Op::UserUnit(u, unit) => {
+                let mut x = tx.state().users[&users[*u]].clone();
+                x.business_unit = unit.map(|i| units[i].clone());
+                tx.put_user(x);
+            }
+            Op::UserStatus(u, active) => {
+                let mut x = tx.state().users[&users[*u]].clone();
+                x.status = if *active {
+                    UserStatus::Active
+                } else {
+                    UserStatus::Deactivated
+                };
+                tx.put_user(x);
+            }
+            Op::GroupIps(g, a, l) => {
+                let mut x = tx
+                    .state()
+                    .asset_groups
+                    .get(&gid(*g))
+                    .cloned()
+                    .unwrap_or(AssetGroup {
+                        id: gid(*g),
+                        title: gid(*g),
+                        assets: AssetSet::default(),
+                        business_units: BTreeSet::new(),
+                        owner: "m1".into(),
+                        created_by_role: Role::Manager,
+                        created_at: Timestamp::from_unix_micros(1),
+                    });
+                x.assets.ips = ip_block(*a, *l);
+                x.assets.scanner_appliances = [format!("a{}", a % 3)].into();
+                tx.put_asset_group(x);
+            }
+            Op::GroupUnits(g, u) => {
+                if let Some(mut x) = tx.state().asset_groups.get(&gid(*g)).cloned() {
+                    x.business_units = u.iter().map(|&i| units[i].clone()).collect();
+                    tx.put_asset_group(x);
+                }
+            }
+            Op::DeleteGroup(g) => tx.remove_asset_group(&gid(*g)),
+            Op::UnitIps(u, a) => tx.put_unit_assets(
+                &units[*u],
+                UnitAssets {
+                    assets: AssetSet {
+                        ips: ip_block(*a, 3),
+                        ..AssetSet::default()
+                    },
+                    new_ips_added: 0,
+                },
+            ),
+            Op::SubscriptionIps(a) => tx.put_assets(AssetSet {
+                ips: ip_block(*a, 200),
+                ..AssetSet::default()
+            }),
+            Op::Appliance(a, u) => tx.put_appliance(ScannerAppliance {
+                id: format!("a{a}"),
+                name: format!("a{a}"),
+                kind: ApplianceKind::Virtual,
+                business_unit: u.map(|i| units[i].clone()),
+                created_at: Timestamp::from_unix_micros(1),
+            }),
+            Op::DeleteAppliance(a) => tx.remove_appliance(&format!("a{a}")),
+        }
+        tx.finish().0.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn incremental_equals_rebuild(ops in proptest::collection::vec(op(), 1..25)) {
+            let mut w = World::new();
+            let units: Vec<Id> = (0..UNITS).map(|i| w.unit(&format!("U{i}"))).collect();
+            let users: Vec<Id> = (0..USERS).map(|i| w.user(&format!("x{i}"), Role::Scanner, None)).collect();
+            let mut ix = Index::build(&w.state);
+            for op in &ops {
+                let keys = apply_op(&mut w, &units, &users, op);
+                ix = ix.apply(&w.state, &keys);
+                prop_assert!(ix.same_answers(&Index::build(&w.state)), "after {:?}", op);
+            }
+        }
+    }
+}
