@@ -740,3 +740,70 @@ mod incremental {
         }
     }
 }
+
+/// Read-your-writes through the real store: the writer publishes the next
+/// index before it answers, so a check right after an acknowledged group
+/// change sees it, every time.
+#[test]
+fn r6_4_checks_see_a_group_change_as_soon_as_it_is_acknowledged() {
+    use crate::domain::{Actor, AssetGroup};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = crate::store::Options {
+        create: true,
+        ..Default::default()
+    };
+    let store = crate::store::Store::open(
+        dir.path(),
+        &opts,
+        std::sync::Arc::new(crate::clock::SystemClock),
+    )
+    .unwrap();
+    let authz = Authz::attach(&store);
+    let seed = World::new();
+    let m1 = seed.state.users["m1"].clone();
+    store
+        .write_blocking(Actor::operator(), move |tx| {
+            crate::domain::bootstrap::initialise(
+                tx,
+                &crate::domain::bootstrap::Bootstrap::default_subscription("boss"),
+                "boss".into(),
+            )?;
+            let mut s = m1;
+            s.id = "s1".into();
+            s.login = "s1".into();
+            s.role = Role::Scanner;
+            s.asset_groups = vec!["g1".into()];
+            tx.put_user(s);
+            Ok(())
+        })
+        .unwrap();
+    for i in 0..50u8 {
+        let ip = IpAddr::from([10, 0, 0, i]);
+        assert!(!authz.check("s1", Action::Scan, &Resource::ip(ip)).allowed);
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.put_asset_group(AssetGroup {
+                    id: "g1".into(),
+                    title: "G".into(),
+                    assets: AssetSet {
+                        ips: IpSet::from_ranges(vec![(
+                            crate::domain::ipset::key(ip),
+                            crate::domain::ipset::key(ip),
+                        )]),
+                        ..AssetSet::default()
+                    },
+                    business_units: BTreeSet::new(),
+                    owner: "boss".into(),
+                    created_by_role: Role::Manager,
+                    created_at: Timestamp::from_unix_micros(1),
+                });
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            authz.check("s1", Action::Scan, &Resource::ip(ip)).allowed,
+            "change {i} not seen"
+        );
+    }
+    store.close();
+}
