@@ -16,10 +16,13 @@
 //! ```
 
 pub mod access;
+pub mod assets;
 pub mod bootstrap;
 pub mod contacts;
 pub mod credentials;
 pub mod directory;
+pub mod groups;
+pub mod ipset;
 pub mod lifecycle;
 mod model;
 pub mod notice;
@@ -31,7 +34,7 @@ pub mod roles;
 pub mod settings;
 pub mod subscription;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 mod time;
 mod tx;
 pub mod units;
@@ -126,6 +129,14 @@ pub struct State {
     pub settings: Settings,
     /// Token hash to session.
     pub sessions: imbl::HashMap<String, Session>,
+    /// The subscription's IPs and domains (R6.1); its appliances are
+    /// [`State::appliances`].
+    pub assets: AssetSet,
+    /// Assets assigned to each unit (R3.1), by unit id.
+    pub unit_assets: imbl::OrdMap<Id, UnitAssets>,
+    pub appliances: imbl::OrdMap<Id, ScannerAppliance>,
+    pub asset_groups: imbl::OrdMap<Id, AssetGroup>,
+    pub distribution_groups: imbl::OrdMap<Id, DistributionGroup>,
 }
 
 impl State {

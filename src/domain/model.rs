@@ -389,3 +389,98 @@ pub struct Session {
     pub ip: Option<std::net::IpAddr>,
     pub user_agent: String,
 }
+
+/// The kinds of scanner appliance (R6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplianceKind {
+    Physical,
+    Virtual,
+    Offline,
+}
+
+impl ApplianceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplianceKind::Physical => "physical",
+            ApplianceKind::Virtual => "virtual",
+            ApplianceKind::Offline => "offline",
+        }
+    }
+}
+
+/// A scanner appliance (R6.1). Its unit's Unit Managers (and users whose
+/// groups name it) may use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScannerAppliance {
+    pub id: Id,
+    pub name: String,
+    pub kind: ApplianceKind,
+    /// `None`: a subscription appliance, in no unit.
+    pub business_unit: Option<Id>,
+    pub created_at: Timestamp,
+}
+
+/// IPs, domains and appliances: what the subscription holds, what is
+/// assigned to a unit, and what an asset group names (R6.1, R6.2).
+/// Domains are stored lower case without a trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AssetSet {
+    pub ips: crate::domain::ipset::IpSet,
+    pub domains: BTreeSet<String>,
+    /// Appliance ids. Always empty for the subscription's own set: every
+    /// appliance record is a subscription asset.
+    pub scanner_appliances: BTreeSet<Id>,
+}
+
+impl AssetSet {
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty() && self.domains.is_empty() && self.scanner_appliances.is_empty()
+    }
+
+    pub fn union(&self, other: &AssetSet) -> AssetSet {
+        AssetSet {
+            ips: self.ips.union(&other.ips),
+            domains: self.domains.union(&other.domains).cloned().collect(),
+            scanner_appliances: self
+                .scanner_appliances
+                .union(&other.scanner_appliances)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// The assets a Manager assigned to a unit, or its Unit Managers added
+/// (R3.1), and how many IPs new to the subscription the unit's users have
+/// added so far (R3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UnitAssets {
+    pub assets: AssetSet,
+    pub new_ips_added: u64,
+}
+
+/// An asset group (R6.2): named assets, linked to units or (no units) at
+/// subscription level. Its owner is its creator until R7 reassigns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetGroup {
+    pub id: Id,
+    pub title: String,
+    pub assets: AssetSet,
+    /// Empty: a subscription-level group.
+    pub business_units: BTreeSet<Id>,
+    pub owner: Id,
+    pub created_by_role: Role,
+    pub created_at: Timestamp,
+}
+
+/// A named set of users and addresses that notifications go to (R12.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionGroup {
+    pub id: Id,
+    pub name: String,
+    pub members: Vec<Id>,
+    pub emails: Vec<String>,
+    pub created_by: Id,
+    pub created_at: Timestamp,
+}

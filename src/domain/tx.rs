@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ActivationLink, BusinessUnit, Credentials, Id, Session, Settings, State, Subscription,
-    Timestamp, User,
+    ActivationLink, AssetGroup, AssetSet, BusinessUnit, Credentials, DistributionGroup, Id,
+    ScannerAppliance, Session, Settings, State, Subscription, Timestamp, UnitAssets, User,
 };
 
 /// A stored record, named by what it is. The store maps each to a table.
@@ -21,6 +21,12 @@ pub enum Key {
     Unit(Id),
     Settings,
     Session(String),
+    /// The subscription's IPs and domains.
+    Assets,
+    UnitAssets(Id),
+    Appliance(Id),
+    AssetGroup(Id),
+    DistributionGroup(Id),
 }
 
 /// Who is acting, from where: recorded with every activity entry (R11.1).
@@ -195,6 +201,51 @@ impl<'a> Tx<'a> {
             self.remove_session(h);
         }
         ending.len()
+    }
+
+    pub fn put_assets(&mut self, assets: AssetSet) {
+        self.state.assets = assets;
+        self.touched.push(Key::Assets);
+    }
+
+    /// Stores a unit's assets; an empty record is removed.
+    pub fn put_unit_assets(&mut self, unit: &Id, a: UnitAssets) {
+        if a == UnitAssets::default() {
+            self.state.unit_assets.remove(unit);
+        } else {
+            self.state.unit_assets.insert(unit.clone(), a);
+        }
+        self.touched.push(Key::UnitAssets(unit.clone()));
+    }
+
+    pub fn put_appliance(&mut self, a: ScannerAppliance) {
+        self.touched.push(Key::Appliance(a.id.clone()));
+        self.state.appliances.insert(a.id.clone(), a);
+    }
+
+    pub fn remove_appliance(&mut self, id: &Id) {
+        self.state.appliances.remove(id);
+        self.touched.push(Key::Appliance(id.clone()));
+    }
+
+    pub fn put_asset_group(&mut self, g: AssetGroup) {
+        self.touched.push(Key::AssetGroup(g.id.clone()));
+        self.state.asset_groups.insert(g.id.clone(), g);
+    }
+
+    pub fn remove_asset_group(&mut self, id: &Id) {
+        self.state.asset_groups.remove(id);
+        self.touched.push(Key::AssetGroup(id.clone()));
+    }
+
+    pub fn put_distribution_group(&mut self, g: DistributionGroup) {
+        self.touched.push(Key::DistributionGroup(g.id.clone()));
+        self.state.distribution_groups.insert(g.id.clone(), g);
+    }
+
+    pub fn remove_distribution_group(&mut self, id: &Id) {
+        self.state.distribution_groups.remove(id);
+        self.touched.push(Key::DistributionGroup(id.clone()));
     }
 
     /// Queues an email, stored in the same transaction as the change (R12.1).

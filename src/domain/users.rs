@@ -108,8 +108,8 @@ fn clean_external_id(v: &str) -> Result<String, Refusal> {
     Ok(v.to_owned())
 }
 
-/// Asset-group ids are only stored here (their rules are R6's); duplicates
-/// are dropped, order kept.
+/// Asset-group ids, checked against the real groups by
+/// `groups::check_assignment` (R6.3); duplicates are dropped, order kept.
 fn clean_groups(groups: &[Id]) -> Result<Vec<Id>, Refusal> {
     if groups.len() > 1000 {
         return Err(refuse(
@@ -196,6 +196,7 @@ fn decide_create(
     role_available(acting, new.role)?;
     may_assign_role(acting, new.role)?;
     check_placement(acting, new.role, new.business_unit.as_ref())?;
+    super::groups::check_assignment(acting.state, new.business_unit.as_ref(), &asset_groups)?;
     if acting.state.user_by_login(&new.login).is_some() {
         return Err(refuse(
             Code::LoginTaken,
@@ -350,6 +351,14 @@ fn decide_edit(acting: &Acting<'_>, id: &str, patch: UserPatch) -> Result<(User,
     }
     if role_changed || unit_changed {
         check_placement(acting, after.role, after.business_unit.as_ref())?;
+    }
+    // R6.3: the groups must be the new unit's when either changes.
+    if patch.asset_groups.is_some() || unit_changed {
+        super::groups::check_assignment(
+            acting.state,
+            after.business_unit.as_ref(),
+            &after.asset_groups,
+        )?;
     }
     if role_changed
         && before.role == Role::Manager

@@ -721,6 +721,20 @@ fn r11_1_each_change_writes_one_entry_with_a_stable_action() {
 fn asset_groups_are_stored_deduplicated() {
     let mut w = World::new();
     let s = w.user("s", Role::Scanner, None);
+    for g in ["g1", "g2"] {
+        w.state.asset_groups.insert(
+            g.into(),
+            crate::domain::AssetGroup {
+                id: g.into(),
+                title: g.into(),
+                assets: Default::default(),
+                business_units: Default::default(),
+                owner: "m1".into(),
+                created_by_role: Role::Manager,
+                created_at: Timestamp::from_unix_micros(1),
+            },
+        );
+    }
     let p = UserPatch {
         asset_groups: Some(vec!["g1".into(), "g2".into(), "g1".into()]),
         ..Default::default()

@@ -6,8 +6,11 @@
 //! OpenAPI document at once, so the two cannot drift apart.
 
 mod activity;
+mod assets;
+mod authz;
 pub mod caller;
 pub mod extract;
+mod groups;
 mod notifications;
 mod ops;
 mod org;
@@ -47,6 +50,8 @@ pub struct App {
     /// Last use of each session, kept in memory (see `auth::last_use`).
     pub sessions: Arc<crate::auth::last_use::LastUse>,
     pub auth: Arc<crate::auth::service::Authenticator>,
+    /// The permission index, kept current by the store's writer.
+    pub authz: Arc<crate::authz::Authz>,
 }
 
 impl App {
@@ -56,8 +61,10 @@ impl App {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
     ) -> Result<App, crate::auth::password::HashError> {
+        let authz = crate::authz::Authz::attach(&store);
         Ok(App {
             auth: Arc::new(crate::auth::service::Authenticator::new(&config.auth)?),
+            authz,
             store,
             config,
             metrics: Arc::default(),
@@ -140,6 +147,30 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::send))
         .routes(routes!(activity::list))
         .routes(routes!(activity::csv))
+        .routes(routes!(
+            assets::list_assets,
+            assets::add_assets,
+            assets::remove_assets
+        ))
+        .routes(routes!(assets::list_appliances, assets::create_appliance))
+        .routes(routes!(assets::delete_appliance))
+        .routes(routes!(assets::get_unit_assets, assets::set_unit_assets))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(
+            groups::get_group,
+            groups::edit_group,
+            groups::delete_group
+        ))
+        .routes(routes!(
+            groups::list_distribution_groups,
+            groups::create_distribution_group
+        ))
+        .routes(routes!(
+            groups::edit_distribution_group,
+            groups::delete_distribution_group
+        ))
+        .routes(routes!(authz::check))
+        .routes(routes!(authz::check_batch))
         .split_for_parts()
 }
 

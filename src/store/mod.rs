@@ -22,6 +22,7 @@ pub mod backup;
 pub mod codec;
 pub mod mail;
 pub mod migrate;
+mod organisation;
 pub mod records;
 mod writer;
 
@@ -32,7 +33,7 @@ use arc_swap::ArcSwap;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 use crate::clock::Clock;
-use crate::domain::{Actor, Refusal, State, Tx};
+use crate::domain::{Actor, Key, Refusal, State, Tx};
 use codec::Record;
 use records::*;
 
@@ -116,6 +117,13 @@ impl Default for Options {
     }
 }
 
+/// Called on the writer thread after each durable commit, with the state
+/// just published and the keys the commit touched, before any caller of
+/// that commit hears its answer: a derived view kept up to date by it is
+/// read-your-writes consistent.
+pub type CommitHook = Arc<dyn Fn(&State, &std::collections::BTreeSet<Key>) + Send + Sync>;
+type Hooks = Arc<std::sync::RwLock<Vec<CommitHook>>>;
+
 /// A handle to the open store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -133,6 +141,7 @@ struct Inner {
     /// Wakes the activity drain after commits with activity entries.
     activity_wake: Arc<Wake>,
     activity_status: ActivityStatus,
+    hooks: Hooks,
 }
 
 impl Store {
@@ -146,12 +155,14 @@ impl Store {
         let published = Arc::new(ArcSwap::from_pointee(state));
         let mail_queued = Arc::new(tokio::sync::Notify::new());
         let activity_wake = Arc::new(Wake::default());
+        let hooks = Hooks::default();
         let writer = writer::spawn(
             db.clone(),
             published.clone(),
             seq,
             mail_queued.clone(),
             activity_wake.clone(),
+            hooks.clone(),
         );
         Ok(Store {
             inner: Arc::new(Inner {
@@ -163,6 +174,7 @@ impl Store {
                 mail_queued,
                 activity_wake,
                 activity_status: ActivityStatus::default(),
+                hooks,
             }),
         })
     }
@@ -170,6 +182,17 @@ impl Store {
     /// The last committed state. Never blocks, never touches disk.
     pub fn snapshot(&self) -> Arc<State> {
         self.inner.published.load_full()
+    }
+
+    /// Registers `hook` to run after every later commit (see [`CommitHook`]).
+    /// Register before reading the snapshot a view starts from, so that no
+    /// commit falls between the two.
+    pub fn on_commit(&self, hook: CommitHook) {
+        self.inner
+            .hooks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(hook);
     }
 
     pub fn path(&self) -> &Path {
@@ -486,6 +509,7 @@ fn load(db: &Database, path: &Path) -> Result<State, OpenError> {
     for (h, s) in load_table(&read, SESSIONS, path)? {
         state.sessions.insert(h, s);
     }
+    organisation::load(&read, path, &mut state)?;
     Ok(state)
 }
 

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::Record;
 use crate::domain::{
-    ActivationLink, Activity, BusinessUnit, Credentials, Session, Settings, Subscription, User,
+    ActivationLink, Activity, AssetGroup, AssetSet, BusinessUnit, Credentials, DistributionGroup,
+    ScannerAppliance, Session, Settings, Subscription, UnitAssets, User,
 };
 
 /// `application`, `schema_version`, `subscription`, `activity_seq`.
@@ -21,12 +22,50 @@ pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("session
 pub const ACTIVITY_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_outbox");
 
 /// Every table keyed by string, for creation at init and for backups.
-pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 6] =
-    [META, USERS, CREDENTIALS, ACTIVATION_LINKS, UNITS, SESSIONS];
+pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 11] = [
+    META,
+    USERS,
+    CREDENTIALS,
+    ACTIVATION_LINKS,
+    UNITS,
+    SESSIONS,
+    ASSETS,
+    UNIT_ASSETS,
+    APPLIANCES,
+    ASSET_GROUPS,
+    DISTRIBUTION_GROUPS,
+];
 
 /// Emails committed with their cause, waiting for delivery (R12.1):
 /// sequence number to [`crate::domain::credentials::Notice`].
 pub const MAIL_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("mail_outbox");
+
+// Assets and groups (R6, R12.1); persisted by `store::organisation`.
+/// One row, [`KEY_SUBSCRIPTION_ASSETS`]: the subscription's IPs and domains.
+pub const ASSETS: TableDefinition<&str, &[u8]> = TableDefinition::new("assets");
+pub const UNIT_ASSETS: TableDefinition<&str, &[u8]> = TableDefinition::new("unit_assets");
+pub const APPLIANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("scanner_appliances");
+pub const ASSET_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("asset_groups");
+pub const DISTRIBUTION_GROUPS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("distribution_groups");
+
+pub const KEY_SUBSCRIPTION_ASSETS: &str = "subscription";
+
+impl Record for AssetSet {
+    const VERSION: u16 = 1;
+}
+impl Record for UnitAssets {
+    const VERSION: u16 = 1;
+}
+impl Record for ScannerAppliance {
+    const VERSION: u16 = 1;
+}
+impl Record for AssetGroup {
+    const VERSION: u16 = 1;
+}
+impl Record for DistributionGroup {
+    const VERSION: u16 = 1;
+}
 
 pub const APPLICATION: &[u8] = b"bailiwick";
 pub const KEY_APPLICATION: &str = "application";

@@ -105,6 +105,7 @@ pub(super) fn spawn(
     seq: u64,
     mail_queued: Arc<tokio::sync::Notify>,
     wake: Arc<super::Wake>,
+    hooks: super::Hooks,
 ) -> Handle {
     let (tx, rx) = mpsc::channel();
     let alive = Arc::new(AtomicBool::new(true));
@@ -118,6 +119,7 @@ pub(super) fn spawn(
                 seq,
                 mail_queued,
                 wake,
+                hooks,
             }
             .run(rx);
             flag.store(false, Ordering::Release);
@@ -139,6 +141,7 @@ struct Writer {
     mail_queued: Arc<tokio::sync::Notify>,
     /// Signalled after a commit that wrote activity entries (the log drain).
     wake: Arc<super::Wake>,
+    hooks: super::Hooks,
 }
 
 impl Writer {
@@ -212,6 +215,7 @@ impl Writer {
         match self.persist(&working, &keys, activity, notices, &mail) {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
+                self.run_hooks(&working, &keys);
                 if wrote_activity {
                     self.wake.notify();
                 }
@@ -225,6 +229,18 @@ impl Writer {
                 tracing::error!(error = %e, "commit failed; the batch was rolled back");
                 completions.into_iter().for_each(|c| c(Some(e.clone())));
                 committed
+            }
+        }
+    }
+
+    /// Lets derived views (the authorization index) catch up before any
+    /// caller hears its answer. A panicking hook is logged and skipped: the
+    /// commit is durable and must still be answered.
+    fn run_hooks(&self, state: &State, keys: &BTreeSet<Key>) {
+        let hooks = self.hooks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for hook in hooks {
+            if catch_unwind(AssertUnwindSafe(|| hook(state, keys))).is_err() {
+                tracing::error!("a commit hook panicked");
             }
         }
     }
@@ -268,6 +284,14 @@ impl Writer {
                         .insert(KEY_SETTINGS, codec::encode(&state.settings).as_slice())
                         .map(drop),
                     Key::Session(h) => put_or_remove(&mut sessions, h, state.sessions.get(h)),
+                    Key::Assets
+                    | Key::UnitAssets(_)
+                    | Key::Appliance(_)
+                    | Key::AssetGroup(_)
+                    | Key::DistributionGroup(_) => {
+                        super::organisation::persist(&txn, state, key).map_err(|e| err(&e))?;
+                        Ok(())
+                    }
                 }
                 .map_err(|e| err(&e))?;
             }
