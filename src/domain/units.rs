@@ -213,8 +213,33 @@ pub fn delete_unit(tx: &mut Tx<'_>, id: &str) -> Result<BusinessUnit, Refusal> {
                 ),
             ));
         }
+        // Groups and appliances are not silently re-scoped: a group linked
+        // only to this unit would otherwise become a subscription-level one.
+        let groups = acting
+            .state
+            .asset_groups
+            .values()
+            .filter(|g| g.business_units.contains(&unit.id))
+            .count();
+        let appliances = acting
+            .state
+            .appliances
+            .values()
+            .filter(|a| a.business_unit.as_ref() == Some(&unit.id))
+            .count();
+        if groups + appliances > 0 {
+            return Err(Refusal::new(
+                Code::BusinessUnitNotEmpty,
+                format!(
+                    "{} still has {groups} asset group(s) and {appliances} scanner appliance(s); delete them or unlink them from the unit first",
+                    unit.name
+                ),
+            ));
+        }
         unit.clone()
     };
+    // Its assigned assets stay the subscription's; the assignment goes.
+    tx.put_unit_assets(&unit.id, super::UnitAssets::default());
     tx.remove_unit(&unit.id);
     tx.log("unit.delete", target(&unit), "deleted");
     Ok(unit)
@@ -327,6 +352,40 @@ mod tests {
             err.message,
             "EU still has 1 user; move or delete them first"
         );
+    }
+
+    #[test]
+    fn r3_1_a_unit_with_asset_groups_is_not_deleted_and_its_assignment_goes_with_it() {
+        use crate::domain::groups::{NewGroup, create_group, delete_group};
+        use crate::domain::{AssetSet, UnitAssets};
+        let mut w = World::new();
+        let eu = w.unit("EU");
+        let linked = eu.clone();
+        w.run("m1", move |tx| {
+            create_group(
+                tx,
+                "g1".into(),
+                NewGroup {
+                    title: "Web".into(),
+                    assets: AssetSet::default(),
+                    business_units: Some([linked].into()),
+                },
+            )
+        })
+        .unwrap();
+        let err = w.run("m1", |tx| delete_unit(tx, &eu)).unwrap_err();
+        assert_eq!(err.code, Code::BusinessUnitNotEmpty);
+        assert!(err.message.contains("1 asset group"), "{}", err.message);
+        w.run("m1", |tx| delete_group(tx, "g1")).unwrap();
+        w.state.unit_assets.insert(
+            eu.clone(),
+            UnitAssets {
+                new_ips_added: 3,
+                ..UnitAssets::default()
+            },
+        );
+        w.run("m1", |tx| delete_unit(tx, &eu)).unwrap();
+        assert!(!w.state.unit_assets.contains_key(&eu), "no dangling record");
     }
 
     #[test]
