@@ -507,3 +507,60 @@ fn r7_3_deactivation_ends_sessions_at_once_and_reactivation_restores() {
         assert_eq!(v["status"], "active", "it had set a password before");
     });
 }
+
+#[test]
+fn r3_1_units_carry_their_assigned_assets_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let (s, v) = admin
+            .post(
+                "/api/v1/assets",
+                json!({"ips": ["10.0.0.0/24"], "domains": ["example.com"]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+
+        let (s, v) = admin
+            .post(
+                "/api/v1/business-units",
+                json!({"name": "EU", "assets": {"ips": ["10.0.0.1-10.0.0.9"], "domains": ["EXAMPLE.com"]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["assets"]["ips"], json!(["10.0.0.1-10.0.0.9"]));
+        assert_eq!(v["assets"]["domains"], json!(["example.com"]));
+        let eu = v["id"].as_str().unwrap().to_owned();
+
+        // An IP outside the subscription: refused whole, no unit created.
+        let (s, v) = admin
+            .post(
+                "/api/v1/business-units",
+                json!({"name": "US", "assets": {"ips": ["192.0.2.1"]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        let (_, page) = admin.get("/api/v1/business-units").await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+        // PATCH replaces the assignment; a bad item is named.
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/business-units/{eu}"),
+                json!({"assets": {"ips": ["10.0.0.7"]}}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["assets"]["ips"], json!(["10.0.0.7"]));
+        assert_eq!(v["assets"]["domains"], json!([]));
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/business-units/{eu}"),
+                json!({"assets": {"ips": ["10.0.0.300"]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(v["detail"].as_str().unwrap().contains("10.0.0.300"), "{v}");
+    });
+}

@@ -9,15 +9,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::App;
+use super::assets::{AssetsView, UnitAssetsRequest};
 use super::caller::Caller;
 use super::extract::ApiJson;
-use super::problem::{ApiResult, Problem};
+use super::problem::{ApiError, ApiResult, Problem};
 use super::users::{explicit_null, shown_to};
 use super::views::{Page, UserView, snake};
 use crate::domain::access::Acting;
 use crate::domain::units::{self, NewUnit, UnitPatch};
 use crate::domain::{
-    BusinessUnit, EmailContact, SecuritySettings, VisibilitySettings, contacts, settings,
+    AssetSet, BusinessUnit, EmailContact, SecuritySettings, VisibilitySettings, assets, contacts,
+    settings,
 };
 use crate::ids;
 
@@ -32,20 +34,41 @@ pub struct UnitView {
     pub new_ip_limit: Option<u64>,
     /// The unit's own Email Contact (R10.2).
     pub email_contact: Option<ContactView>,
+    /// Subscription assets assigned to the unit (R3.1), without its groups'.
+    pub assets: AssetsView,
     pub created_at: String,
 }
 
-impl From<&BusinessUnit> for UnitView {
-    fn from(u: &BusinessUnit) -> UnitView {
+impl UnitView {
+    pub fn new(state: &crate::domain::State, u: &BusinessUnit) -> UnitView {
         UnitView {
             id: u.id.clone(),
             name: u.name.clone(),
             primary_contact: u.primary_contact.clone(),
             new_ip_limit: u.new_ip_limit,
             email_contact: u.email_contact.clone().map(ContactView::from),
+            assets: AssetsView::new(&assets::unit_assets(state, &u.id)),
             created_at: u.created_at.to_rfc3339(),
         }
     }
+
+    /// After a change: the unit as the store now holds it.
+    fn now(app: &App, u: &BusinessUnit) -> UnitView {
+        UnitView::new(&app.store.snapshot(), u)
+    }
+}
+
+/// `assets` of a unit request: parsed before the write, so a bad item is
+/// named and nothing is stored.
+fn unit_assets_of(req: Option<UnitAssetsRequest>) -> Result<Option<AssetSet>, ApiError> {
+    req.map(|r| {
+        Ok(AssetSet {
+            ips: assets::parse_ips("assets.ips", &r.ips)?,
+            domains: assets::parse_domains("assets.domains", &r.domains)?,
+            scanner_appliances: r.scanner_appliances.into_iter().collect(),
+        })
+    })
+    .transpose()
 }
 
 /// A name and an address notifications show (R10.2).
@@ -87,7 +110,7 @@ pub async fn list_units(State(app): State<App>, caller: Caller) -> ApiResult<Jso
     Ok(Json(Page {
         items: units::list_units(&acting)
             .into_iter()
-            .map(UnitView::from)
+            .map(|u| UnitView::new(&state, u))
             .collect(),
         next_cursor: None,
     }))
@@ -98,6 +121,8 @@ pub async fn list_units(State(app): State<App>, caller: Caller) -> ApiResult<Jso
 pub struct CreateUnit {
     name: String,
     new_ip_limit: Option<u64>,
+    /// Subscription assets to assign (R3.1; Managers).
+    assets: Option<UnitAssetsRequest>,
 }
 
 /// Create a business unit (R3.1): Managers and User Administrators; not
@@ -115,20 +140,26 @@ pub async fn create_unit(
     ApiJson(req): ApiJson<CreateUnit>,
 ) -> ApiResult<(StatusCode, Json<UnitView>)> {
     let id = ids::new_id();
+    let assigned = unit_assets_of(req.assets)?;
     let unit = app
         .store
         .write(caller.actor(), move |tx| {
-            units::create_unit(
+            let unit = units::create_unit(
                 tx,
                 id,
                 NewUnit {
                     name: req.name,
                     new_ip_limit: req.new_ip_limit,
                 },
-            )
+            )?;
+            // One transaction: a refused assignment leaves no unit behind.
+            if let Some(a) = assigned {
+                assets::set_unit_assets(tx, &unit.id, a)?;
+            }
+            Ok(unit)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(UnitView::from(&unit))))
+    Ok((StatusCode::CREATED, Json(UnitView::now(&app, &unit))))
 }
 
 /// One business unit; `not_found` when the caller may not see it.
@@ -143,7 +174,7 @@ pub async fn get_unit(
 ) -> ApiResult<Json<UnitView>> {
     let state = app.store.snapshot();
     let acting = Acting::of(&state, &caller.user.id)?;
-    Ok(Json(UnitView::from(units::get_unit(&acting, &id)?)))
+    Ok(Json(UnitView::new(&state, units::get_unit(&acting, &id)?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -154,6 +185,8 @@ pub struct EditUnit {
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<u64>)]
     new_ip_limit: Option<Option<u64>>,
+    /// Replaces the assigned subscription assets (R3.1; Managers).
+    assets: Option<UnitAssetsRequest>,
 }
 
 /// Rename a unit or change its new-IP limit (R3.1, R3.2).
@@ -171,15 +204,27 @@ pub async fn edit_unit(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditUnit>,
 ) -> ApiResult<Json<UnitView>> {
+    let assigned = unit_assets_of(req.assets)?;
     let patch = UnitPatch {
         name: req.name,
         new_ip_limit: req.new_ip_limit,
     };
     let unit = app
         .store
-        .write(caller.actor(), move |tx| units::update_unit(tx, &id, patch))
+        .write(caller.actor(), move |tx| {
+            let unit = if patch.name.is_some() || patch.new_ip_limit.is_some() {
+                units::update_unit(tx, &id, patch)?
+            } else {
+                let acting = Acting::from_tx(tx)?;
+                units::get_unit(&acting, &id)?.clone()
+            };
+            if let Some(a) = assigned {
+                assets::set_unit_assets(tx, &unit.id, a)?;
+            }
+            Ok(unit)
+        })
         .await?;
-    Ok(Json(UnitView::from(&unit)))
+    Ok(Json(UnitView::now(&app, &unit)))
 }
 
 /// Delete an empty unit (R3.1): Managers only; `business_unit_not_empty`
@@ -538,7 +583,7 @@ pub async fn set_unit_email_contact(
             settings::set_unit_email_contact(tx, &id, req.email_contact.map(EmailContact::from))
         })
         .await?;
-    Ok(Json(UnitView::from(&unit)))
+    Ok(Json(UnitView::now(&app, &unit)))
 }
 
 /// A primary contact as account info shows it.
