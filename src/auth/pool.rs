@@ -83,9 +83,17 @@ impl HashPool {
             self.refused.fetch_add(1, Ordering::Relaxed);
             Busy
         })?;
-        let _slot = self.workers.acquire(lane).await;
+        let slot = self.workers.acquire(lane).await;
         drop(place);
-        tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
+        // The slot goes with the hash, not with this future: a request
+        // dropped mid-hash frees its worker only when the hash ends, so no
+        // more hashes run at once than there are workers.
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            f()
+        })
+        .await
+        .map_err(|_| Busy)
     }
 
     /// How many hashes were refused because the pool was full or the
@@ -209,6 +217,24 @@ mod tests {
             pool.run(Some("10.0.0.2".parse().unwrap()), || 7).await,
             Ok(7)
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r8_3_a_request_dropped_mid_hash_holds_its_worker_until_the_hash_ends() {
+        let pool = Arc::new(HashPool::new(1, 4));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let gone = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            pool.run(None, move || wait.recv()),
+        )
+        .await;
+        assert!(gone.is_err(), "the caller gave up while the hash ran");
+        assert_eq!(pool.workers.available(), 0, "the hash still runs");
+        release.send(()).unwrap();
+        while pool.workers.available() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(pool.run(None, || 5).await, Ok(5));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
