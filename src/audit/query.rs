@@ -19,8 +19,8 @@ use crate::domain::{Role, Timestamp, User};
 use crate::store::{OutboxError, Store};
 
 /// Largest page (API.md: lists take at most 1000).
-pub const MAX_LIMIT: usize = 1000;
-pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = crate::domain::directory::MAX_LIMIT;
+pub const DEFAULT_LIMIT: usize = crate::domain::directory::DEFAULT_LIMIT;
 
 /// What to look for; every field set must match.
 #[derive(Debug, Clone, Default)]

@@ -77,7 +77,7 @@ pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
     } else {
         UserStatus::PendingActivation
     };
-    let mut details = format!("status {}", status_name(user.status));
+    let mut details = format!("status {}", user.status.as_str());
     if let Some(mut c) = creds
         && (c.locked || c.failed_attempts > 0)
     {
@@ -93,14 +93,6 @@ pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
     tx.put_user(user.clone());
     tx.log("user.reactivate", target(&user), details);
     Ok(user)
-}
-
-fn status_name(s: UserStatus) -> &'static str {
-    match s {
-        UserStatus::PendingActivation => "pending_activation",
-        UserStatus::Active => "active",
-        UserStatus::Deactivated => "deactivated",
-    }
 }
 
 #[cfg(test)]

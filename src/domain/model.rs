@@ -179,6 +179,17 @@ pub enum UserStatus {
     Deactivated,
 }
 
+impl UserStatus {
+    /// The API's name for it (its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::PendingActivation => "pending_activation",
+            UserStatus::Active => "active",
+            UserStatus::Deactivated => "deactivated",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {

@@ -106,7 +106,7 @@ impl ActivityQuery {
             .transpose()?;
         let limit = match self.limit {
             None => None,
-            Some(n @ 1..=1000) => Some(n as usize),
+            Some(n) if (1..=query::MAX_LIMIT).contains(&(n as usize)) => Some(n as usize),
             Some(n) => {
                 return Err(ApiError::validation(format!(
                     "limit: {n} is out of range; give 1 to {}",

@@ -30,10 +30,7 @@ pub(super) fn paginate<T: Clone>(
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> ApiResult<Page<T>> {
-    let limit = limit.unwrap_or(100);
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError::validation("limit: give 1 to 1000"));
-    }
+    let limit = crate::domain::directory::page_limit(limit)?;
     let mut rest: Vec<(String, T)> = items
         .into_iter()
         .filter(|(id, _)| cursor.is_none_or(|c| id.as_str() > c))

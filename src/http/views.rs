@@ -78,7 +78,7 @@ impl From<directory::UserView> for UserView {
             last_name: v.last_name,
             role: v.role.as_str().to_owned(),
             business_unit: v.business_unit,
-            status: snake(&v.status),
+            status: v.status.as_str().to_owned(),
             locked: v.locked,
             asset_groups: v.asset_groups,
             permissions: v
