@@ -298,6 +298,7 @@ pub fn add_assets(
         Some(u) => format!("subscription and {}", unit_name(tx.state(), Some(u))),
         None => "subscription".into(),
     };
+    super::objects::revalidate_tickets(tx, None);
     tx.log("assets.add", place, describe(&ips, &domains, Some(new_ips)));
     Ok(Added {
         new_ips,
@@ -388,6 +389,7 @@ pub fn remove_assets(
     for g in groups {
         tx.put_asset_group(g);
     }
+    super::objects::revalidate_tickets(tx, None);
     tx.log(
         "assets.remove",
         "subscription",
@@ -430,6 +432,7 @@ pub fn set_unit_assets(tx: &mut Tx<'_>, unit: &str, assets: AssetSet) -> Result<
         .unwrap_or_default();
     ua.assets = assets.clone();
     tx.put_unit_assets(&unit, ua);
+    super::objects::revalidate_tickets(tx, None);
     let name = unit_name(tx.state(), Some(&unit));
     tx.log(
         "unit.assets",
@@ -574,6 +577,7 @@ pub fn create_appliance(
     };
     tx.put_appliance(appliance.clone());
     let place = unit_name(tx.state(), appliance.business_unit.as_ref());
+    super::objects::revalidate_tickets(tx, None);
     tx.log(
         "appliance.create",
         format!("scanner appliance {} ({})", appliance.name, appliance.id),
@@ -641,6 +645,7 @@ pub fn delete_appliance(tx: &mut Tx<'_>, id: &str) -> Result<ScannerAppliance, R
     for g in groups {
         tx.put_asset_group(g);
     }
+    super::objects::revalidate_tickets(tx, None);
     tx.log(
         "appliance.delete",
         format!("scanner appliance {} ({})", appliance.name, appliance.id),

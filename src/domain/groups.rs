@@ -118,16 +118,26 @@ fn clean_title(t: &str) -> Result<String, Refusal> {
     Ok(t.to_owned())
 }
 
+/// The group other than `except` whose title would clash with `title` for
+/// a group linked to `units` (none: subscription level).
+pub(crate) fn title_clash<'s>(
+    state: &'s State,
+    title: &str,
+    units: &BTreeSet<Id>,
+    except: &str,
+) -> Option<&'s AssetGroup> {
+    state.asset_groups.values().find(|o| {
+        o.id != except
+            && o.title.eq_ignore_ascii_case(title)
+            && (o.business_units.is_empty() && units.is_empty()
+                || !o.business_units.is_disjoint(units))
+    })
+}
+
 /// Titles are unique within each unit the group is linked to, and among
 /// subscription-level groups.
 fn check_title(state: &State, g: &AssetGroup) -> Result<(), Refusal> {
-    let clash = state.asset_groups.values().find(|o| {
-        o.id != g.id
-            && o.title.eq_ignore_ascii_case(&g.title)
-            && (o.business_units.is_empty() && g.business_units.is_empty()
-                || !o.business_units.is_disjoint(&g.business_units))
-    });
-    match clash {
+    match title_clash(state, &g.title, &g.business_units, &g.id) {
         Some(o) => {
             let place = o
                 .business_units
@@ -273,6 +283,7 @@ pub fn create_group(tx: &mut Tx<'_>, id: Id, new: NewGroup) -> Result<AssetGroup
         g
     };
     tx.put_asset_group(group.clone());
+    super::objects::revalidate_tickets(tx, None);
     let units: Vec<String> = group
         .business_units
         .iter()
@@ -372,6 +383,7 @@ pub fn edit_group(tx: &mut Tx<'_>, id: &str, patch: GroupPatch) -> Result<AssetG
     } else {
         d.join("; ")
     };
+    super::objects::revalidate_tickets(tx, None);
     tx.log("asset_group.update", target(&after), details);
     Ok(after)
 }
@@ -400,6 +412,7 @@ pub fn delete_group(tx: &mut Tx<'_>, id: &str) -> Result<AssetGroup, Refusal> {
     for u in holders {
         tx.put_user(u);
     }
+    super::objects::revalidate_tickets(tx, None);
     tx.log(
         "asset_group.delete",
         target(&group),

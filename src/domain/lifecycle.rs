@@ -12,11 +12,74 @@
 //! `active`. Asking for the status a user already has is a `conflict`, so a
 //! retried request tells the caller it already happened.
 
+use super::Id;
 use super::access::{Acting, name_of};
 use super::contacts::protect_primary_contact;
 use super::roles::protect_last_manager;
 use super::users::target;
 use super::{Code, Refusal, Role, Tx, User, UserStatus};
+
+/// One thing a move (R7.4) or delete (R7.5) did, for its response and log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// `asset_group`, `distribution_group`, or an object kind (R9.1).
+    pub kind: &'static str,
+    pub id: Id,
+    pub name: String,
+    pub fate: Fate,
+    /// The new owner, or the id of the copy.
+    pub to: Option<Id>,
+}
+
+/// What happened to an object in a lifecycle workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fate {
+    /// Went to the new unit with the user.
+    Moved,
+    /// Stays where it was and is linked to the new unit too.
+    Linked,
+    /// Copied into the new unit; `to` is the copy.
+    Copied,
+    /// Unchanged, still the user's.
+    Kept,
+    /// No longer assigned to the user.
+    Unassigned,
+    Deleted,
+    /// Given to the user named in the request.
+    Transferred,
+    /// Given to a primary contact.
+    Reassigned,
+    /// Kept without owner (authentication records, R7.5).
+    OwnerCleared,
+    /// A policy's assignee fell back to `user_running_scan`.
+    AssigneeReset,
+    /// A ticket the user can no longer act on.
+    Invalidated,
+    /// A ticket the user can act on again.
+    Revalidated,
+    /// Taken off a distribution group's members.
+    MemberRemoved,
+}
+
+impl Fate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::Moved => "moved",
+            Fate::Linked => "linked",
+            Fate::Copied => "copied",
+            Fate::Kept => "kept",
+            Fate::Unassigned => "unassigned",
+            Fate::Deleted => "deleted",
+            Fate::Transferred => "transferred",
+            Fate::Reassigned => "reassigned",
+            Fate::OwnerCleared => "owner_cleared",
+            Fate::AssigneeReset => "assignee_reset",
+            Fate::Invalidated => "invalidated",
+            Fate::Revalidated => "revalidated",
+            Fate::MemberRemoved => "member_removed",
+        }
+    }
+}
 
 fn managers_only(acting: &Acting<'_>, what: &str) -> Result<(), Refusal> {
     if acting.is_manager() {

@@ -20,16 +20,21 @@ pub mod assets;
 pub mod bootstrap;
 pub mod contacts;
 pub mod credentials;
+pub mod deletion;
 pub mod directory;
 pub mod groups;
 pub mod ipset;
 pub mod lifecycle;
+#[cfg(test)]
+mod lifecycle_props;
 mod model;
+pub mod moving;
 pub mod notice;
+pub mod objects;
 pub mod password;
 pub mod permissions;
 #[cfg(test)]
-mod props;
+pub(crate) mod props;
 pub mod roles;
 pub mod settings;
 pub mod subscription;
@@ -137,6 +142,8 @@ pub struct State {
     pub appliances: imbl::OrdMap<Id, ScannerAppliance>,
     pub asset_groups: imbl::OrdMap<Id, AssetGroup>,
     pub distribution_groups: imbl::OrdMap<Id, DistributionGroup>,
+    /// Objects of other services, with their owners (R9).
+    pub objects: imbl::OrdMap<Id, OwnedObject>,
 }
 
 impl State {

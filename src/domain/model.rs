@@ -495,3 +495,129 @@ pub struct DistributionGroup {
     pub created_by: Id,
     pub created_at: Timestamp,
 }
+
+/// The kinds of object other services register with their owner (R9.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    ReportTemplate,
+    OptionProfile,
+    ScheduledScan,
+    ScheduledReport,
+    SearchList,
+    AuthRecord,
+    RemediationPolicy,
+    RemediationTicket,
+    ScanResult,
+    MapResult,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 10] = [
+        ObjectKind::ReportTemplate,
+        ObjectKind::OptionProfile,
+        ObjectKind::ScheduledScan,
+        ObjectKind::ScheduledReport,
+        ObjectKind::SearchList,
+        ObjectKind::AuthRecord,
+        ObjectKind::RemediationPolicy,
+        ObjectKind::RemediationTicket,
+        ObjectKind::ScanResult,
+        ObjectKind::MapResult,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::ReportTemplate => "report_template",
+            ObjectKind::OptionProfile => "option_profile",
+            ObjectKind::ScheduledScan => "scheduled_scan",
+            ObjectKind::ScheduledReport => "scheduled_report",
+            ObjectKind::SearchList => "search_list",
+            ObjectKind::AuthRecord => "auth_record",
+            ObjectKind::RemediationPolicy => "remediation_policy",
+            ObjectKind::RemediationTicket => "remediation_ticket",
+            ObjectKind::ScanResult => "scan_result",
+            ObjectKind::MapResult => "map_result",
+        }
+    }
+
+    /// The personal configurations of R7.4 and R7.5: kept, transferred or
+    /// deleted together.
+    pub fn is_configuration(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::ReportTemplate
+                | ObjectKind::OptionProfile
+                | ObjectKind::ScheduledScan
+                | ObjectKind::ScheduledReport
+                | ObjectKind::SearchList
+        )
+    }
+
+    /// Schedules launch, and are deactivated with their owner (R9.3).
+    pub fn is_schedule(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::ScheduledScan | ObjectKind::ScheduledReport
+        )
+    }
+
+    /// Only option profiles and report templates may be global (R9.1).
+    pub fn may_be_global(self) -> bool {
+        matches!(self, ObjectKind::OptionProfile | ObjectKind::ReportTemplate)
+    }
+
+    /// Scan and map results: kept or deleted with their owner (R7.5).
+    pub fn is_result(self) -> bool {
+        matches!(self, ObjectKind::ScanResult | ObjectKind::MapResult)
+    }
+}
+
+impl std::str::FromStr for ObjectKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ObjectKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ObjectKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown kind {s:?}; kinds are {}", names.join(", "))
+            })
+    }
+}
+
+/// Who a remediation policy or ticket is assigned to (R9.1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Assignee {
+    User(Id),
+    /// A policy's default: whoever runs the scan (R7.5).
+    UserRunningScan,
+}
+
+/// An object another service keeps, registered here with its owner so that
+/// R7 can move, reassign or delete it atomically (R9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedObject {
+    pub id: Id,
+    pub kind: ObjectKind,
+    pub name: String,
+    /// `None` only for authentication records whose owner was deleted (R7.5).
+    pub owner: Option<Id>,
+    /// The creator's role: R6.5 decides who edits an authentication record by it.
+    pub created_by_role: Role,
+    /// `None`: Unassigned.
+    pub business_unit: Option<Id>,
+    /// Option profiles and report templates shared with the subscription.
+    pub global: bool,
+    /// Targets.
+    pub asset_groups: Vec<Id>,
+    pub ips: crate::domain::ipset::IpSet,
+    /// Policies and tickets only.
+    pub assignee: Option<Assignee>,
+    /// Tickets: whether the assignee can reach the ticket's assets (R9.2).
+    pub valid: bool,
+    /// Schedules: refused at launch since their owner was deactivated (R9.3).
+    pub deactivated: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

@@ -373,7 +373,7 @@ fn run(state: &mut State, cmd: &Cmd, next: &mut u32, now: i64) {
     }
 }
 
-fn check(s: &State, ever_ua: &BTreeSet<Id>) {
+pub(crate) fn check(s: &State, ever_ua: &BTreeSet<Id>) {
     let sub = s.subscription.as_ref().expect("a subscription");
     assert!(s.active_managers() >= 1, "R2.6: no active Manager left");
     let poc = sub

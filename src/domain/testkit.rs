@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 
 use super::access::Acting;
 use super::bootstrap::{Bootstrap, FirstCredential, initialise_with};
+use super::ipset::IpSet;
 use super::{
-    Access, Actor, BusinessUnit, Feature, Id, Module, Permission, Refusal, Role, ServiceType,
-    State, Timestamp, Tx, User, UserStatus,
+    Access, Actor, AssetGroup, AssetSet, BusinessUnit, Feature, Id, Module, ObjectKind,
+    OwnedObject, Permission, Refusal, Role, ServiceType, State, Timestamp, Tx, User, UserStatus,
 };
 
 pub(crate) struct World {
@@ -38,7 +39,7 @@ pub(crate) fn actor_of(state: &State, id: &str) -> Actor {
 /// The parts of a state a command may change, to compare before and after.
 pub(crate) fn fingerprint(s: &State) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         s.subscription,
         s.users,
         s.logins,
@@ -46,7 +47,10 @@ pub(crate) fn fingerprint(s: &State) -> String {
         s.settings,
         s.credentials.len(),
         s.activation_links.len(),
-        s.sessions.len()
+        s.sessions.len(),
+        s.asset_groups,
+        s.distribution_groups,
+        s.objects
     )
 }
 
@@ -160,6 +164,72 @@ impl World {
         });
     }
 
+    /// An asset group put straight into the state.
+    pub fn group(
+        &mut self,
+        title: &str,
+        units: &[&Id],
+        owner: &str,
+        created_by: Role,
+        ips: &[&str],
+    ) -> Id {
+        let id = self.fresh("g");
+        self.state.asset_groups.insert(
+            id.clone(),
+            AssetGroup {
+                id: id.clone(),
+                title: title.into(),
+                assets: AssetSet {
+                    ips: IpSet::parse_list("ips", ips).expect("test IPs"),
+                    ..AssetSet::default()
+                },
+                business_units: units.iter().map(|u| (*u).clone()).collect(),
+                owner: owner.into(),
+                created_by_role: created_by,
+                created_at: Timestamp::from_unix_micros(2),
+            },
+        );
+        id
+    }
+
+    /// Gives `user` exactly these groups.
+    pub fn assign(&mut self, user: &str, groups: &[&Id]) {
+        self.edit(user, |u| {
+            u.asset_groups = groups.iter().map(|g| (*g).clone()).collect()
+        });
+    }
+
+    /// An object of `owner`, in its unit, put straight into the state.
+    pub fn object(&mut self, kind: ObjectKind, owner: &str, ips: &[&str]) -> Id {
+        let id = self.fresh("o");
+        let user = &self.state.users[owner];
+        let o = OwnedObject {
+            id: id.clone(),
+            kind,
+            name: format!("{} {}", kind.as_str(), id),
+            owner: Some(owner.into()),
+            created_by_role: user.role,
+            business_unit: user.business_unit.clone(),
+            global: false,
+            asset_groups: Vec::new(),
+            ips: IpSet::parse_list("ips", ips).expect("test IPs"),
+            assignee: None,
+            valid: true,
+            deactivated: false,
+            created_at: Timestamp::from_unix_micros(2),
+            updated_at: Timestamp::from_unix_micros(2),
+        };
+        self.state.objects.insert(id.clone(), o);
+        id
+    }
+
+    /// Edits an object in place.
+    pub fn with_object(&mut self, id: &str, f: impl FnOnce(&mut OwnedObject)) {
+        if let Some(o) = self.state.objects.get_mut(id) {
+            f(o);
+        }
+    }
+
     pub fn acting(&self, id: &str) -> Acting<'_> {
         Acting::of(&self.state, id).expect("an active user")
     }
@@ -170,6 +240,25 @@ impl World {
         actor: &str,
         command: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
     ) -> Result<T, Refusal> {
+        let (out, log) = self.run_logged(actor, command);
+        if out.is_ok() {
+            assert_eq!(
+                log.len(),
+                1,
+                "an accepted command writes one entry: {log:?}"
+            );
+        }
+        out
+    }
+
+    /// Runs a workflow that writes an entry per thing it changes (R7.4,
+    /// R7.5): accepted, it wrote at least one; refused, none and changed
+    /// nothing. Returns the entries.
+    pub fn run_logged<T>(
+        &mut self,
+        actor: &str,
+        command: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
+    ) -> (Result<T, Refusal>, Vec<super::Activity>) {
         self.clock += 1;
         let before = self.state.clone();
         let who = actor_of(&self.state, actor);
@@ -181,11 +270,7 @@ impl World {
         let out = command(&mut tx);
         let (_, log) = tx.finish();
         match &out {
-            Ok(_) => assert_eq!(
-                log.len(),
-                1,
-                "an accepted command writes one entry: {log:?}"
-            ),
+            Ok(_) => assert!(!log.is_empty(), "an accepted command writes entries"),
             Err(r) => {
                 assert!(log.is_empty(), "a refusal writes no entry: {r:?} {log:?}");
                 assert_eq!(
@@ -196,6 +281,6 @@ impl World {
                 assert!(!r.message.is_empty());
             }
         }
-        out
+        (out, log)
     }
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ActivationLink, AssetGroup, AssetSet, BusinessUnit, Credentials, DistributionGroup, Id,
-    ScannerAppliance, Session, Settings, State, Subscription, Timestamp, UnitAssets, User,
+    OwnedObject, ScannerAppliance, Session, Settings, State, Subscription, Timestamp, UnitAssets,
+    User,
 };
 
 /// A stored record, named by what it is. The store maps each to a table.
@@ -27,6 +28,8 @@ pub enum Key {
     Appliance(Id),
     AssetGroup(Id),
     DistributionGroup(Id),
+    /// An owned object (R9).
+    Object(Id),
 }
 
 /// Who is acting, from where: recorded with every activity entry (R11.1).
@@ -246,6 +249,16 @@ impl<'a> Tx<'a> {
     pub fn remove_distribution_group(&mut self, id: &Id) {
         self.state.distribution_groups.remove(id);
         self.touched.push(Key::DistributionGroup(id.clone()));
+    }
+
+    pub fn put_object(&mut self, o: OwnedObject) {
+        self.touched.push(Key::Object(o.id.clone()));
+        self.state.objects.insert(o.id.clone(), o);
+    }
+
+    pub fn remove_object(&mut self, id: &Id) {
+        self.state.objects.remove(id);
+        self.touched.push(Key::Object(id.clone()));
     }
 
     /// Queues an email, stored in the same transaction as the change (R12.1).

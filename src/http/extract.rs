@@ -63,3 +63,12 @@ where
         }
     }
 }
+
+/// An optional JSON body already read as bytes, with [`ApiJson`]'s codes:
+/// `malformed` when not JSON, `validation` when of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::validation(e.to_string()),
+        _ => ApiError::malformed(e.to_string()),
+    })
+}

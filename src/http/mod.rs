@@ -12,6 +12,7 @@ pub mod caller;
 pub mod extract;
 mod groups;
 mod notifications;
+mod objects;
 mod ops;
 mod org;
 pub mod problem;
@@ -131,7 +132,19 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::reset_questions))
         .routes(routes!(session::reset_answers))
         .routes(routes!(users::list_users, users::create_user))
-        .routes(routes!(users::get_user, users::edit_user))
+        .routes(routes!(
+            users::get_user,
+            users::edit_user,
+            users::delete_user
+        ))
+        .routes(routes!(users::move_user))
+        .routes(routes!(objects::list_objects, objects::create_object))
+        .routes(routes!(
+            objects::get_object,
+            objects::edit_object,
+            objects::delete_object
+        ))
+        .routes(routes!(objects::launch))
         .routes(routes!(users::deactivate_user))
         .routes(routes!(users::reactivate_user))
         .routes(routes!(org::list_units, org::create_unit))

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
@@ -16,10 +16,12 @@ use super::problem::{ApiResult, Problem};
 use super::views::{Page, UserView};
 use crate::domain::access::Acting;
 use crate::domain::credentials::{Notice, NoticeKind};
+use crate::domain::deletion::{self, Delete};
 use crate::domain::directory::{self, UnitFilter, UserFilter};
-use crate::domain::lifecycle;
+use crate::domain::lifecycle::{self, Outcome};
+use crate::domain::moving::{self, Move};
 use crate::domain::users::{self, ActivationGrant, NewUser, UserPatch};
-use crate::domain::{Access, Permission, Role, User, UserStatus};
+use crate::domain::{Access, Code, Permission, Refusal, Role, User, UserStatus};
 use crate::ids;
 
 /// `Some(None)` for an explicit `null`, `None` (by `#[serde(default)]`)
@@ -285,4 +287,154 @@ pub async fn reactivate_user(
         .write(caller.actor(), move |tx| lifecycle::reactivate(tx, &id))
         .await?;
     Ok(Json(shown_to(&app, &caller, &user)))
+}
+
+/// One thing a move or delete did (R7.4, R7.5).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutcomeView {
+    /// `asset_group`, `distribution_group`, or an object kind (R9.1).
+    #[schema(example = "asset_group")]
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    /// `moved`, `linked`, `copied`, `kept`, `unassigned`, `deleted`,
+    /// `transferred`, `reassigned`, `owner_cleared`, `assignee_reset`,
+    /// `invalidated`, `revalidated` or `member_removed`.
+    #[schema(example = "copied")]
+    pub action: String,
+    /// The new owner, or the id of the copy.
+    pub to: Option<String>,
+}
+
+impl From<&Outcome> for OutcomeView {
+    fn from(o: &Outcome) -> OutcomeView {
+        OutcomeView {
+            kind: o.kind.to_owned(),
+            id: o.id.clone(),
+            name: o.name.clone(),
+            action: o.fate.as_str().to_owned(),
+            to: o.to.clone(),
+        }
+    }
+}
+
+/// The user after a move, or as it was before its deletion, with what
+/// happened to everything it had.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LifecycleView {
+    pub user: UserView,
+    pub outcomes: Vec<OutcomeView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// The new unit; `null` for Unassigned.
+    #[serde(deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<String>)]
+    business_unit: Option<Option<String>>,
+    keep_configurations: bool,
+    keep_asset_groups: bool,
+}
+
+/// Move a user to another unit (R7.4): keep or delete its configurations;
+/// keep its asset groups (moved, linked or copied) or none of them. The
+/// response lists what was moved, linked, copied, deleted and invalidated.
+#[utoipa::path(post, path = "/api/v1/users/{id}/move", tag = "users", request_body = MoveRequest,
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = LifecycleView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn move_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<MoveRequest>,
+) -> ApiResult<Json<LifecycleView>> {
+    let Some(business_unit) = req.business_unit else {
+        return Err(Refusal::new(
+            Code::Validation,
+            "business_unit: give the new unit's id, or null for Unassigned",
+        )
+        .into());
+    };
+    let request = Move {
+        business_unit,
+        keep_configurations: req.keep_configurations,
+        keep_asset_groups: req.keep_asset_groups,
+    };
+    let moved = app
+        .store
+        .write(caller.actor(), move |tx| {
+            moving::move_user(tx, &id, request, &mut ids::new_id)
+        })
+        .await?;
+    Ok(Json(LifecycleView {
+        user: shown_to(&app, &caller, &moved.user),
+        outcomes: moved.outcomes.iter().map(OutcomeView::from).collect(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteRequest {
+    /// A user id: receives the deleted user's configurations (and its
+    /// results, with `keep_results`).
+    transfer_configurations_to: Option<String>,
+    /// Keep its scan and map results instead of deleting them.
+    keep_results: Option<bool>,
+}
+
+/// Delete a user (R7.5) and settle what it owned: transferred, reassigned
+/// to a primary contact, kept without owner, or deleted, each listed. The
+/// options come as query parameters or in a JSON body.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "user id"), DeleteRequest),
+    request_body(content = Option<DeleteRequest>, description = "the same options as the query, optionally"),
+    responses((status = 200, body = LifecycleView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn delete_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DeleteRequest>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<LifecycleView>> {
+    let b: DeleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        DeleteRequest::default()
+    } else {
+        super::extract::parse_json(&body)?
+    };
+    let request = Delete {
+        transfer_configurations_to: q
+            .transfer_configurations_to
+            .or(b.transfer_configurations_to)
+            .filter(|t| !t.is_empty()),
+        keep_results: q.keep_results.or(b.keep_results).unwrap_or(false),
+    };
+    let shown = {
+        let state = app.store.snapshot();
+        let a = Acting::of(&state, &caller.user.id)?;
+        directory::get_user(&a, &id).ok().map(UserView::from)
+    };
+    let deleted = app
+        .store
+        .write(caller.actor(), move |tx| {
+            deletion::delete_user(tx, &id, request)
+        })
+        .await?;
+    let user = shown.unwrap_or_else(|| UserView::new(&app.store.snapshot(), &deleted.user));
+    Ok(Json(LifecycleView {
+        user,
+        outcomes: deleted.outcomes.iter().map(OutcomeView::from).collect(),
+    }))
 }

@@ -1,5 +1,5 @@
-//! The tables of assets, appliances, asset groups and distribution groups
-//! (R6, R12.1): how their keys are persisted and loaded.
+//! The tables of assets, appliances, asset groups, distribution groups and
+//! owned objects (R6, R9, R12.1): how their keys are persisted and loaded.
 //!
 //! The one thing to know: each table appears on first write, and a database
 //! written before these tables existed simply loads them empty, so adding
@@ -46,6 +46,7 @@ pub(super) fn persist(
             id,
             state.distribution_groups.get(id),
         ),
+        Key::Object(id) => put(txn, OBJECTS, id, state.objects.get(id)),
         _ => Ok(false),
     }
 }
@@ -72,6 +73,9 @@ pub(super) fn load(
     }
     for (id, g) in load_table(read, DISTRIBUTION_GROUPS, path)? {
         state.distribution_groups.insert(id, g);
+    }
+    for (id, o) in load_table(read, OBJECTS, path)? {
+        state.objects.insert(id, o);
     }
     Ok(())
 }

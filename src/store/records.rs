@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::Record;
 use crate::domain::{
     ActivationLink, Activity, AssetGroup, AssetSet, BusinessUnit, Credentials, DistributionGroup,
-    ScannerAppliance, Session, Settings, Subscription, UnitAssets, User,
+    OwnedObject, ScannerAppliance, Session, Settings, Subscription, UnitAssets, User,
 };
 
 /// `application`, `schema_version`, `subscription`, `activity_seq`.
@@ -22,7 +22,7 @@ pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("session
 pub const ACTIVITY_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_outbox");
 
 /// Every table keyed by string, for creation at init and for backups.
-pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 11] = [
+pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 12] = [
     META,
     USERS,
     CREDENTIALS,
@@ -34,6 +34,7 @@ pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 11] = [
     APPLIANCES,
     ASSET_GROUPS,
     DISTRIBUTION_GROUPS,
+    OBJECTS,
 ];
 
 /// Emails committed with their cause, waiting for delivery (R12.1):
@@ -48,6 +49,9 @@ pub const APPLIANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("scann
 pub const ASSET_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("asset_groups");
 pub const DISTRIBUTION_GROUPS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("distribution_groups");
+
+/// Owned objects of other services (R9), by id.
+pub const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("owned_objects");
 
 pub const KEY_SUBSCRIPTION_ASSETS: &str = "subscription";
 
@@ -64,6 +68,9 @@ impl Record for AssetGroup {
     const VERSION: u16 = 1;
 }
 impl Record for DistributionGroup {
+    const VERSION: u16 = 1;
+}
+impl Record for OwnedObject {
     const VERSION: u16 = 1;
 }
 

@@ -288,7 +288,8 @@ impl Writer {
                     | Key::UnitAssets(_)
                     | Key::Appliance(_)
                     | Key::AssetGroup(_)
-                    | Key::DistributionGroup(_) => {
+                    | Key::DistributionGroup(_)
+                    | Key::Object(_) => {
                         super::organisation::persist(&txn, state, key).map_err(|e| err(&e))?;
                         Ok(())
                     }
