@@ -18,6 +18,8 @@
 //! ```
 
 mod activity;
+#[cfg(test)]
+mod atomicity_tests;
 pub mod backup;
 pub mod codec;
 pub mod mail;
@@ -242,6 +244,12 @@ impl Store {
             .submit(writer::Job::new(actor, now, command, reply))
             .map_err(|_| WriteError::Unavailable(CommitError::Closed))?;
         Ok(rx)
+    }
+
+    /// Makes the next commit fail after writing its tables (tests of R7.6).
+    #[cfg(test)]
+    pub(crate) fn fail_next_commit(&self) {
+        self.inner.writer.fail_next_commit();
     }
 
     /// Writes an online, consistent copy of the database to `out`.

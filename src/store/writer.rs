@@ -74,6 +74,9 @@ pub(super) struct Handle {
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     alive: Arc<AtomicBool>,
+    /// Set by tests: the next commit fails after writing its tables (R7.6).
+    #[cfg_attr(not(test), allow(dead_code))]
+    fail_next: Arc<AtomicBool>,
 }
 
 impl Handle {
@@ -83,6 +86,13 @@ impl Handle {
             Some(tx) => tx.send(Msg::Job(job)).map_err(|_| ()),
             None => Err(()),
         }
+    }
+
+    /// Makes the next commit fail after it has written every table, as a
+    /// full disk or an I/O error would: nothing of it may remain.
+    #[cfg(test)]
+    pub(super) fn fail_next_commit(&self) {
+        self.fail_next.store(true, Ordering::Release);
     }
 
     pub(super) fn alive(&self) -> bool {
@@ -110,6 +120,8 @@ pub(super) fn spawn(
     let (tx, rx) = mpsc::channel();
     let alive = Arc::new(AtomicBool::new(true));
     let flag = alive.clone();
+    let fail_next = Arc::new(AtomicBool::new(false));
+    let fault = fail_next.clone();
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
@@ -120,6 +132,7 @@ pub(super) fn spawn(
                 mail_queued,
                 wake,
                 hooks,
+                fail_next: fault,
             }
             .run(rx);
             flag.store(false, Ordering::Release);
@@ -129,6 +142,7 @@ pub(super) fn spawn(
         tx: Mutex::new(Some(tx)),
         thread: Mutex::new(Some(thread)),
         alive,
+        fail_next,
     }
 }
 
@@ -142,6 +156,7 @@ struct Writer {
     /// Signalled after a commit that wrote activity entries (the log drain).
     wake: Arc<super::Wake>,
     hooks: super::Hooks,
+    fail_next: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -326,6 +341,10 @@ impl Writer {
             }
         }
         super::mail::apply(&txn, mail).map_err(|e| err(&e))?;
+        if self.fail_next.swap(false, Ordering::AcqRel) {
+            // Dropping the transaction aborts it, as a failed commit would.
+            return Err(CommitError::Storage("injected fault".into()));
+        }
         txn.commit().map_err(|e| err(&e))?;
         self.seq = seq;
         Ok(())
