@@ -549,6 +549,20 @@ mod tests {
     }
 
     #[test]
+    fn r12_1_two_users_sharing_an_address_get_one_email() {
+        let mut s = world();
+        if let Some(u) = s.users.get_mut("r2") {
+            u.email = "SC@Example.org".into();
+        }
+        let (r, notices) = send(&mut s, "m1", &["sc", "r2"]);
+        let out = r.unwrap();
+        assert_eq!(recipients(&notices), ["user sc"]);
+        assert_eq!(out.skipped.len(), 1);
+        assert_eq!(out.skipped[0].user.as_deref(), Some("r2"));
+        assert_eq!(out.skipped[0].reason, SAME_ADDRESS);
+    }
+
+    #[test]
     fn r7_3_deactivated_members_and_their_addresses_get_nothing() {
         let mut s = world();
         // Contact c1 is deactivated: named as a member and by its address.

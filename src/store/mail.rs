@@ -484,6 +484,26 @@ mod tests {
         assert_eq!(codec::decode::<FailedMail>(&none).unwrap().notice, None);
     }
 
+    proptest::proptest! {
+        /// R13: a damaged outbox or failed record of any version is refused,
+        /// never a panic; what decodes is written back as the newest version
+        /// and reads back the same.
+        #[test]
+        fn r13_old_and_damaged_mail_records_never_panic(
+            version in 0u16..5,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let mut bytes = version.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&body);
+            if let Ok(n) = codec::decode::<Notice>(&bytes) {
+                proptest::prop_assert_eq!(codec::decode::<Notice>(&codec::encode(&n)).unwrap(), n);
+            }
+            if let Ok(f) = codec::decode::<FailedMail>(&bytes) {
+                proptest::prop_assert_eq!(codec::decode::<FailedMail>(&codec::encode(&f)).unwrap(), f);
+            }
+        }
+    }
+
     #[test]
     fn r12_1_a_notification_to_a_plain_address_round_trips() {
         let n = Notice {
