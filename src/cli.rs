@@ -126,6 +126,24 @@ pub enum CtlCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Emails given up on (R12.1): list them, send one again.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailCommand {
+    /// List failed emails, oldest first: id, recipient, kind or subject,
+    /// tries, last error, time.
+    Failed {
+        /// Show at most this many.
+        #[arg(long, default_value_t = crate::admin::mail::DEFAULT_LIMIT)]
+        limit: usize,
+    },
+    /// Send failed email ID back to the outbox (logged as `mail.retry`).
+    Retry { id: u64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -373,6 +391,29 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
             UsersCommand::ResetPassword { login } => Request::UsersResetPassword { login },
             UsersCommand::ActivationLink { login } => Request::UsersActivationLink { login },
         },
+        CtlCommand::Mail { command } => {
+            let (request, listing) = match command {
+                MailCommand::Failed { limit } => (Request::MailFailed { limit: Some(limit) }, true),
+                MailCommand::Retry { id } => (Request::MailRetry { id }, false),
+            };
+            let value = client.call(&request).map_err(runtime)?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            } else if listing {
+                print_failed_mail(&value);
+            } else if let Ok(v) =
+                serde_json::from_value::<crate::admin::mail::FailedView>(value["requeued"].clone())
+            {
+                println!(
+                    "mail {} to {} is back in the outbox; delivery starts again",
+                    v.id, v.recipient
+                );
+            }
+            return Ok(());
+        }
         CtlCommand::Backup { out } => {
             let (bytes, rows) = client.backup(&out).map_err(runtime)?;
             println!(
@@ -395,6 +436,34 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
 }
 
 /// Prints a JSON answer as `key: value` lines (lists one item a line).
+/// `ctl mail failed` for people: one block per email.
+fn print_failed_mail(value: &serde_json::Value) {
+    let Ok(list) = serde_json::from_value::<crate::admin::mail::FailedList>(value.clone()) else {
+        print_human(value);
+        return;
+    };
+    if list.total == 0 {
+        println!("no failed emails");
+        return;
+    }
+    for f in &list.items {
+        let what = match &f.subject {
+            Some(s) => format!("{} {s:?}", f.kind),
+            None => f.kind.clone(),
+        };
+        println!("{}  {}  {what}", f.id, f.recipient);
+        println!(
+            "    failed {} after {} tries: {}",
+            f.failed_at, f.tries, f.last_error
+        );
+    }
+    let shown = list.items.len() as u64;
+    if list.total > shown {
+        println!("({} more; use --limit)", list.total - shown);
+    }
+    println!("send one again: bailiwick ctl mail retry ID");
+}
+
 fn print_human(value: &serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {

@@ -266,14 +266,7 @@ fn r12_2_spool_is_the_default_and_each_email_is_one_private_eml_file() {
             json!({"to_distribution_groups": ["g1"], "subject": "s", "body": "b"}),
         )
         .await;
-        assert_eq!(st, 400);
-        assert_eq!(v["code"], "validation");
-        assert!(
-            v["detail"]
-                .as_str()
-                .unwrap()
-                .contains("distribution groups are not available yet")
-        );
+        assert_eq!((st, v["code"].as_str()), (404, Some("not_found")));
         let (st, v) = notify(
             &d,
             &c,
@@ -393,6 +386,281 @@ fn r12_2_spool_is_the_default_and_each_email_is_one_private_eml_file() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), all.len());
+}
+
+async fn post(d: &Daemon, c: &reqwest::Client, token: &str, path: &str, body: Value) -> Value {
+    let r = c
+        .post(d.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let st = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!((200..300).contains(&st), "{path}: {st} {v}");
+    v
+}
+
+async fn new_user(d: &Daemon, c: &reqwest::Client, token: &str, login: &str, role: &str) -> String {
+    let v = post(
+        d,
+        c,
+        token,
+        "/api/v1/users",
+        json!({"login": login, "email": format!("{login}@example.org"),
+               "first_name": login, "last_name": "Example", "role": role}),
+    )
+    .await;
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// The HTML part of a spooled email: everything after its Content-Type.
+fn html_part(eml: &str) -> &str {
+    let at = eml.find("Content-Type: text/html").expect("an HTML part");
+    &eml[at..]
+}
+
+#[test]
+fn r12_1_distribution_groups_reach_each_address_once_and_deactivated_contacts_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    let c = d.client();
+    let rt = rt();
+    rt.block_on(async {
+        let (token, admin) = sign_in(&d, &c).await;
+        let rita = new_user(&d, &c, &token, "rita", "reader").await;
+        let cody = new_user(&d, &c, &token, "cody", "contact").await;
+        let dora = new_user(&d, &c, &token, "dora", "contact").await;
+        post(&d, &c, &token, &format!("/api/v1/users/{dora}/deactivate"), json!({})).await;
+        let g1 = post(
+            &d,
+            &c,
+            &token,
+            "/api/v1/distribution-groups",
+            json!({"name": "SOC", "members": [rita, cody, dora],
+                   "emails": ["ops@example.net", "Cody@Example.org"]}),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let g2 = post(
+            &d,
+            &c,
+            &token,
+            "/api/v1/distribution-groups",
+            json!({"name": "Night shift", "members": [rita],
+                   "emails": ["OPS@example.net", "soc@example.net", "dora@example.org"]}),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // R12.1: an unknown group refuses the whole request; nothing is queued.
+        let (st, v) = notify(
+            &d,
+            &c,
+            &token,
+            json!({"to_users": [admin], "to_distribution_groups": [g1, "nope"],
+                   "subject": "Never", "body": "b"}),
+        )
+        .await;
+        assert_eq!((st, v["code"].as_str()), (404, Some("not_found")), "{v}");
+
+        let (st, v) = notify(
+            &d,
+            &c,
+            &token,
+            json!({"to_users": [admin, rita], "to_distribution_groups": [g1, g2],
+                   "subject": "Weekly scan",
+                   "body": "<script>alert(1)</script> 3 new hosts & more.\n"}),
+        )
+        .await;
+        assert_eq!(st, 202, "{v}");
+        assert_eq!(v["queued"], json!([admin, rita, cody]), "Contacts receive (R2.5)");
+        assert_eq!(
+            v["queued_addresses"],
+            json!(["ops@example.net", "soc@example.net"])
+        );
+        // R7.3: the deactivated Contact gets nothing, as a member or by address.
+        assert_eq!(
+            v["skipped"],
+            json!([
+                {"user": dora, "reason": "deactivated users receive no email"},
+                {"address": "dora@example.org", "reason": "the address belongs to a deactivated user"}
+            ])
+        );
+    });
+    let mut weekly = Vec::new();
+    wait_for("five weekly emails", &d, Duration::from_secs(30), || {
+        weekly = spool(&d)
+            .into_iter()
+            .filter(|e| header(e, "Subject") == "Weekly scan")
+            .collect();
+        weekly.len() >= 5
+    });
+    let mut to: Vec<&str> = weekly.iter().map(|e| header(e, "To")).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "\"cody Example\" <cody@example.org>",
+            "\"rita Example\" <rita@example.org>",
+            "admin@localhost",
+            "ops@example.net",
+            "soc@example.net",
+        ],
+        "one email per address"
+    );
+    for eml in &weekly {
+        // Plain text first, then HTML with the body escaped.
+        assert!(
+            eml.contains("Content-Type: multipart/alternative;"),
+            "{eml}"
+        );
+        let plain = eml.find("Content-Type: text/plain").expect("a text part");
+        assert!(plain < eml.find("Content-Type: text/html").unwrap());
+        assert!(eml.contains("\r\n\r\n<script>alert(1)</script> 3 new hosts & more.\r\n"));
+        let html = html_part(eml);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt; 3 new hosts &amp; more."),
+            "{html}"
+        );
+        // R10.2: no Email Contact set, so the subscription's primary contact.
+        assert!(
+            eml.contains("Email Contact: admin <admin@localhost>\r\n"),
+            "{eml}"
+        );
+    }
+    assert!(
+        spool(&d).iter().all(|e| header(e, "Subject") != "Never"),
+        "the refused request queued nothing"
+    );
+    assert!(
+        spool(&d)
+            .iter()
+            .all(|e| !header(e, "To").contains("dora@example.org"))
+    );
+    let (st, _) = d.stop();
+    assert!(st.success());
+}
+
+#[test]
+fn r12_1_the_operator_lists_failed_mail_and_sends_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let spool_dir = dir.path().join("spool");
+    let d = Daemon::start_with(
+        &data,
+        Start::default()
+            .env("BAILIWICK_MAIL_SPOOL_DIR", &spool_dir.display().to_string())
+            .env("BAILIWICK_MAIL_MAX_ATTEMPTS", "1"),
+    );
+    let c = d.client();
+    let rt = rt();
+    let (token, id) = rt.block_on(sign_in(&d, &c));
+    // The spool directory is replaced by a file: every write fails.
+    std::fs::remove_dir_all(&spool_dir).unwrap();
+    std::fs::write(&spool_dir, "not a directory").unwrap();
+    rt.block_on(async {
+        let (st, v) = notify(
+            &d,
+            &c,
+            &token,
+            json!({"to_users": [id], "subject": "Retry me", "body": "hello"}),
+        )
+        .await;
+        assert_eq!(st, 202, "{v}");
+    });
+    wait_for(
+        "the notification to fail",
+        &d,
+        Duration::from_secs(20),
+        || status(&d)["mail_failed"] == 1,
+    );
+    // A reset's email fails too; its link is gone with it.
+    let out = d.ctl(&["users", "reset-password", "admin"]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for(
+        "the reset email to fail",
+        &d,
+        Duration::from_secs(20),
+        || status(&d)["mail_failed"] == 2,
+    );
+
+    let out = d.ctl(&["--json", "mail", "failed"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["total"], 2);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items[0]["recipient"], "admin <admin@localhost>");
+    assert_eq!(items[0]["kind"], "notification");
+    assert_eq!(items[0]["subject"], "Retry me");
+    assert_eq!(items[0]["tries"], 1);
+    assert!(
+        items[0]["last_error"].as_str().unwrap().contains("spool"),
+        "{list}"
+    );
+    assert_eq!(items[1]["kind"], "new credentials");
+    assert_eq!(items[1]["subject"], Value::Null);
+    let (note, reset) = (
+        items[0]["id"].as_u64().unwrap(),
+        items[1]["id"].as_u64().unwrap(),
+    );
+    let human = d.ctl(&["mail", "failed"]);
+    let shown = text(&human);
+    assert!(human.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "{note}  admin <admin@localhost>  notification \"Retry me\""
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("after 1 tries: spool"), "{shown}");
+
+    // Refused: unknown ids, and emails whose one-time link was erased.
+    let out = d.ctl(&["mail", "retry", "999999"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no failed email 999999"),
+        "{}",
+        text(&out)
+    );
+    let out = d.ctl(&["mail", "retry", &reset.to_string()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("activation-link"), "{}", text(&out));
+
+    // The spool is back: the retried notification is delivered.
+    std::fs::remove_file(&spool_dir).unwrap();
+    std::fs::create_dir(&spool_dir).unwrap();
+    let out = d.ctl(&["mail", "retry", &note.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("back in the outbox"), "{}", text(&out));
+    let mut delivered = Vec::new();
+    wait_for("the retried email", &d, Duration::from_secs(20), || {
+        delivered = files(&spool_dir, "eml");
+        !delivered.is_empty()
+    });
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(header(&delivered[0], "Subject"), "Retry me");
+    let s = status(&d);
+    assert_eq!(
+        (s["mail_failed"].as_u64(), s["mail_pending"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // Sent again: it is no longer failed, so a second retry is refused.
+    let out = d.ctl(&["mail", "retry", &note.to_string()]);
+    assert!(!out.status.success());
+    let (st, _) = d.stop();
+    assert!(st.success());
+    // R11.1: the operator's retry is in the activity log.
+    assert!(
+        activity_mentions(&data, "mail.retry", "operator"),
+        "no mail.retry entry"
+    );
 }
 
 // ---- SMTP ------------------------------------------------------------------
@@ -576,14 +844,14 @@ fn r12_1_after_max_attempts_an_email_fails_visibly_and_loses_its_link() {
     drop(store);
     // R11.1: the failure is in the activity log, by `system`.
     assert!(
-        activity_mentions(&data, "mail.failed"),
+        activity_mentions(&data, "mail.failed", "system"),
         "no mail.failed entry"
     );
 }
 
 /// Whether an activity entry with `action` was committed: in the store's
 /// activity outbox, or already moved to a log segment.
-fn activity_mentions(data: &Path, action: &str) -> bool {
+fn activity_mentions(data: &Path, action: &str, actor: &str) -> bool {
     use bailiwick::store::{codec, records};
     use redb::{ReadableDatabase, ReadableTable};
     let in_segments = std::fs::read_dir(data.join("activity"))
@@ -605,7 +873,7 @@ fn activity_mentions(data: &Path, action: &str) -> bool {
     table.iter().unwrap().any(|row| {
         let (_, v) = row.unwrap();
         codec::decode::<records::ActivityRecord>(v.value())
-            .is_ok_and(|r| r.entry.action == action && r.entry.actor.login == "system")
+            .is_ok_and(|r| r.entry.action == action && r.entry.actor.login == actor)
     })
 }
 

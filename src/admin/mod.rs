@@ -7,6 +7,7 @@
 //! bytes, as many as its `bytes` field says.
 
 pub mod client;
+pub mod mail;
 pub mod server;
 
 use std::collections::BTreeSet;
@@ -44,6 +45,15 @@ pub enum Request {
     /// Re-issues a one-time link for sites where mail cannot reach the user.
     UsersActivationLink {
         login: String,
+    },
+    /// Emails given up on, oldest first (R12.1).
+    MailFailed {
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// Sends a failed email back to the outbox; logged.
+    MailRetry {
+        id: u64,
     },
 }
 

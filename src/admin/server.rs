@@ -207,6 +207,7 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                 Err(e) => err(e),
             }
         }
+        Request::MailFailed { .. } | Request::MailRetry { .. } => mail(request, store).await,
         Request::UsersActivationLink { login } => {
             let (token, hash, expires_at) = new_link(ctx);
             let link = format!("{}/api/v1/activation/{token}", ctx.public_url);
@@ -222,6 +223,24 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                 Err(e) => err(e),
             }
         }
+    }
+}
+
+/// `ctl mail ...` (R12.1), in `admin::mail`.
+async fn mail(request: Request, store: &Store) -> Response {
+    match request {
+        Request::MailFailed { limit } => {
+            let limit = limit.unwrap_or(super::mail::DEFAULT_LIMIT).max(1);
+            match super::mail::failed(store, limit).await {
+                Ok(list) => ok(list),
+                Err(e) => err(e),
+            }
+        }
+        Request::MailRetry { id } => match super::mail::retry(store, id).await {
+            Ok(v) => ok(serde_json::json!({"requeued": v})),
+            Err(e) => err(e),
+        },
+        _ => err("internal: not a mail command"),
     }
 }
 

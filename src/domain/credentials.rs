@@ -118,11 +118,11 @@ pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool) -> 
             format!("user {login}"),
             format!("locked after {} failed attempts", creds.failed_attempts),
         );
-        tx.queue_notice(Notice {
-            kind: NoticeKind::AccountLocked,
-            user: user_id.clone(),
-            link_token: None,
-        });
+        tx.queue_notice(Notice::to_user(
+            NoticeKind::AccountLocked,
+            user_id.clone(),
+            None,
+        ));
     }
     tx.put_credentials(user_id, creds);
     locks
@@ -333,11 +333,11 @@ pub fn reset_password(
     };
     tx.put_credentials(target_id, creds);
     let ended = tx.end_sessions_of(target_id, None);
-    tx.queue_notice(Notice {
-        kind: NoticeKind::NewCredentials,
-        user: target_id.clone(),
-        link_token: Some(link_token),
-    });
+    tx.queue_notice(Notice::to_user(
+        NoticeKind::NewCredentials,
+        target_id.clone(),
+        Some(link_token),
+    ));
     tx.log(
         "user.password_reset",
         format!("user {}", target.login),

@@ -644,6 +644,18 @@ pub struct Recipient {
 /// included, get no email) and its plain addresses, each address once
 /// (case-insensitively). Members that no longer exist are skipped.
 pub fn recipients_of(state: &State, id: &str) -> Result<Vec<Recipient>, Refusal> {
+    recipients_reached(state, id, |_| true)
+}
+
+/// [`recipients_of`] for a sender who reaches only the members `reach`
+/// accepts (its R10.1 sight of users). A member left out does not stand in
+/// for a plain address of the group that happens to be its address: that
+/// address still gets the email.
+pub fn recipients_reached(
+    state: &State,
+    id: &str,
+    reach: impl Fn(&User) -> bool,
+) -> Result<Vec<Recipient>, Refusal> {
     let g = state
         .distribution_groups
         .get(id)
@@ -653,6 +665,7 @@ pub fn recipients_of(state: &State, id: &str) -> Result<Vec<Recipient>, Refusal>
     for m in &g.members {
         if let Some(u) = state.users.get(m)
             && u.status != UserStatus::Deactivated
+            && reach(u)
             && seen.insert(u.email.to_lowercase())
         {
             out.push(Recipient {

@@ -12,11 +12,42 @@ use super::{Id, Timestamp};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
     pub kind: NoticeKind,
-    /// The user it is about and sent to.
-    pub user: Id,
+    /// Who it is sent to.
+    pub to: MailTo,
     /// One-time link token for registration and new credentials. Kept only
     /// until the mail is delivered or fails; the stored link itself is a hash.
     pub link_token: Option<String>,
+}
+
+impl Notice {
+    /// An email to user `id`, about that user.
+    pub fn to_user(kind: NoticeKind, id: Id, link_token: Option<String>) -> Notice {
+        Notice {
+            kind,
+            to: MailTo::User(id),
+            link_token,
+        }
+    }
+
+    /// The user it is sent to; `None` for a plain address.
+    pub fn user(&self) -> Option<&Id> {
+        match &self.to {
+            MailTo::User(id) => Some(id),
+            MailTo::Address(_) => None,
+        }
+    }
+}
+
+/// The recipient of an email.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTo {
+    /// A user: its address and name are read when the email is sent, and a
+    /// user deleted or deactivated by then gets nothing (R7.3).
+    User(Id),
+    /// A plain address of a distribution group, not a user (R12.1). Only
+    /// notifications go to one: it holds no credentials.
+    Address(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +96,10 @@ pub enum MailChange {
     /// Not to be sent (recipient deleted or deactivated, link superseded):
     /// the entry is removed with its token, and nothing is counted as failed.
     Discarded { seq: u64 },
+    /// The operator asks for a failed entry to be sent again
+    /// (`bailiwick ctl mail retry`): it moves from the failed records back to
+    /// the outbox under the same number, with its tries cleared.
+    Requeue { seq: u64 },
 }
 
 impl MailChange {
@@ -74,7 +109,8 @@ impl MailChange {
             | MailChange::Retry { seq, .. }
             | MailChange::Delivered { seq }
             | MailChange::Failed { seq, .. }
-            | MailChange::Discarded { seq } => *seq,
+            | MailChange::Discarded { seq }
+            | MailChange::Requeue { seq } => *seq,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `POST /api/v1/notifications` (R12.1): emails sent on behalf of users and
-//! other services of the appliance. The rule is `notify::send_notification`;
-//! this only translates.
+//! other services of the appliance, to users and distribution groups. The
+//! rule is `notify::send_notification`; this only translates.
 
 use axum::Json;
 use axum::extract::State;
@@ -20,7 +20,8 @@ pub struct NotificationBody {
     /// User ids (Contacts included; deactivated users are skipped).
     #[serde(default)]
     to_users: Vec<String>,
-    /// Not available yet: a non-empty list is refused with `validation`.
+    /// Distribution group ids: each reaches its members the caller may see
+    /// (R10.1) and its plain addresses. One email per address in all.
     #[serde(default)]
     to_distribution_groups: Vec<String>,
     /// One line, 1 to 200 characters.
@@ -29,9 +30,13 @@ pub struct NotificationBody {
     body: String,
 }
 
+/// A recipient left out: a user (`user`) or a plain address (`address`).
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct SkippedRecipient {
-    user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
     reason: String,
 }
 
@@ -39,18 +44,21 @@ pub struct SkippedRecipient {
 pub struct NotificationQueued {
     /// Users with an email queued, one each; delivery follows (R12.1).
     queued: Vec<String>,
+    /// Plain addresses of distribution groups with an email queued.
+    queued_addresses: Vec<String>,
     skipped: Vec<SkippedRecipient>,
 }
 
 /// Queues a notification for each recipient (R12.1). Managers, Unit
-/// Managers and User Administrators send, to the users they may see.
+/// Managers and User Administrators send, to the users they may see and to
+/// distribution groups; deactivated users get nothing (R7.3).
 #[utoipa::path(post, path = "/api/v1/notifications", tag = "notifications",
     request_body = NotificationBody,
     responses(
         (status = 202, description = "queued for delivery", body = NotificationQueued),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "a recipient is unknown or hidden from the caller", body = Problem, content_type = "application/problem+json")),
+        (status = 404, description = "a user or distribution group is unknown or hidden from the caller", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn send(
     State(app): State<App>,
@@ -71,11 +79,13 @@ pub async fn send(
         StatusCode::ACCEPTED,
         Json(NotificationQueued {
             queued: out.queued,
+            queued_addresses: out.queued_addresses,
             skipped: out
                 .skipped
                 .into_iter()
                 .map(|s| SkippedRecipient {
                     user: s.user,
+                    address: s.address,
                     reason: s.reason,
                 })
                 .collect(),

@@ -149,11 +149,11 @@ pub async fn create_user(
             let user = users::create_user(tx, id, new, Some(grant))?;
             if user.role != Role::Contact {
                 // The registration mail carries the link (R7.1, R12.1).
-                tx.queue_notice(Notice {
-                    kind: NoticeKind::Registration,
-                    user: user.id.clone(),
-                    link_token: Some(token),
-                });
+                tx.queue_notice(Notice::to_user(
+                    NoticeKind::Registration,
+                    user.id.clone(),
+                    Some(token),
+                ));
             }
             Ok(user)
         })

@@ -29,7 +29,7 @@ use super::spool::Spool;
 use super::templates::{self, Render};
 use super::{SendError, SetupError};
 use crate::config::{MailConfig, MailTransport};
-use crate::domain::notice::{MailChange, Notice};
+use crate::domain::notice::{MailChange, MailTo, Notice};
 use crate::domain::{Actor, State};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -218,6 +218,8 @@ impl Worker {
 
     /// Tries every entry that is due; returns when the next one will be.
     async fn pass(&mut self, stop: &watch::Receiver<bool>) -> Option<Instant> {
+        // The operator may have sent failed entries back (`ctl mail retry`).
+        self.refresh_failed_gauge();
         let mut after = 0;
         let mut earliest: Option<Instant> = None;
         let mut seen = HashSet::new();
@@ -400,10 +402,13 @@ impl Worker {
 }
 
 /// The activity target of a notice, and its kind.
-fn describe(state: &State, n: &Notice) -> (String, &'static str) {
-    let target = match state.users.get(&n.user) {
-        Some(u) => format!("user {}", u.login),
-        None => format!("user {}", n.user),
+pub fn describe(state: &State, n: &Notice) -> (String, &'static str) {
+    let target = match &n.to {
+        MailTo::User(id) => match state.users.get(id) {
+            Some(u) => format!("user {}", u.login),
+            None => format!("user {id}"),
+        },
+        MailTo::Address(a) => format!("address {a}"),
     };
     (target, n.kind.as_str())
 }

@@ -4,13 +4,17 @@
 //! The one thing to know: a message's `Message-ID` and `Date` depend only on
 //! what is stored (the outbox sequence number, the subscription's creation
 //! time, the first try's time), never on when it is built, so a message sent
-//! again after a crash is recognisably the same one.
+//! again after a crash is recognisably the same one. The MIME boundary is
+//! derived from the content for the same reason (lettre's is random).
+//!
+//! Every message is `multipart/alternative`: the plain text first (readers
+//! that show one part show that), then the HTML made from it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lettre::Message;
-use lettre::message::header::{ContentTransferEncoding, ContentType, MIME_VERSION_1_0};
-use lettre::message::{Body, Mailbox};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 use super::SendError;
 use super::templates::Rendered;
@@ -80,6 +84,25 @@ fn body(text: &str) -> Body {
     }
 }
 
+/// A MIME boundary that is the same for the same message and content, and
+/// occurs in neither part: a body cannot end a part early by quoting it.
+fn boundary(message_id: &str, rendered: &Rendered) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for piece in [message_id, &rendered.text, &rendered.html] {
+        ctx.update(&(piece.len() as u64).to_le_bytes());
+        ctx.update(piece.as_bytes());
+    }
+    // "=_" cannot occur in quoted-printable or base64 output.
+    let base = format!("=_bw_{}", crate::ids::hex(&ctx.finish().as_ref()[..12]));
+    let mut b = base.clone();
+    let mut n = 0u32;
+    while rendered.text.contains(&b) || rendered.html.contains(&b) {
+        n += 1;
+        b = format!("{base}_{n}");
+    }
+    b
+}
+
 /// Builds the message. A recipient address the builder refuses is a
 /// permanent failure: trying again would not change it.
 pub fn build(
@@ -96,15 +119,25 @@ pub fn build(
         ))
     })?;
     let name = (!rendered.to_name.is_empty()).then(|| rendered.to_name.clone());
+    let parts = MultiPart::alternative()
+        .boundary(boundary(&message_id, rendered))
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(body(&rendered.text)),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(body(&rendered.html)),
+        );
     let message = Message::builder()
         .from(from.clone())
         .to(Mailbox::new(name, address))
         .subject(rendered.subject.clone())
         .date(system_time(date))
         .message_id(Some(format!("<{message_id}>")))
-        .header(MIME_VERSION_1_0)
-        .header(ContentType::TEXT_PLAIN)
-        .body(body(&rendered.text))
+        .multipart(parts)
         .map_err(|e| SendError::permanent(format!("the message cannot be built: {e}")))?;
     Ok(Outgoing {
         seq,
@@ -123,6 +156,7 @@ mod tests {
             to_email: "sam@example.org".into(),
             subject: "Hello".into(),
             text: "Line one\nLine two\n".into(),
+            html: "<p>Line one<br>\nLine two</p>\n".into(),
         }
     }
 
@@ -154,6 +188,32 @@ mod tests {
             text.contains("Content-Transfer-Encoding: 7bit\r\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn r12_1_plain_text_comes_first_then_html() {
+        let from: Mailbox = "bailiwick@example.org".parse().unwrap();
+        let m = build(
+            3,
+            "3.x@example.org".into(),
+            &from,
+            &rendered(),
+            Timestamp::default(),
+        )
+        .unwrap();
+        let text = String::from_utf8(m.message.formatted()).unwrap();
+        assert!(text.contains("MIME-Version: 1.0\r\n"), "{text}");
+        let b = boundary("3.x@example.org", &rendered());
+        assert!(
+            text.contains("Content-Type: multipart/alternative;"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("boundary=\"{b}\"")), "{text}");
+        let plain = text.find("Content-Type: text/plain").expect("a text part");
+        let html = text.find("Content-Type: text/html").expect("an HTML part");
+        assert!(plain < html, "plain text first: {text}");
+        assert_eq!(text.matches(&format!("--{b}\r\n")).count(), 2, "{text}");
+        assert!(text.ends_with(&format!("--{b}--\r\n")), "{text}");
     }
 
     #[test]

@@ -1,21 +1,46 @@
-//! `POST /api/v1/notifications` as a rule (R12.1, R2.5, R7.3): who may send,
-//! who receives, and one outbox entry per recipient, queued in the same
-//! transaction as its activity entry.
+//! `POST /api/v1/notifications` as a rule (R12.1, R2.5, R7.3, R10.1,
+//! R10.2): who may send, who receives, and one outbox entry per address,
+//! queued in the same transaction as its activity entry.
 //!
-//! Decided here, where SPEC and API.md are silent: Managers, User
-//! Administrators and Unit Managers send notifications (the roles that
-//! manage users), each to the users it may see (R10.1; a hidden or unknown
-//! user is `not_found` alike). Deactivated users receive nothing and are
-//! reported as skipped; Contacts do receive (their only privilege).
+//! Decided here, where SPEC and API.md are silent:
+//!
+//! - Managers, User Administrators and Unit Managers send notifications
+//!   (the roles that manage users), each to the users it may see (R10.1; a
+//!   hidden or unknown user in `to_users` is `not_found` alike, and nothing
+//!   is sent).
+//! - They may name any distribution group they may see
+//!   (`groups::list_distribution_groups`: those who manage groups see all of
+//!   them); another id is `not_found`. A group reaches its members the
+//!   sender may see and all its plain addresses; members hidden from the
+//!   sender are left out without a word (R10.1 hides them from every list
+//!   and count), so a group is no way around `to_users`' scope.
+//! - Deactivated users receive nothing and are reported as skipped; so is a
+//!   plain address that is the address of a deactivated user only (R7.3:
+//!   deactivating a Contact stops its notifications however it was named).
+//!   Contacts do receive (their only privilege, R2.5).
+//! - One email per address (case-insensitively), whether it comes through
+//!   `to_users`, several groups, or a group's plain addresses; a user wins
+//!   over a plain address, so the email greets and follows the user.
+//! - A plain address has no unit, so its email names the subscription's
+//!   Email Contact (R10.2), as an Unassigned user's does
+//!   (`templates::address_contact`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::domain::access::Acting;
-use crate::domain::notice::{Notice, NoticeKind};
+use crate::domain::groups;
+use crate::domain::notice::{MailTo, Notice, NoticeKind};
 use crate::domain::{Code, Id, Refusal, Tx, User, UserStatus};
 
-/// Recipients of one request, at most.
+/// Users named in one request, at most.
 pub const MAX_RECIPIENTS: usize = 1000;
+/// Distribution groups named in one request, at most.
+pub const MAX_GROUPS: usize = 100;
+/// Emails one request may queue, at most (one group holds up to 20000).
+pub const MAX_QUEUED: usize = 20_000;
+/// Bytes of subject and body one request may put in the outbox, counting
+/// each copy: every entry carries its own.
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
 /// Longest subject, in characters.
 pub const MAX_SUBJECT: usize = 200;
 /// Longest body, in bytes.
@@ -32,14 +57,33 @@ pub struct NotificationRequest {
 /// What was queued, and who was left out and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NotificationOutcome {
+    /// Users with an email queued.
     pub queued: Vec<Id>,
+    /// Plain addresses of distribution groups with an email queued.
+    pub queued_addresses: Vec<String>,
     pub skipped: Vec<Skipped>,
 }
 
+/// A recipient left out: a user, or a plain address.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Skipped {
-    pub user: Id,
+    pub user: Option<Id>,
+    pub address: Option<String>,
     pub reason: String,
+}
+
+/// Where one email goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target<'s> {
+    User(&'s User),
+    Address(String),
+}
+
+/// The recipients of a request: one target per address, and who was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved<'s> {
+    pub targets: Vec<Target<'s>>,
+    pub skipped: Vec<Skipped>,
 }
 
 fn invalid(detail: impl Into<String>) -> Refusal {
@@ -51,36 +95,120 @@ pub fn may_send(acting: &Acting<'_>) -> bool {
     acting.is_manager() || acting.is_user_admin() || acting.is_unit_manager()
 }
 
-/// The users a request reaches, each once, in the order given. Distribution
-/// groups are another module's; until they exist a request naming any is
-/// refused rather than half-sent.
+const DEACTIVATED: &str = "deactivated users receive no email";
+const SAME_ADDRESS: &str = "its address already gets this email";
+
+/// Resolves users and distribution groups to one target per address, users
+/// first (in the order given, then the groups' members), then the groups'
+/// plain addresses. Refuses the whole request if any user or group is
+/// unknown or hidden from the sender.
 pub fn resolve_recipients<'s>(
     acting: &Acting<'s>,
     to_users: &[Id],
     to_distribution_groups: &[Id],
-) -> Result<Vec<&'s User>, Refusal> {
-    if !to_distribution_groups.is_empty() {
+) -> Result<Resolved<'s>, Refusal> {
+    if to_users.is_empty() && to_distribution_groups.is_empty() {
         return Err(invalid(
-            "to_distribution_groups: distribution groups are not available yet; name users in to_users",
+            "to_users, to_distribution_groups: name at least one recipient",
         ));
-    }
-    if to_users.is_empty() {
-        return Err(invalid("to_users: name at least one recipient"));
     }
     if to_users.len() > MAX_RECIPIENTS {
         return Err(invalid(format!(
             "to_users: at most {MAX_RECIPIENTS} recipients per request"
         )));
     }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
+    if to_distribution_groups.len() > MAX_GROUPS {
+        return Err(invalid(format!(
+            "to_distribution_groups: at most {MAX_GROUPS} groups per request"
+        )));
+    }
+    let mut users: Vec<&'s User> = Vec::new();
+    let mut seen_users = HashSet::new();
     for id in to_users {
         let user = acting.visible_user(id)?;
-        if seen.insert(user.id.clone()) {
-            out.push(user);
+        if seen_users.insert(user.id.as_str()) {
+            users.push(user);
         }
     }
-    Ok(out)
+    let state = acting.state;
+    let mut plain: Vec<String> = Vec::new();
+    if !to_distribution_groups.is_empty() {
+        let visible: HashSet<&str> = groups::list_distribution_groups(acting)?
+            .into_iter()
+            .map(|g| g.id.as_str())
+            .collect();
+        let mut seen_groups = HashSet::new();
+        for gid in to_distribution_groups {
+            if !visible.contains(gid.as_str()) {
+                return Err(Refusal::new(
+                    Code::NotFound,
+                    format!("no distribution group {gid}"),
+                ));
+            }
+            if !seen_groups.insert(gid.as_str()) {
+                continue;
+            }
+            let g = &state.distribution_groups[gid];
+            // Deactivated members the sender may see are reported, as in `to_users`.
+            for m in &g.members {
+                if let Some(u) = state.users.get(m)
+                    && u.status == UserStatus::Deactivated
+                    && acting.may_see_user(u)
+                    && seen_users.insert(u.id.as_str())
+                {
+                    users.push(u);
+                }
+            }
+            let reached = groups::recipients_reached(state, gid, |u| acting.may_see_user(u))?;
+            for r in reached {
+                match r.user.as_deref().and_then(|id| state.users.get(id)) {
+                    Some(u) => {
+                        if seen_users.insert(u.id.as_str()) {
+                            users.push(u);
+                        }
+                    }
+                    None => plain.push(r.email),
+                }
+            }
+        }
+    }
+
+    let mut addresses = BTreeSet::new();
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    for u in users {
+        let reason = if u.status == UserStatus::Deactivated {
+            Some(DEACTIVATED)
+        } else if !addresses.insert(u.email.to_lowercase()) {
+            Some(SAME_ADDRESS)
+        } else {
+            None
+        };
+        match reason {
+            Some(r) => skipped.push(Skipped {
+                user: Some(u.id.clone()),
+                address: None,
+                reason: r.into(),
+            }),
+            None => targets.push(Target::User(u)),
+        }
+    }
+    for a in plain {
+        if !addresses.insert(a.to_lowercase()) {
+            // Already reached as a user or through an earlier group: not worth a word.
+            continue;
+        }
+        if super::templates::address_withdrawn(state, &a) {
+            skipped.push(Skipped {
+                user: None,
+                address: Some(a),
+                reason: "the address belongs to a deactivated user".into(),
+            });
+        } else {
+            targets.push(Target::Address(a));
+        }
+    }
+    Ok(Resolved { targets, skipped })
 }
 
 fn check_content(subject: &str, body: &str) -> Result<(), Refusal> {
@@ -106,12 +234,27 @@ fn check_content(subject: &str, body: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Queues one notification per reachable recipient. Action `notification.send`.
+/// "a, b, c and 4 more": at most 20 names in an activity entry.
+fn shown(names: &[String]) -> String {
+    let mut out = names
+        .iter()
+        .take(20)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 20 {
+        out.push_str(&format!(" and {} more", names.len() - 20));
+    }
+    out
+}
+
+/// Queues one notification per address reached. Action `notification.send`.
 pub fn send_notification(
     tx: &mut Tx<'_>,
     req: NotificationRequest,
 ) -> Result<NotificationOutcome, Refusal> {
-    let (queued, skipped, logins) = {
+    let subject = req.subject.trim().to_owned();
+    let (to, outcome, logins, group_names) = {
         let acting = Acting::from_tx(tx)?;
         if !may_send(&acting) {
             return Err(Refusal::new(
@@ -120,59 +263,90 @@ pub fn send_notification(
             ));
         }
         check_content(&req.subject, &req.body)?;
-        let recipients = resolve_recipients(&acting, &req.to_users, &req.to_distribution_groups)?;
-        let mut queued = Vec::new();
-        let mut skipped = Vec::new();
+        let resolved = resolve_recipients(&acting, &req.to_users, &req.to_distribution_groups)?;
+        let n = resolved.targets.len();
+        if n == 0 {
+            return Err(invalid(
+                "to_users, to_distribution_groups: no one is left to send to \
+                 (deactivated users receive nothing); nothing was sent",
+            ));
+        }
+        if n > MAX_QUEUED {
+            return Err(invalid(format!(
+                "to_distribution_groups: {n} recipients; at most {MAX_QUEUED} per request, so split it"
+            )));
+        }
+        let size = subject.len() + req.body.len();
+        if n.saturating_mul(size) > MAX_QUEUED_BYTES {
+            return Err(invalid(format!(
+                "body: {n} copies of {size} bytes exceed {} MiB; send a shorter body or to fewer recipients",
+                MAX_QUEUED_BYTES >> 20
+            )));
+        }
+        let mut to = Vec::with_capacity(n);
+        let mut outcome = NotificationOutcome {
+            queued: Vec::new(),
+            queued_addresses: Vec::new(),
+            skipped: resolved.skipped,
+        };
         let mut logins = Vec::new();
-        for u in recipients {
-            if u.status == UserStatus::Deactivated {
-                skipped.push(Skipped {
-                    user: u.id.clone(),
-                    reason: "deactivated users receive no email".into(),
-                });
-            } else {
-                queued.push(u.id.clone());
-                logins.push(u.login.clone());
+        for t in resolved.targets {
+            match t {
+                Target::User(u) => {
+                    outcome.queued.push(u.id.clone());
+                    logins.push(u.login.clone());
+                    to.push(MailTo::User(u.id.clone()));
+                }
+                Target::Address(a) => {
+                    outcome.queued_addresses.push(a.clone());
+                    to.push(MailTo::Address(a));
+                }
             }
         }
-        (queued, skipped, logins)
+        let mut group_names = Vec::new();
+        let mut seen = HashSet::new();
+        for gid in &req.to_distribution_groups {
+            if seen.insert(gid)
+                && let Some(g) = acting.state.distribution_groups.get(gid)
+            {
+                group_names.push(g.name.clone());
+            }
+        }
+        (to, outcome, logins, group_names)
     };
-    if queued.is_empty() {
-        return Err(invalid(
-            "to_users: every recipient is deactivated; nothing was sent",
-        ));
-    }
-    let subject = req.subject.trim().to_owned();
-    for id in &queued {
+    for recipient in to {
         tx.queue_notice(Notice {
             kind: NoticeKind::Notification {
                 subject: subject.clone(),
                 body: req.body.clone(),
             },
-            user: id.clone(),
+            to: recipient,
             link_token: None,
         });
     }
-    let mut shown = logins
-        .iter()
-        .take(20)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if logins.len() > 20 {
-        shown.push_str(&format!(" and {} more", logins.len() - 20));
-    }
     let shown_subject: String = subject.chars().take(80).collect();
+    let mut to_whom = Vec::new();
+    if !logins.is_empty() {
+        to_whom.push(format!("{} users ({})", logins.len(), shown(&logins)));
+    }
+    if !outcome.queued_addresses.is_empty() {
+        to_whom.push(format!(
+            "{} addresses ({})",
+            outcome.queued_addresses.len(),
+            shown(&outcome.queued_addresses)
+        ));
+    }
+    let mut details = format!("to {}", to_whom.join(" and "));
+    if !group_names.is_empty() {
+        details.push_str(&format!("; distribution groups: {}", shown(&group_names)));
+    }
+    details.push_str(&format!("; {} skipped", outcome.skipped.len()));
     tx.log(
         "notification.send",
         format!("notification {shown_subject:?}"),
-        format!(
-            "to {} users ({shown}); {} skipped",
-            queued.len(),
-            skipped.len()
-        ),
+        details,
     );
-    Ok(NotificationOutcome { queued, skipped })
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -225,11 +399,26 @@ mod tests {
         s
     }
 
-    fn send(
+    fn group(s: &mut State, id: &str, members: &[&str], emails: &[&str]) {
+        s.distribution_groups.insert(
+            id.into(),
+            crate::domain::DistributionGroup {
+                id: id.into(),
+                name: format!("group {id}"),
+                members: members.iter().map(|m| m.to_string()).collect(),
+                emails: emails.iter().map(|e| e.to_string()).collect(),
+                created_by: "m1".into(),
+                created_at: Timestamp::default(),
+            },
+        );
+    }
+
+    fn send_to(
         s: &mut State,
         by: &str,
         to: &[&str],
-    ) -> (Result<NotificationOutcome, Refusal>, Vec<Notice>) {
+        groups: &[&str],
+    ) -> (Result<NotificationOutcome, Refusal>, Vec<Notice>, usize) {
         let actor = Actor {
             user: Some(by.into()),
             login: by.into(),
@@ -241,13 +430,32 @@ mod tests {
             &mut tx,
             NotificationRequest {
                 to_users: to.iter().map(|t| t.to_string()).collect(),
+                to_distribution_groups: groups.iter().map(|t| t.to_string()).collect(),
                 subject: "Scan finished".into(),
                 body: "3 new hosts".into(),
-                ..Default::default()
             },
         );
-        let (_, _, notices) = tx.finish_all();
-        (r, notices)
+        let (_, log, notices) = tx.finish_all();
+        (r, notices, log.len())
+    }
+
+    fn send(
+        s: &mut State,
+        by: &str,
+        to: &[&str],
+    ) -> (Result<NotificationOutcome, Refusal>, Vec<Notice>) {
+        let (r, n, _) = send_to(s, by, to, &[]);
+        (r, n)
+    }
+
+    fn recipients(notices: &[Notice]) -> Vec<String> {
+        notices
+            .iter()
+            .map(|n| match &n.to {
+                MailTo::User(u) => format!("user {u}"),
+                MailTo::Address(a) => a.clone(),
+            })
+            .collect()
     }
 
     #[test]
@@ -273,7 +481,7 @@ mod tests {
         let (r, notices) = send(&mut s, "um", &["c1", "sc"]);
         let out = r.unwrap();
         assert_eq!(out.queued, vec!["sc"]);
-        assert_eq!(out.skipped[0].user, "c1");
+        assert_eq!(out.skipped[0].user.as_deref(), Some("c1"));
         assert_eq!(notices.len(), 1);
         let (r, notices) = send(&mut s, "m1", &["c1"]);
         assert_eq!(r.unwrap_err().code, Code::Validation);
@@ -300,17 +508,138 @@ mod tests {
     }
 
     #[test]
-    fn r13_bad_content_and_distribution_groups_are_refused() {
-        let s = world();
-        let acting = Acting::of(&s, "m1").unwrap();
-        let e = resolve_recipients(&acting, &[], &["g1".into()]).unwrap_err();
-        assert_eq!(e.code, Code::Validation);
-        assert!(
-            e.message
-                .contains("distribution groups are not available yet")
+    fn r12_1_groups_reach_members_and_plain_addresses_once_each() {
+        let mut s = world();
+        // `sc` is named directly, through both groups, and by its address.
+        group(
+            &mut s,
+            "g1",
+            &["sc", "c1"],
+            &["ext@example.net", "SC@example.org"],
+        );
+        group(
+            &mut s,
+            "g2",
+            &["sc", "r2"],
+            &["Ext@Example.net", "other@example.net"],
+        );
+        let (r, notices, entries) = send_to(&mut s, "m1", &["sc"], &["g1", "g2", "g1"]);
+        let out = r.unwrap();
+        assert_eq!(
+            out.queued,
+            vec!["sc", "c1", "r2"],
+            "Contacts receive (R2.5)"
         );
         assert_eq!(
+            out.queued_addresses,
+            vec!["ext@example.net", "other@example.net"]
+        );
+        assert!(out.skipped.is_empty(), "{:?}", out.skipped);
+        assert_eq!(
+            recipients(&notices),
+            [
+                "user sc",
+                "user c1",
+                "user r2",
+                "ext@example.net",
+                "other@example.net"
+            ]
+        );
+        assert_eq!(entries, 1, "one activity entry, in the same transaction");
+    }
+
+    #[test]
+    fn r12_1_two_users_sharing_an_address_get_one_email() {
+        let mut s = world();
+        if let Some(u) = s.users.get_mut("r2") {
+            u.email = "SC@Example.org".into();
+        }
+        let (r, notices) = send(&mut s, "m1", &["sc", "r2"]);
+        let out = r.unwrap();
+        assert_eq!(recipients(&notices), ["user sc"]);
+        assert_eq!(out.skipped.len(), 1);
+        assert_eq!(out.skipped[0].user.as_deref(), Some("r2"));
+        assert_eq!(out.skipped[0].reason, SAME_ADDRESS);
+    }
+
+    #[test]
+    fn r7_3_deactivated_members_and_their_addresses_get_nothing() {
+        let mut s = world();
+        // Contact c1 is deactivated: named as a member and by its address.
+        if let Some(u) = s.users.get_mut("c1") {
+            u.status = UserStatus::Deactivated;
+        }
+        group(
+            &mut s,
+            "g1",
+            &["c1", "sc"],
+            &["c1@example.org", "ext@example.net"],
+        );
+        let (r, notices, _) = send_to(&mut s, "um", &[], &["g1"]);
+        let out = r.unwrap();
+        assert_eq!(recipients(&notices), ["user sc", "ext@example.net"]);
+        let skipped: Vec<(Option<&str>, Option<&str>)> = out
+            .skipped
+            .iter()
+            .map(|k| (k.user.as_deref(), k.address.as_deref()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [(Some("c1"), None), (None, Some("c1@example.org"))]
+        );
+        // A group with no one left sends nothing and says so.
+        group(&mut s, "g2", &["c1"], &[]);
+        let (r, notices, entries) = send_to(&mut s, "m1", &[], &["g2"]);
+        assert_eq!(r.unwrap_err().code, Code::Validation);
+        assert!(notices.is_empty());
+        assert_eq!(entries, 0);
+    }
+
+    #[test]
+    fn r10_1_a_group_reaches_only_members_the_sender_may_see() {
+        let mut s = world();
+        s.settings.visibility.restrict_user_info_outside_unit = true;
+        s.settings.visibility.hide_users_outside_unit = true;
+        // r2 is in another unit, hidden from `um`; its address is also listed.
+        group(&mut s, "g1", &["sc", "r2"], &["x@example.net"]);
+        let (r, notices, _) = send_to(&mut s, "um", &[], &["g1"]);
+        let out = r.unwrap();
+        assert_eq!(recipients(&notices), ["user sc", "x@example.net"]);
+        assert!(out.skipped.is_empty(), "hidden users are not even counted");
+        // A Manager sees everyone: the same group reaches r2 as well.
+        let (_, notices, _) = send_to(&mut s, "m1", &[], &["g1"]);
+        assert_eq!(
+            recipients(&notices),
+            ["user sc", "user r2", "x@example.net"]
+        );
+    }
+
+    #[test]
+    fn r12_1_an_unknown_group_refuses_the_whole_request() {
+        let mut s = world();
+        group(&mut s, "g1", &["sc"], &[]);
+        let (r, notices, entries) = send_to(&mut s, "m1", &["r2"], &["g1", "nope"]);
+        let e = r.unwrap_err();
+        assert_eq!(e.code, Code::NotFound);
+        assert!(e.message.contains("nope"), "{}", e.message);
+        assert!(notices.is_empty());
+        assert_eq!(entries, 0);
+        // Scanners may not send, with or without groups.
+        let (r, _, _) = send_to(&mut s, "sc", &[], &["g1"]);
+        assert_eq!(r.unwrap_err().code, Code::Forbidden);
+    }
+
+    #[test]
+    fn r13_bad_content_and_oversized_requests_are_refused() {
+        let mut s = world();
+        let acting = Acting::of(&s, "m1").unwrap();
+        assert_eq!(
             resolve_recipients(&acting, &[], &[]).unwrap_err().code,
+            Code::Validation
+        );
+        let many: Vec<Id> = (0..=MAX_GROUPS).map(|i| format!("g{i}")).collect();
+        assert_eq!(
+            resolve_recipients(&acting, &[], &many).unwrap_err().code,
             Code::Validation
         );
         assert!(check_content("a\r\nBcc: x", "b").is_err());
@@ -319,5 +648,28 @@ mod tests {
         assert!(check_content("s", &"x".repeat(MAX_BODY + 1)).is_err());
         assert!(check_content("s", "a\u{7}b").is_err());
         assert!(check_content("s", "line\r\nline\ttab").is_ok());
+        // Every entry carries its own copy of the body: the total is bounded.
+        let emails: Vec<String> = (0..2000).map(|i| format!("a{i}@example.net")).collect();
+        let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+        group(&mut s, "big", &[], &refs);
+        let actor = Actor {
+            user: Some("m1".into()),
+            login: "m1".into(),
+            business_unit: None,
+            ip: None,
+        };
+        let mut tx = Tx::new(&mut s, Timestamp::from_unix_micros(1), actor);
+        let e = send_notification(
+            &mut tx,
+            NotificationRequest {
+                to_distribution_groups: vec!["big".into()],
+                subject: "s".into(),
+                body: "x".repeat(MAX_BODY),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, Code::Validation);
+        assert!(e.message.contains("MiB"), "{}", e.message);
     }
 }

@@ -89,6 +89,7 @@ mod tests {
             to_email: "u@example.org".into(),
             subject: "s".into(),
             text: text.into(),
+            html: String::new(),
         };
         let from = "bw@example.org".parse().unwrap();
         build(
@@ -129,6 +130,6 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
         let text = std::fs::read_to_string(&again).unwrap();
         assert!(text.contains("Message-ID: <3.0123456789abcdef@example.org>\r\n"));
-        assert!(text.ends_with("first\r\n"), "{text}");
+        assert!(text.contains("\r\n\r\nfirst\r\n"), "{text}");
     }
 }

@@ -1,5 +1,5 @@
-//! Plain-text emails (R4.5, R7.1, R7.2, R8.2, R10.2), rendered from the
-//! state at delivery time.
+//! The emails (R4.5, R7.1, R7.2, R8.2, R10.2), rendered from the state at
+//! delivery time: plain text, and an HTML alternative made from that text.
 //!
 //! The one thing to know: which contact an email names is a rule, not a
 //! matter of wording. Registration, new-credential and lock emails name the
@@ -7,12 +7,18 @@
 //! users (`contacts::contact_for`, R4.5); notifications name the Email
 //! Contact (`settings::notification_contact_for`, R10.2). No email ever
 //! carries a password: only a one-time link.
+//!
+//! The HTML part is the plain text, escaped whole ([`html::escape`]), so
+//! names, subjects and bodies given by users can never become markup; only
+//! the one-time link, which this module builds, becomes an anchor.
 
-use crate::domain::access::unit_name;
+use crate::domain::access::{name_of, unit_name};
 use crate::domain::contacts::contact_for;
-use crate::domain::notice::{Notice, NoticeKind};
+use crate::domain::notice::{MailTo, Notice, NoticeKind};
 use crate::domain::settings::notification_contact_for;
-use crate::domain::{Role, State, User, UserStatus};
+use crate::domain::{EmailContact, Role, State, User, UserStatus};
+
+pub mod html;
 
 /// An email ready to be wrapped in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +27,8 @@ pub struct Rendered {
     pub to_email: String,
     pub subject: String,
     pub text: String,
+    /// The same content as HTML, every piece of text escaped.
+    pub html: String,
 }
 
 /// What becomes of an outbox entry.
@@ -36,11 +44,83 @@ pub enum Render {
 pub enum RenderError {
     #[error("a {0} email without its one-time link")]
     MissingLink(&'static str),
+    #[error("a {0} email goes to users only, not to a plain address")]
+    NotForAddress(&'static str),
 }
 
 /// Renders `notice` against `state`; `public_url` is the base of links.
 pub fn render(state: &State, notice: &Notice, public_url: &str) -> Result<Render, RenderError> {
-    let Some(user) = state.users.get(&notice.user) else {
+    match &notice.to {
+        MailTo::User(id) => render_for_user(state, notice, id, public_url),
+        MailTo::Address(address) => render_for_address(state, notice, address),
+    }
+}
+
+/// R7.3, R12.1: a plain address that is the address of a deactivated user
+/// (a Contact, typically) and of no other user gets nothing: deactivating
+/// someone stops their notifications, however they were addressed.
+pub fn address_withdrawn(state: &State, address: &str) -> bool {
+    let mut deactivated = false;
+    for u in state.users.values() {
+        if u.email.eq_ignore_ascii_case(address) {
+            if u.status != UserStatus::Deactivated {
+                return false;
+            }
+            deactivated = true;
+        }
+    }
+    deactivated
+}
+
+/// R10.2 for a recipient that is no user, so has no unit: the
+/// subscription's Email Contact, else its primary contact. The same answer
+/// `notification_contact_for` gives an Unassigned user (a test holds them
+/// together).
+pub fn address_contact(state: &State) -> Option<EmailContact> {
+    state.settings.email_contact.clone().or_else(|| {
+        state
+            .subscription
+            .as_ref()
+            .and_then(|s| s.primary_contact.as_ref())
+            .and_then(|id| state.users.get(id))
+            .map(|u| EmailContact {
+                name: name_of(u),
+                email: u.email.clone(),
+            })
+    })
+}
+
+fn render_for_address(
+    state: &State,
+    notice: &Notice,
+    address: &str,
+) -> Result<Render, RenderError> {
+    let NoticeKind::Notification { subject, body } = &notice.kind else {
+        return Err(RenderError::NotForAddress(notice.kind.as_str()));
+    };
+    if address_withdrawn(state, address) {
+        return Ok(Render::Discard(
+            "the address belongs to a deactivated user".into(),
+        ));
+    }
+    let subscription = state.subscription.as_ref().map_or("", |s| s.name.as_str());
+    let text = notification_text(subscription, address_contact(state).as_ref(), body);
+    Ok(Render::Send(Rendered {
+        to_name: String::new(),
+        to_email: address.to_owned(),
+        html: html::document(subject, &text, &[]),
+        subject: subject.clone(),
+        text,
+    }))
+}
+
+fn render_for_user(
+    state: &State,
+    notice: &Notice,
+    user_id: &str,
+    public_url: &str,
+) -> Result<Render, RenderError> {
+    let Some(user) = state.users.get(user_id) else {
         return Ok(Render::Discard("the recipient no longer exists".into()));
     };
     // R7.3: deactivated users, Contacts included, receive nothing.
@@ -54,6 +134,7 @@ pub fn render(state: &State, notice: &Notice, public_url: &str) -> Result<Render
             "Contacts have no credentials (R2.5)".into(),
         ));
     }
+    let mut links = Vec::new();
     let (subject, text) = match &notice.kind {
         NoticeKind::Registration | NoticeKind::NewCredentials => {
             let kind = notice.kind.as_str();
@@ -66,11 +147,13 @@ pub fn render(state: &State, notice: &Notice, public_url: &str) -> Result<Render
                 Err(why) => return Ok(Render::Discard(why)),
             };
             let url = format!("{public_url}/api/v1/activation/{token}");
-            if notice.kind == NoticeKind::Registration {
+            let mail = if notice.kind == NoticeKind::Registration {
                 registration(state, user, subscription, &url, &link)
             } else {
                 new_credentials(state, user, subscription, &url, &link)
-            }
+            };
+            links.push(url);
+            mail
         }
         NoticeKind::AccountLocked => locked(state, user, subscription),
         NoticeKind::Notification { subject, body } => {
@@ -80,6 +163,7 @@ pub fn render(state: &State, notice: &Notice, public_url: &str) -> Result<Render
     Ok(Render::Send(Rendered {
         to_name: full_name(user).unwrap_or_default(),
         to_email: user.email.clone(),
+        html: html::document(&subject, &text, &links),
         subject,
         text,
     }))
@@ -234,18 +318,26 @@ fn notification(
     subject: &str,
     body: &str,
 ) -> (String, String) {
-    let contact = match notification_contact_for(state, user) {
+    let contact = notification_contact_for(state, user);
+    (
+        subject.to_owned(),
+        notification_text(subscription, contact.as_ref(), body),
+    )
+}
+
+/// A notification's text, the same for a user and a plain address.
+fn notification_text(subscription: &str, contact: Option<&EmailContact>, body: &str) -> String {
+    let contact = match contact {
         Some(c) => format!("{} <{}>", c.name, c.email),
         None => "your administrator".into(),
     };
-    let text = format!(
+    format!(
         "{body}\n\
          \n\
          -- \n\
          Subscription \"{subscription}\". Email Contact: {contact}\n",
         body = body.trim_end(),
-    );
-    (subject.to_owned(), text)
+    )
 }
 
 #[cfg(test)]

@@ -88,10 +88,17 @@ fn with_link(s: &mut State, user: &str, token: &str) {
 }
 
 fn notice(kind: NoticeKind, user: &str, token: Option<&str>) -> Notice {
+    Notice::to_user(kind, user.into(), token.map(Into::into))
+}
+
+fn to_address(address: &str, subject: &str, body: &str) -> Notice {
     Notice {
-        kind,
-        user: user.into(),
-        link_token: token.map(Into::into),
+        kind: NoticeKind::Notification {
+            subject: subject.into(),
+            body: body.into(),
+        },
+        to: MailTo::Address(address.into()),
+        link_token: None,
     }
 }
 
@@ -258,7 +265,7 @@ fn r10_2_notifications_name_the_email_contact_and_the_unit_override_when_allowed
     );
     // A user of another unit keeps the subscription's.
     let mut other = n.clone();
-    other.user = "una".into();
+    other.to = MailTo::User("una".into());
     assert!(
         sent(&s, &other)
             .text
@@ -319,4 +326,131 @@ fn r7_1_a_used_or_replaced_link_is_not_sent_and_a_missing_token_fails() {
         render(&s, &bare, URL).unwrap_err(),
         RenderError::MissingLink("new credentials")
     );
+}
+
+#[test]
+fn r10_2_a_plain_address_gets_the_notification_with_the_subscription_email_contact() {
+    let mut s = world();
+    let n = to_address("ops@example.net", "Scan finished", "3 new hosts.");
+    let r = sent(&s, &n);
+    assert_eq!(
+        (r.to_email.as_str(), r.to_name.as_str()),
+        ("ops@example.net", "")
+    );
+    assert_eq!(r.subject, "Scan finished");
+    assert_eq!(
+        r.text,
+        "3 new hosts.\n\
+         \n\
+         -- \n\
+         Subscription \"Acme\". Email Contact: Bea Oss (boss) <boss@example.org>\n"
+    );
+    // The same contact an Unassigned user gets, with or without an Email
+    // Contact set and whatever units override (R10.2).
+    let una = notice(n.kind.clone(), "una", None);
+    assert_eq!(
+        address_contact(&s),
+        notification_contact_for(&s, &s.users["una"])
+    );
+    s.settings.email_contact = Some(EmailContact {
+        name: "Patrick Slimmer".into(),
+        email: "patrick@example.org".into(),
+    });
+    s.settings.allow_unit_manager_email_override = true;
+    if let Some(u) = s.units.get_mut("east") {
+        u.email_contact = Some(EmailContact {
+            name: "East Desk".into(),
+            email: "east@example.org".into(),
+        });
+    }
+    assert_eq!(
+        address_contact(&s),
+        notification_contact_for(&s, &s.users["una"])
+    );
+    let r = sent(&s, &n);
+    assert!(
+        r.text
+            .ends_with("Email Contact: Patrick Slimmer <patrick@example.org>\n"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.text, sent(&s, &una).text);
+}
+
+#[test]
+fn r7_3_an_address_of_a_deactivated_contact_gets_nothing_and_links_never_go_to_addresses() {
+    let mut s = world();
+    let n = to_address("Cora@Example.org", "s", "b");
+    assert!(matches!(render(&s, &n, URL).unwrap(), Render::Send(_)));
+    if let Some(u) = s.users.get_mut("cora") {
+        u.status = UserStatus::Deactivated;
+    }
+    assert_eq!(
+        render(&s, &n, URL).unwrap(),
+        Render::Discard("the address belongs to a deactivated user".into())
+    );
+    // Someone else still active at that address still gets it.
+    let mut twin = user("twin", "T", "W", Role::Reader, None);
+    twin.email = "cora@example.org".into();
+    s.users.insert("twin".into(), twin);
+    assert!(matches!(render(&s, &n, URL).unwrap(), Render::Send(_)));
+    let mut lock = n.clone();
+    lock.kind = NoticeKind::AccountLocked;
+    assert_eq!(
+        render(&s, &lock, URL).unwrap_err(),
+        RenderError::NotForAddress("account locked")
+    );
+}
+
+#[test]
+fn r13_names_subjects_and_bodies_are_escaped_in_the_html_part() {
+    let mut s = world();
+    if let Some(u) = s.users.get_mut("sam") {
+        u.first_name = "<script>alert('name')</script>".into();
+    }
+    with_link(&mut s, "sam", "tok-sam");
+    let r = sent(
+        &s,
+        &notice(NoticeKind::Registration, "sam", Some("tok-sam")),
+    );
+    assert!(
+        r.text
+            .contains("Hello <script>alert('name')</script> Scan,")
+    );
+    assert!(!r.html.contains("<script"), "{}", r.html);
+    assert!(
+        r.html
+            .contains("Hello &lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt; Scan,"),
+        "{}",
+        r.html
+    );
+    // The one-time link is the one anchor.
+    assert!(r.html.contains(
+        "<a href=\"https://bw.example:8443/api/v1/activation/tok-sam\">\
+         https://bw.example:8443/api/v1/activation/tok-sam</a>"
+    ));
+    assert_eq!(r.html.matches("<a ").count(), 1);
+
+    let n = notice(
+        NoticeKind::Notification {
+            subject: "<img src=x onerror=alert(1)>".into(),
+            body: "<script>steal()</script>\n<a href=\"javascript:x\">click</a>".into(),
+        },
+        "sam",
+        None,
+    );
+    let r = sent(&s, &n);
+    assert!(!r.html.contains("<script"), "{}", r.html);
+    assert!(!r.html.contains("<img"), "{}", r.html);
+    assert!(!r.html.contains("<a "), "{}", r.html);
+    assert!(
+        r.html
+            .contains("<title>&lt;img src=x onerror=alert(1)&gt;</title>")
+    );
+    assert!(
+        r.html
+            .contains("<p>&lt;script&gt;steal()&lt;/script&gt;<br>\n")
+    );
+    let r = sent(&s, &to_address("x@example.net", "s", "<script>x</script>"));
+    assert!(!r.html.contains("<script"), "{}", r.html);
 }

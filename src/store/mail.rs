@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{self, DecodeError, Record};
 use super::records::MAIL_OUTBOX;
-use crate::domain::notice::{MailChange, Notice, NoticeKind};
+use crate::domain::notice::{MailChange, MailTo, Notice, NoticeKind};
 use crate::domain::{Id, Timestamp};
 
 /// Delivery state of a pending entry; absent until its first try.
@@ -52,7 +52,34 @@ pub struct FailedMail {
 }
 
 impl Record for FailedMail {
-    const VERSION: u16 = 1;
+    /// 2: the notice inside is a [`Notice`] of version 3 (`to`, not `user`).
+    const VERSION: u16 = 2;
+
+    fn upgrade(version: u16, body: &[u8]) -> Result<Self, DecodeError> {
+        match version {
+            1 => {
+                let old: FailedMailV1 = codec::decode_body(body)?;
+                Ok(FailedMail {
+                    seq: old.seq,
+                    notice: old.notice.map(NoticeV2::upgrade),
+                    attempts: old.attempts,
+                    error: old.error,
+                    failed_at: old.failed_at,
+                })
+            }
+            v => Err(DecodeError::UnknownVersion(v)),
+        }
+    }
+}
+
+/// Version 1 of [`FailedMail`], holding a version 2 notice.
+#[derive(Debug, Deserialize)]
+struct FailedMailV1 {
+    seq: u64,
+    notice: Option<NoticeV2>,
+    attempts: u32,
+    error: String,
+    failed_at: Timestamp,
 }
 
 /// Version 1 of [`Notice`]: before notifications existed.
@@ -70,15 +97,34 @@ enum NoticeKindV1 {
     AccountLocked,
 }
 
+/// Version 2 of [`Notice`]: every email went to a user.
+#[derive(Debug, Deserialize)]
+struct NoticeV2 {
+    kind: NoticeKind,
+    user: Id,
+    link_token: Option<String>,
+}
+
+impl NoticeV2 {
+    fn upgrade(self) -> Notice {
+        Notice {
+            kind: self.kind,
+            to: MailTo::User(self.user),
+            link_token: self.link_token,
+        }
+    }
+}
+
 impl Record for Notice {
     /// 2: `NoticeKind::Notification { subject, body }`.
-    const VERSION: u16 = 2;
+    /// 3: `to: MailTo` (a user or a plain address) instead of `user`.
+    const VERSION: u16 = 3;
 
     fn upgrade(version: u16, body: &[u8]) -> Result<Self, DecodeError> {
         match version {
             1 => {
                 let old: NoticeV1 = codec::decode_body(body)?;
-                Ok(Notice {
+                Ok(NoticeV2 {
                     kind: match old.kind {
                         NoticeKindV1::Registration => NoticeKind::Registration,
                         NoticeKindV1::NewCredentials => NoticeKind::NewCredentials,
@@ -86,8 +132,10 @@ impl Record for Notice {
                     },
                     user: old.user,
                     link_token: old.link_token,
-                })
+                }
+                .upgrade())
             }
+            2 => Ok(codec::decode_body::<NoticeV2>(body)?.upgrade()),
             v => Err(DecodeError::UnknownVersion(v)),
         }
     }
@@ -177,10 +225,15 @@ pub fn failed(db: &redb::Database, limit: usize) -> Result<Vec<FailedMail>, Mail
     };
     let mut out = Vec::new();
     for row in table.iter().map_err(read_err)?.take(limit) {
-        let (_, v) = row.map_err(read_err)?;
-        if let Ok(f) = codec::decode(v.value()) {
-            out.push(f);
-        }
+        let (k, v) = row.map_err(read_err)?;
+        // An unreadable record is still shown to the operator, not hidden.
+        out.push(codec::decode(v.value()).unwrap_or_else(|e| FailedMail {
+            seq: k.value(),
+            notice: None,
+            attempts: 0,
+            error: format!("the failed record cannot be read: {e}"),
+            failed_at: Timestamp::default(),
+        }));
     }
     Ok(out)
 }
@@ -200,6 +253,10 @@ pub(super) fn apply(
     let mut failed = txn.open_table(MAIL_FAILED)?;
     for change in changes {
         let seq = change.seq();
+        if let MailChange::Requeue { .. } = change {
+            requeue(&mut outbox, &mut delivery, &mut failed, seq)?;
+            continue;
+        }
         let Some(entry) = outbox.get(seq)?.map(|v| v.value().to_vec()) else {
             continue;
         };
@@ -222,6 +279,7 @@ pub(super) fn apply(
                 outbox.remove(seq)?;
                 delivery.remove(seq)?;
             }
+            MailChange::Requeue { .. } => {}
             MailChange::Failed { error, at, .. } => {
                 let notice = codec::decode::<Notice>(&entry).ok().map(|mut n| {
                     // The token opens an account: it must not outlive the try.
@@ -244,10 +302,57 @@ pub(super) fn apply(
     Ok(())
 }
 
+type Table<'t> = redb::Table<'t, u64, &'static [u8]>;
+
+/// Moves failed entry `seq` back to the outbox, its tries cleared. Nothing
+/// happens when it is not failed (already requeued) or was never readable.
+fn requeue(
+    outbox: &mut Table<'_>,
+    delivery: &mut Table<'_>,
+    failed: &mut Table<'_>,
+    seq: u64,
+) -> Result<(), redb::Error> {
+    let Some(record) = failed.get(seq)?.map(|v| v.value().to_vec()) else {
+        return Ok(());
+    };
+    let Some(notice) = codec::decode::<FailedMail>(&record)
+        .ok()
+        .and_then(|f| f.notice)
+    else {
+        return Ok(());
+    };
+    if outbox.get(seq)?.is_some() {
+        return Ok(());
+    }
+    outbox.insert(seq, codec::encode(&notice).as_slice())?;
+    delivery.remove(seq)?;
+    failed.remove(seq)?;
+    Ok(())
+}
+
+/// Why failed entry `f` cannot usefully be sent again, if it cannot.
+pub fn why_not_retry(f: &FailedMail) -> Option<String> {
+    let notice = match &f.notice {
+        None => return Some(format!("mail {} could not be read when it failed", f.seq)),
+        Some(n) => n,
+    };
+    match notice.kind {
+        // The token was erased when it failed (it opens an account).
+        NoticeKind::Registration | NoticeKind::NewCredentials => Some(format!(
+            "mail {} carried a one-time link, which was erased when it failed; issue a new one \
+             with `bailiwick ctl users activation-link LOGIN` (or `users reset-password LOGIN`)",
+            f.seq
+        )),
+        NoticeKind::AccountLocked | NoticeKind::Notification { .. } => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde::Serialize;
+
+    // Mirrors of the layouts older builds wrote, to make their exact bytes.
 
     #[derive(Serialize)]
     enum KindV1 {
@@ -263,41 +368,150 @@ mod tests {
         link_token: Option<String>,
     }
 
+    #[derive(Serialize)]
+    enum KindV2 {
+        #[allow(dead_code)]
+        Registration,
+        #[allow(dead_code)]
+        NewCredentials,
+        #[allow(dead_code)]
+        AccountLocked,
+        Notification {
+            subject: String,
+            body: String,
+        },
+    }
+
+    #[derive(Serialize)]
+    struct V2 {
+        kind: KindV2,
+        user: String,
+        link_token: Option<String>,
+    }
+
+    #[derive(Serialize)]
+    struct FailedV1 {
+        seq: u64,
+        notice: Option<V2>,
+        attempts: u32,
+        error: String,
+        failed_at: Timestamp,
+    }
+
+    fn stored(version: u16, body: impl Serialize) -> Vec<u8> {
+        let mut bytes = version.to_le_bytes().to_vec();
+        bytes.extend(bincode::serde::encode_to_vec(body, bincode::config::standard()).unwrap());
+        bytes
+    }
+
     #[test]
     fn r12_1_a_notice_written_before_notifications_existed_still_decodes() {
-        // The exact bytes an older build stored: version 1, then the body.
-        let mut bytes = 1u16.to_le_bytes().to_vec();
-        let body = bincode::serde::encode_to_vec(
+        let bytes = stored(
+            1,
             V1 {
                 kind: KindV1::NewCredentials,
                 user: "u1".into(),
                 link_token: Some("tok".into()),
             },
-            bincode::config::standard(),
-        )
-        .unwrap();
-        bytes.extend_from_slice(&body);
+        );
         let n: Notice = codec::decode(&bytes).unwrap();
         assert_eq!(
             n,
-            Notice {
-                kind: NoticeKind::NewCredentials,
-                user: "u1".into(),
-                link_token: Some("tok".into()),
-            }
+            Notice::to_user(NoticeKind::NewCredentials, "u1".into(), Some("tok".into()))
         );
         let again = codec::encode(&n);
-        assert_eq!(&again[..2], &2u16.to_le_bytes());
+        assert_eq!(&again[..2], &3u16.to_le_bytes());
     }
 
     #[test]
-    fn r12_1_a_notification_round_trips() {
+    fn r12_1_a_notification_queued_before_addresses_existed_still_goes_to_its_user() {
+        let bytes = stored(
+            2,
+            V2 {
+                kind: KindV2::Notification {
+                    subject: "Scan done".into(),
+                    body: "ok".into(),
+                },
+                user: "u2".into(),
+                link_token: None,
+            },
+        );
+        let n: Notice = codec::decode(&bytes).unwrap();
+        assert_eq!(n.to, MailTo::User("u2".into()));
+        assert_eq!(
+            n.kind,
+            NoticeKind::Notification {
+                subject: "Scan done".into(),
+                body: "ok".into()
+            }
+        );
+    }
+
+    #[test]
+    fn r12_1_a_failed_record_of_the_old_layout_still_decodes() {
+        let bytes = stored(
+            1,
+            FailedV1 {
+                seq: 9,
+                notice: Some(V2 {
+                    kind: KindV2::Notification {
+                        subject: "s".into(),
+                        body: "b".into(),
+                    },
+                    user: "u3".into(),
+                    link_token: None,
+                }),
+                attempts: 5,
+                error: "451".into(),
+                failed_at: Timestamp::from_unix_micros(11),
+            },
+        );
+        let f: FailedMail = codec::decode(&bytes).unwrap();
+        assert_eq!(f.seq, 9);
+        assert_eq!(f.attempts, 5);
+        assert_eq!(f.failed_at, Timestamp::from_unix_micros(11));
+        assert_eq!(f.notice.unwrap().to, MailTo::User("u3".into()));
+        let none = stored(
+            1,
+            FailedV1 {
+                seq: 1,
+                notice: None,
+                attempts: 0,
+                error: "unreadable".into(),
+                failed_at: Timestamp::default(),
+            },
+        );
+        assert_eq!(codec::decode::<FailedMail>(&none).unwrap().notice, None);
+    }
+
+    proptest::proptest! {
+        /// R13: a damaged outbox or failed record of any version is refused,
+        /// never a panic; what decodes is written back as the newest version
+        /// and reads back the same.
+        #[test]
+        fn r13_old_and_damaged_mail_records_never_panic(
+            version in 0u16..5,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let mut bytes = version.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&body);
+            if let Ok(n) = codec::decode::<Notice>(&bytes) {
+                proptest::prop_assert_eq!(codec::decode::<Notice>(&codec::encode(&n)).unwrap(), n);
+            }
+            if let Ok(f) = codec::decode::<FailedMail>(&bytes) {
+                proptest::prop_assert_eq!(codec::decode::<FailedMail>(&codec::encode(&f)).unwrap(), f);
+            }
+        }
+    }
+
+    #[test]
+    fn r12_1_a_notification_to_a_plain_address_round_trips() {
         let n = Notice {
             kind: NoticeKind::Notification {
                 subject: "Scan done".into(),
                 body: "ok".into(),
             },
-            user: "u2".into(),
+            to: MailTo::Address("ops@example.net".into()),
             link_token: None,
         };
         assert_eq!(codec::decode::<Notice>(&codec::encode(&n)).unwrap(), n);
@@ -425,11 +639,71 @@ mod tests {
     }
 
     fn reset(user: &str) -> Notice {
+        Notice::to_user(
+            NoticeKind::NewCredentials,
+            user.into(),
+            Some("secret-token".into()),
+        )
+    }
+
+    fn note(to: &str) -> Notice {
         Notice {
-            kind: NoticeKind::NewCredentials,
-            user: user.into(),
-            link_token: Some("secret-token".into()),
+            kind: NoticeKind::Notification {
+                subject: "s".into(),
+                body: "b".into(),
+            },
+            to: MailTo::Address(to.into()),
+            link_token: None,
         }
+    }
+
+    #[test]
+    fn r12_1_a_failed_notification_goes_back_to_the_outbox_once_with_fresh_tries() {
+        let (_d, db) = db_with(&[(4, note("ops@example.net")), (5, reset("u1"))]);
+        let t = Timestamp::from_unix_micros(5);
+        settle(
+            &db,
+            &[
+                MailChange::Attempt { seq: 4, at: t },
+                MailChange::Failed {
+                    seq: 4,
+                    error: "550".into(),
+                    at: t,
+                },
+                MailChange::Attempt { seq: 5, at: t },
+                MailChange::Failed {
+                    seq: 5,
+                    error: "550".into(),
+                    at: t,
+                },
+            ],
+        );
+        let f = failed(&db, 10).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(why_not_retry(&f[0]), None);
+        let why = why_not_retry(&f[1]).expect("a link email cannot be sent again");
+        assert!(why.contains("activation-link"), "{why}");
+
+        // Requeued twice in one commit: one entry, tries cleared, same number.
+        settle(
+            &db,
+            &[
+                MailChange::Requeue { seq: 4 },
+                MailChange::Requeue { seq: 4 },
+            ],
+        );
+        let p = pending(&db, 0, 10).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].seq, 4);
+        assert_eq!(p[0].notice.as_ref().unwrap(), &note("ops@example.net"));
+        assert_eq!(p[0].delivery, Delivery::default());
+        assert_eq!(failed_count(&db), 1);
+        // Requeueing what is not failed changes nothing.
+        settle(&db, &[MailChange::Requeue { seq: 99 }]);
+        assert_eq!(
+            (pending(&db, 0, 10).unwrap().len(), failed_count(&db)),
+            (1, 1)
+        );
     }
 
     #[test]
@@ -475,6 +749,6 @@ mod tests {
         let f = failed(&db, 10).unwrap();
         assert_eq!(f[0].attempts, 2);
         assert_eq!(f[0].notice.as_ref().unwrap().link_token, None);
-        assert_eq!(f[0].notice.as_ref().unwrap().user, "u1");
+        assert_eq!(f[0].notice.as_ref().unwrap().to, MailTo::User("u1".into()));
     }
 }
