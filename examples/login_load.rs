@@ -13,12 +13,14 @@
 //! the default per-login limit); prints the good logins' latencies and how
 //! the flood was answered.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bailiwick::config::AuthConfig;
+use common::{client, percentile, raw_verifies};
 
 struct Args {
     url: String,
@@ -57,48 +59,6 @@ fn args() -> Args {
     a
 }
 
-fn client(cert: &[u8], url: &str, from: IpAddr) -> reqwest::Client {
-    let host = url.trim_start_matches("https://");
-    let addr: SocketAddr = host
-        .replace("localhost", "127.0.0.1")
-        .parse()
-        .expect("--url https://localhost:PORT");
-    reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(cert).unwrap()])
-        .resolve("localhost", addr)
-        .local_address(from)
-        .build()
-        .unwrap()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Verifies per second with the daemon's default parameters, on every core.
-fn raw_verifies(seconds: u64) -> f64 {
-    let hasher = bailiwick::auth::password::Hasher::from_config(&AuthConfig::default()).unwrap();
-    let hash = hasher.hash("Baseline-123").unwrap();
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let stop = Instant::now() + Duration::from_secs(seconds);
-    let count = Arc::new(AtomicU64::new(0));
-    std::thread::scope(|s| {
-        for _ in 0..cores {
-            let (h, hash, count) = (hasher.clone(), hash.clone(), count.clone());
-            s.spawn(move || {
-                while Instant::now() < stop {
-                    assert!(h.verify("Baseline-123", &hash));
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
-    });
-    count.load(Ordering::Relaxed) as f64 / seconds as f64
-}
-
 #[tokio::main]
 async fn main() {
     bailiwick::tls::install_default_provider();
@@ -109,9 +69,9 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
 
     if a.flood == 0 {
-        let raw = raw_verifies(a.seconds);
+        let raw = raw_verifies(a.seconds as f64);
         println!("raw argon2id verify (default parameters, all cores): {raw:.1}/s");
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = common::cores();
         let ok = Arc::new(AtomicU64::new(0));
         let mut tasks = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(a.seconds);

@@ -8,8 +8,9 @@
 //! request would be refused. Addresses that signed in successfully before
 //! therefore queue in their own lane ([`Lane::Known`]), bounded the same way:
 //! a flood cannot fill it without a password, and a freed worker goes to it
-//! first. Both lanes share the same workers, so no more hashes run at once
-//! than there are workers.
+//! first (a few in a row at most while new addresses wait, so these are not
+//! starved). Both lanes share the same workers, so no more hashes run at
+//! once than there are workers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

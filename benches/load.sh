@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Mixed-load figures for BENCHMARKS.md, with their baselines from the same run.
+#
+#   benches/load.sh [SECONDS] [extra arguments for examples/load.rs]
+#
+# Builds release; measures the raw baselines (examples/baselines.rs) on the
+# filesystem of the data directory; starts the daemon on a fresh temporary
+# data directory with the default configuration (default argon2 cost, not
+# the cheap one of the tests) except the login rate limits, raised so that
+# logins measure the daemon and not the limiter; drives it with
+# examples/load.rs for SECONDS (default 30); stops it, measures the
+# baselines again, and prints the table and the ratios against both. The
+# JSON of the three runs is kept in $LOAD_OUT if that is set.
+set -euo pipefail
+
+seconds="${1:-30}"
+shift || true
+cd "$(dirname "$0")/.."
+
+cargo build --release --bin bailiwick --example load --example baselines
+bin=target/release/bailiwick
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/bailiwick-load.XXXXXX")"
+daemon=""
+cleanup() {
+    if [ -n "$daemon" ]; then
+        kill -TERM "$daemon" 2>/dev/null || true
+        wait "$daemon" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+data="$work/data"
+printf '%s\n' 'Load-Manager-pass-1' >"$work/pw"
+chmod 600 "$work/pw"
+"$bin" init --data-dir "$data" --subscription Load --manager-login admin \
+    --manager-email admin@example.com --password-file "$work/pw" >/dev/null
+
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+# Baselines before and after the load: on a shared machine they drift, and
+# the report gives the ratios against their mean with the range they span.
+baselines() {
+    target/release/examples/baselines --dir "$work" --seconds 5 --json >"$work/baselines-$1.json"
+    cat "$work/baselines-$1.json"
+}
+echo "== baselines before (5 s each, in the data directory's filesystem)"
+baselines before
+
+# Default configuration; only the login limits are raised (see above).
+env -u STATE_DIRECTORY -u NOTIFY_SOCKET \
+    BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE=1000000 \
+    BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE=1000000 \
+    RUST_LOG="${RUST_LOG:-info}" \
+    "$bin" serve --data-dir "$data" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
+daemon=$!
+port=""
+for _ in $(seq 600); do
+    port="$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$work/stdout")"
+    [ -n "$port" ] && break
+    if ! kill -0 "$daemon" 2>/dev/null; then
+        echo "daemon exited:" >&2
+        cat "$work/stderr" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+[ -n "$port" ] || { echo "daemon did not start" >&2; exit 1; }
+
+echo "== load for ${seconds}s against https://localhost:$port"
+target/release/examples/load --url "https://localhost:$port" --cert "$data/tls/cert.pem" \
+    --login admin --password-file "$work/pw" --data-dir "$data" --bin "$bin" --daemon-pid "$daemon" \
+    --seconds "$seconds" "$@" --json >"$work/load.json"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+kill -TERM "$daemon"
+wait "$daemon" || true
+daemon=""
+echo "== baselines after"
+baselines after
+echo "== load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+target/release/examples/load --report "$work/load.json" \
+    --baselines "$work/baselines-before.json" --baselines "$work/baselines-after.json"
+if [ -n "${LOAD_OUT:-}" ]; then
+    mkdir -p "$LOAD_OUT"
+    cp "$work"/baselines-*.json "$work/load.json" "$LOAD_OUT/"
+fi
