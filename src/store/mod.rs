@@ -259,9 +259,11 @@ impl Store {
         backup::write(&self.inner.db, out, files)
     }
 
-    /// Whether the database answers a read (for `/readyz`).
+    /// Whether the database answers a read and the last commit succeeded
+    /// (for `/readyz`).
     pub fn ready(&self) -> bool {
         self.inner.writer.alive()
+            && self.inner.writer.writable()
             && self
                 .inner
                 .db

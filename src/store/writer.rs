@@ -74,6 +74,8 @@ pub(super) struct Handle {
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     alive: Arc<AtomicBool>,
+    /// Whether the last commit that reached the disk succeeded.
+    writable: Arc<AtomicBool>,
 }
 
 impl Handle {
@@ -87,6 +89,13 @@ impl Handle {
 
     pub(super) fn alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
+    }
+
+    /// False after a failed commit until one succeeds: after an I/O error
+    /// (a full disk) redb refuses every later write until it is reopened,
+    /// while reads from its cache still work, so reads alone cannot tell.
+    pub(super) fn writable(&self) -> bool {
+        self.writable.load(Ordering::Acquire)
     }
 
     pub(super) fn close(&self) {
@@ -110,6 +119,8 @@ pub(super) fn spawn(
     let (tx, rx) = mpsc::channel();
     let alive = Arc::new(AtomicBool::new(true));
     let flag = alive.clone();
+    let writable = Arc::new(AtomicBool::new(true));
+    let commits_ok = writable.clone();
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
@@ -120,6 +131,7 @@ pub(super) fn spawn(
                 mail_queued,
                 wake,
                 hooks,
+                writable: commits_ok,
             }
             .run(rx);
             flag.store(false, Ordering::Release);
@@ -129,6 +141,7 @@ pub(super) fn spawn(
         tx: Mutex::new(Some(tx)),
         thread: Mutex::new(Some(thread)),
         alive,
+        writable,
     }
 }
 
@@ -142,6 +155,7 @@ struct Writer {
     /// Signalled after a commit that wrote activity entries (the log drain).
     wake: Arc<super::Wake>,
     hooks: super::Hooks,
+    writable: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -212,7 +226,9 @@ impl Writer {
         }
         let queued_mail = !notices.is_empty();
         let wrote_activity = !activity.is_empty();
-        match self.persist(&working, &keys, activity, notices, &mail) {
+        let persisted = self.persist(&working, &keys, activity, notices, &mail);
+        self.writable.store(persisted.is_ok(), Ordering::Release);
+        match persisted {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
                 self.run_hooks(&working, &keys);
