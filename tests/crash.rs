@@ -1144,6 +1144,9 @@ fn a_full_disk_gives_clean_errors_and_loses_no_acknowledged_write_r13_r11_3_r12_
             }
             let r = h.c.get(d.url("/healthz")).send().await.unwrap();
             assert_eq!(r.status(), 200);
+            // Alive, but not ready: the storage cannot take writes.
+            let r = h.c.get(d.url("/readyz")).send().await.unwrap();
+            assert_eq!(r.status(), 503, "{}", r.text().await.unwrap_or_default());
             // The log is searchable too, with every acknowledged entry,
             // whether the drain could still append it or not (R11.3).
             let entries = h.all("/api/v1/activity").await;
@@ -1211,7 +1214,9 @@ fn a_full_disk_gives_clean_errors_and_loses_no_acknowledged_write_r13_r11_3_r12_
                 .count();
             assert_eq!(n, 1, "{u}");
         }
-        // Writes work again.
+        // Ready, and writes work again.
+        let r = h.c.get(d.url("/readyz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
         let (s, v) = h
             .call(Method::POST, "/api/v1/users", Some(&user_body("after")))
             .await
