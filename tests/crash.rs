@@ -1241,3 +1241,76 @@ fn a_full_disk_gives_clean_errors_and_loses_no_acknowledged_write_r13_r11_3_r12_
         assert_eq!(n, 1, "{}: {n} registration emails", u.login);
     }
 }
+
+/// A log that cannot be written (stderr is a file on the full disk, here
+/// `/dev/full`) costs log lines, never answers: the daemon starts, serves,
+/// refuses and stores as usual (R13).
+#[test]
+fn an_unwritable_log_does_not_stop_the_daemon_r13() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init(&data);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut child = command(&data, &opts())
+        .stdout(std::process::Stdio::piped())
+        .stderr(full)
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let listening = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on https://").map(str::to_owned));
+    let Some(addr) = listening else {
+        let status = child.wait().unwrap();
+        panic!("the daemon did not start with an unwritable log: {status}");
+    };
+    let addr: std::net::SocketAddr = addr.trim().parse().unwrap();
+    bailiwick::tls::install_default_provider();
+    let pem = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let c = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
+    let url = |p: &str| format!("https://localhost:{}{p}", addr.port());
+    rt().block_on(async {
+        for _ in 0..3 {
+            // A failed login logs a warning and writes; a good one too.
+            let r = c
+                .post(url("/api/v1/session"))
+                .json(&json!({"login": "boss", "password": "Wrong-Password-1"}))
+                .send()
+                .await
+                .expect("an answer to a failed login");
+            assert_eq!(r.status(), 401);
+            let r = c
+                .post(url("/api/v1/session"))
+                .json(&json!({"login": "boss", "password": PASSWORD}))
+                .send()
+                .await
+                .expect("an answer to a login");
+            assert_eq!(r.status(), 201);
+            let token = r.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let r = c
+                .post(url("/api/v1/users"))
+                .bearer_auth(&token)
+                .json(&json!({"login": "x", "email": "bad"}))
+                .send()
+                .await
+                .expect("an answer to a bad request");
+            assert_eq!(r.status(), 400);
+        }
+        let r = c.get(url("/readyz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    assert!(child.try_wait().unwrap().is_none(), "the daemon exited");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
