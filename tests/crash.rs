@@ -309,7 +309,7 @@ async fn fail_logins(h: Http, ledger: Shared) {
                 }
                 return;
             }
-            Some((429, _)) => tokio::task::yield_now().await,
+            Some((429, _)) => tokio::time::sleep(Duration::from_millis(5)).await,
             Some((201, _)) if good => ledger.lock().unwrap().failed_streak = Some(0),
             Some((401, _)) if !good => {
                 let mut l = ledger.lock().unwrap();
@@ -328,7 +328,7 @@ async fn boss_logins(h: Http, ledger: Shared) {
                 ledger.lock().unwrap().boss_unknown += 1;
                 return;
             }
-            Some((429, _)) => tokio::task::yield_now().await,
+            Some((429, _)) => tokio::time::sleep(Duration::from_millis(5)).await,
             Some((201, Some(token))) => ledger.lock().unwrap().boss_tokens.push(token),
             // The token was cut off with the body: the login may have
             // committed, its token is unknown.
