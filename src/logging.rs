@@ -17,9 +17,13 @@ pub fn init(format: LogFormat) {
         LogFormat::Human => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
+    // A log line that cannot be written (stderr is a file on a full disk) is
+    // dropped: the default reports it with `eprintln!`, which panics the
+    // logging thread, a request handler or the store writer.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {

@@ -267,9 +267,11 @@ impl Store {
         backup::write(&self.inner.db, out, files)
     }
 
-    /// Whether the database answers a read (for `/readyz`).
+    /// Whether the database answers a read and the last commit succeeded
+    /// (for `/readyz`).
     pub fn ready(&self) -> bool {
         self.inner.writer.alive()
+            && self.inner.writer.writable()
             && self
                 .inner
                 .db
@@ -500,6 +502,12 @@ fn load(db: &Database, path: &Path) -> Result<State, OpenError> {
                 codec::decode(v.value()).map_err(|e| corrupt(format!("meta/subscription: {e}")))?,
             );
         }
+        // Written by the writer on `Key::Settings`; without it a restart
+        // would silently return every setting to its default.
+        if let Some(v) = meta.get(KEY_SETTINGS).map_err(|e| corrupt(e.to_string()))? {
+            state.settings =
+                codec::decode(v.value()).map_err(|e| corrupt(format!("meta/settings: {e}")))?;
+        }
     }
     for (id, user) in load_table::<crate::domain::User>(&read, USERS, path)? {
         state.logins.insert(user.login.to_lowercase(), id.clone());
@@ -557,4 +565,40 @@ fn read_activity_seq(db: &Database, path: &Path) -> Result<u64, OpenError> {
         .map_err(|e| corrupt(e.to_string()))?
         .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
         .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    fn open(dir: &Path) -> Store {
+        let opts = Options {
+            create: true,
+            ..Options::default()
+        };
+        Store::open(dir, &opts, Arc::new(SystemClock)).unwrap()
+    }
+
+    /// An acknowledged settings change is not lost by a restart (R8.2's
+    /// lockout threshold lives here).
+    #[test]
+    fn settings_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut settings = store.snapshot().settings.clone();
+        settings.security.lockout_threshold = 42;
+        let wanted = settings.clone();
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.put_settings(settings);
+                Ok(())
+            })
+            .unwrap();
+        store.close();
+        drop(store);
+        let s = open(dir.path()).snapshot();
+        assert_eq!(s.settings, wanted);
+        assert_eq!(s.settings.security.lockout_threshold, 42);
+    }
 }

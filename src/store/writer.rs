@@ -77,6 +77,8 @@ pub(super) struct Handle {
     /// Set by tests: the next commit fails after writing its tables (R7.6).
     #[cfg_attr(not(test), allow(dead_code))]
     fail_next: Arc<AtomicBool>,
+    /// Whether the last commit that reached the disk succeeded.
+    writable: Arc<AtomicBool>,
 }
 
 impl Handle {
@@ -97,6 +99,13 @@ impl Handle {
 
     pub(super) fn alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
+    }
+
+    /// False after a failed commit until one succeeds: after an I/O error
+    /// (a full disk) redb refuses every later write until it is reopened,
+    /// while reads from its cache still work, so reads alone cannot tell.
+    pub(super) fn writable(&self) -> bool {
+        self.writable.load(Ordering::Acquire)
     }
 
     pub(super) fn close(&self) {
@@ -122,6 +131,8 @@ pub(super) fn spawn(
     let flag = alive.clone();
     let fail_next = Arc::new(AtomicBool::new(false));
     let fault = fail_next.clone();
+    let writable = Arc::new(AtomicBool::new(true));
+    let commits_ok = writable.clone();
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
@@ -133,6 +144,7 @@ pub(super) fn spawn(
                 wake,
                 hooks,
                 fail_next: fault,
+                writable: commits_ok,
             }
             .run(rx);
             flag.store(false, Ordering::Release);
@@ -143,6 +155,7 @@ pub(super) fn spawn(
         thread: Mutex::new(Some(thread)),
         alive,
         fail_next,
+        writable,
     }
 }
 
@@ -157,6 +170,7 @@ struct Writer {
     wake: Arc<super::Wake>,
     hooks: super::Hooks,
     fail_next: Arc<AtomicBool>,
+    writable: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -227,7 +241,9 @@ impl Writer {
         }
         let queued_mail = !notices.is_empty();
         let wrote_activity = !activity.is_empty();
-        match self.persist(&working, &keys, activity, notices, &mail) {
+        let persisted = self.persist(&working, &keys, activity, notices, &mail);
+        self.writable.store(persisted.is_ok(), Ordering::Release);
+        match persisted {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
                 self.run_hooks(&working, &keys);
