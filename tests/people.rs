@@ -5,106 +5,10 @@
 
 mod common;
 
+use common::api::*;
 use common::*;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// A signed-in user's client.
-struct Api<'d> {
-    d: &'d Daemon,
-    c: reqwest::Client,
-    token: String,
-}
-
-impl Api<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .c
-            .request(method, self.d.url(path))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(body)).await
-    }
-
-    async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PUT, path, Some(body)).await
-    }
-
-    async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::DELETE, path, None).await
-    }
-
-    /// Creates a user and returns its id; panics with the problem otherwise.
-    async fn create_user(&self, login: &str, role: &str, unit: Option<&str>) -> String {
-        let (s, v) = self
-            .post(
-                "/api/v1/users",
-                json!({"login": login, "email": format!("{login}@example.com"),
-                   "first_name": login, "last_name": "Test", "role": role,
-                   "business_unit": unit}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        assert_eq!(v["status"], "pending_activation");
-        v["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn create_unit(&self, name: &str) -> String {
-        let (s, v) = self
-            .post("/api/v1/business-units", json!({"name": name}))
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        v["id"].as_str().unwrap().to_owned()
-    }
-}
-
-/// Activates `login` through an operator-issued link and signs it in.
-async fn sign_in<'d>(d: &'d Daemon, login: &str) -> Api<'d> {
-    let c = d.client();
-    let out = d.ctl(&["--json", "users", "activation-link", login]);
-    assert!(out.status.success(), "{}", text(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let link = v["link"]
-        .as_str()
-        .unwrap()
-        .replace("127.0.0.1", "localhost");
-    let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
-    let pw = creds["password"].as_str().expect("generated password");
-    let r = c
-        .post(d.url("/api/v1/session"))
-        .json(&json!({"login": login, "password": pw}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{login} signs in");
-    let v: Value = r.json().await.unwrap();
-    Api {
-        d,
-        c,
-        token: v["token"].as_str().unwrap().to_owned(),
-    }
-}
-
-fn code(v: &Value) -> &str {
-    v["code"].as_str().unwrap_or("")
-}
 
 #[test]
 fn r2_users_are_created_listed_and_edited_with_their_labels() {

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod api;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_bailiwick");
 
 /// How long a daemon may take to start listening before a test gives up.
