@@ -14,34 +14,7 @@ use bailiwick::audit::format::{self, Item, Records};
 use common::*;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Tall-Trees-42";
-
-/// Logins as fast as the test wants: the rate limits are not under test.
-fn opts() -> Start {
-    Start::default()
-        .env("BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE", "1000000")
-        .env("BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE", "1000000")
-}
-
-/// `bailiwick init` with Manager `boss`.
-fn init(data: &Path) {
-    let pw = data.with_extension("pw");
-    std::fs::write(&pw, PASSWORD).unwrap();
-    let o = run(&[
-        "init",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--subscription",
-        "Acme",
-        "--manager-login",
-        "boss",
-        "--manager-email",
-        "boss@example.com",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-}
+const PASSWORD: &str = BOSS_PASSWORD;
 
 async fn login(d: &Daemon, c: &reqwest::Client, login: &str, pw: &str) -> Option<String> {
     let r = c
@@ -115,8 +88,8 @@ fn records(path: &Path) -> Vec<(u64, u64, usize)> {
 fn r11_3_read_your_writes_an_acknowledged_change_is_searchable_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    init(&data);
-    let d = Daemon::start_with(&data, opts());
+    init_boss(&data);
+    let d = Daemon::start_with(&data, fast_logins());
     let c = d.client();
     rt().block_on(async {
         let token = login(&d, &c, "boss", PASSWORD).await.unwrap();
@@ -176,9 +149,9 @@ fn r11_3_read_your_writes_an_acknowledged_change_is_searchable_at_once() {
 fn r11_3_kill_9_mid_writes_then_one_entry_per_committed_change_and_a_clean_chain() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    init(&data);
+    init_boss(&data);
     // Small segments, so that rotation happens under the crash too.
-    let start = opts().env("BAILIWICK_ACTIVITY_SEGMENT_SIZE", "4KiB");
+    let start = fast_logins().env("BAILIWICK_ACTIVITY_SEGMENT_SIZE", "4KiB");
     let d = Daemon::start_with(&data, start.clone());
     let acked = Arc::new(AtomicUsize::new(0));
     // Requests cut off by the kill: each may or may not have committed.
@@ -281,8 +254,8 @@ fn r11_3_kill_9_mid_writes_then_one_entry_per_committed_change_and_a_clean_chain
 fn r11_3_torn_tail_is_cut_at_start_and_a_tampered_middle_is_named_by_verify() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    init(&data);
-    let d = Daemon::start_with(&data, opts());
+    init_boss(&data);
+    let d = Daemon::start_with(&data, fast_logins());
     let c = d.client();
     rt().block_on(async {
         for _ in 0..6 {
@@ -320,7 +293,7 @@ fn r11_3_torn_tail_is_cut_at_start_and_a_tampered_middle_is_named_by_verify() {
 
     // The daemon still starts: the torn tail is cut with a warning, the
     // damage is left for the operator, and new entries are appended.
-    let d = Daemon::start_with(&data, opts());
+    let d = Daemon::start_with(&data, fast_logins());
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), whole);
     let c = d.client();
     rt().block_on(async {
@@ -346,8 +319,8 @@ fn r11_3_torn_tail_is_cut_at_start_and_a_tampered_middle_is_named_by_verify() {
 fn r11_3_retention_deletes_old_segments_and_the_chain_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    init(&data);
-    let start = opts()
+    init_boss(&data);
+    let start = fast_logins()
         .env("BAILIWICK_ACTIVITY_SEGMENT_SIZE", "4KiB")
         .env("BAILIWICK_ACTIVITY_RETENTION_SIZE", "10KiB");
     let d = Daemon::start_with(&data, start);
@@ -455,9 +428,9 @@ fn add_people(data: &Path) -> Vec<(&'static str, String)> {
 fn r11_2_search_filters_scoping_by_role_and_csv_export() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    init(&data);
+    init_boss(&data);
     let people = add_people(&data);
-    let d = Daemon::start_with(&data, opts());
+    let d = Daemon::start_with(&data, fast_logins());
     let c = d.client();
     rt().block_on(async {
         let boss = login(&d, &c, "boss", PASSWORD).await.unwrap();

@@ -21,38 +21,11 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Tall-Trees-42";
+const PASSWORD: &str = BOSS_PASSWORD;
 const ROUNDS: u64 = 5;
 /// Wrong passwords between two good ones: under the lockout threshold (set
 /// to 100), so every failure counts (R8.2) and none locks.
 const FAILURE_STREAK: u64 = 10;
-
-/// Logins as fast as the test wants: the rate limits are not under test.
-fn opts() -> Start {
-    Start::default()
-        .env("BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE", "1000000")
-        .env("BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE", "1000000")
-}
-
-/// `bailiwick init` with Manager `boss`.
-fn init(data: &Path) {
-    let pw = data.with_extension("pw");
-    std::fs::write(&pw, PASSWORD).unwrap();
-    let o = run(&[
-        "init",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--subscription",
-        "Acme",
-        "--manager-login",
-        "boss",
-        "--manager-email",
-        "boss@example.com",
-        "--password-file",
-        pw.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-}
 
 fn random_u64() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(Instant::now())
@@ -770,12 +743,12 @@ async fn setup(d: &Daemon, h: &Http, ledger: &Shared) -> String {
 fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    init(&data);
+    init_boss(&data);
     let ledger: Shared = Arc::default();
     let rt = rt();
 
     // The session the checks use; it must survive every crash too.
-    let d = Daemon::start_with(&data, opts());
+    let d = Daemon::start_with(&data, fast_logins());
     let (token, victim) = rt.block_on(async {
         let anon = Http::new(&d, "");
         let (s, token) = anon.login("boss", PASSWORD).await.unwrap();
@@ -791,7 +764,7 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
     for round in 1..=ROUNDS {
         let d = match daemon.take() {
             Some(d) => d,
-            None => Daemon::start_with(&data, opts()),
+            None => Daemon::start_with(&data, fast_logins()),
         };
         let delay = Duration::from_millis(150 + random_u64() % 1000);
         eprintln!("round {round}: kill -9 after {delay:?} of writes");
@@ -861,7 +834,7 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
             l.victim_sent = n;
         }
 
-        let d = Daemon::start_with(&data, opts());
+        let d = Daemon::start_with(&data, fast_logins());
         rt.block_on(async {
             let h = Http::new(&d, &token);
             check_activity(round, &h, &off).await;
@@ -1054,12 +1027,12 @@ fn a_full_disk_gives_clean_errors_and_loses_no_acknowledged_write_r13_r11_3_r12_
         "crash.rs: full disk simulated with {}",
         limit.name()
     );
-    init(&data);
+    init_boss(&data);
     let mut acked_groups: BTreeMap<String, usize> = BTreeMap::new();
     let mut acked_users: BTreeSet<String> = BTreeSet::new();
     let mut refusals = BTreeSet::new();
     let token = {
-        let d = Daemon::start_with(&data, opts());
+        let d = Daemon::start_with(&data, fast_logins());
         limit.apply(&d);
         let rt = rt();
         let token = rt.block_on(async {
@@ -1173,7 +1146,7 @@ fn a_full_disk_gives_clean_errors_and_loses_no_acknowledged_write_r13_r11_3_r12_
 
     // With space again, the daemon starts and every acknowledged write is
     // there, with one activity entry each and its registration email.
-    let d = Daemon::start_with(&data, opts());
+    let d = Daemon::start_with(&data, fast_logins());
     rt().block_on(async {
         let h = Http::new(&d, &token);
         let groups = h.all("/api/v1/asset-groups").await;
@@ -1249,12 +1222,12 @@ fn a_full_disk_gives_clean_errors_and_loses_no_acknowledged_write_r13_r11_3_r12_
 fn an_unwritable_log_does_not_stop_the_daemon_r13() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    init(&data);
+    init_boss(&data);
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
         .expect("/dev/full");
-    let mut child = command(&data, &opts())
+    let mut child = command(&data, &fast_logins())
         .stdout(std::process::Stdio::piped())
         .stderr(full)
         .spawn()

@@ -348,16 +348,7 @@ pub fn reset_password(
 
 /// Stores a new one-time link for `user`, retiring the older ones.
 pub fn issue_link(tx: &mut Tx<'_>, user: &User, link_hash: String, expires_at: Timestamp) {
-    let old: Vec<String> = tx
-        .state()
-        .activation_links
-        .values()
-        .filter(|l| l.user == user.id)
-        .map(|l| l.token_hash.clone())
-        .collect();
-    for h in old {
-        tx.remove_activation_link(&h);
-    }
+    tx.remove_links_of(&user.id);
     tx.put_activation_link(ActivationLink {
         token_hash: link_hash,
         user: user.id.clone(),

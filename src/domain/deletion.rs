@@ -289,16 +289,6 @@ fn apply(tx: &mut Tx<'_>, user: User, changes: Vec<Change>) -> Deleted {
             }
         }
     }
-    let links: Vec<String> = tx
-        .state()
-        .activation_links
-        .values()
-        .filter(|l| l.user == user.id)
-        .map(|l| l.token_hash.clone())
-        .collect();
-    for h in links {
-        tx.remove_activation_link(&h);
-    }
     tx.remove_user(&user.id);
     let counts: BTreeSet<&str> = outcomes.iter().map(|o| o.fate.as_str()).collect();
     tx.log(

@@ -149,8 +149,23 @@ impl<'a> Tx<'a> {
             .push(Key::ActivationLink(token_hash.to_owned()));
     }
 
-    /// Removes a user with its credentials and sessions.
+    /// Removes every activation link of `user`.
+    pub fn remove_links_of(&mut self, user: &Id) {
+        let links: Vec<String> = self
+            .state
+            .activation_links
+            .values()
+            .filter(|l| &l.user == user)
+            .map(|l| l.token_hash.clone())
+            .collect();
+        for h in links {
+            self.remove_activation_link(&h);
+        }
+    }
+
+    /// Removes a user with its credentials, sessions and activation links.
     pub fn remove_user(&mut self, id: &Id) {
+        self.remove_links_of(id);
         if let Some(old) = self.state.users.remove(id) {
             self.state.logins.remove(&old.login.to_lowercase());
         }

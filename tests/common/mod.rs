@@ -210,3 +210,33 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// The password `init_boss` gives Manager `boss`.
+pub const BOSS_PASSWORD: &str = "Tall-Trees-42";
+
+/// Logins as fast as a test wants: the rate limits are not under test.
+pub fn fast_logins() -> Start {
+    Start::default()
+        .env("BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE", "1000000")
+        .env("BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE", "1000000")
+}
+
+/// `bailiwick init` with Manager `boss` and [`BOSS_PASSWORD`].
+pub fn init_boss(data: &Path) {
+    let pw = data.with_extension("pw");
+    std::fs::write(&pw, BOSS_PASSWORD).unwrap();
+    let o = run(&[
+        "init",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--subscription",
+        "Acme",
+        "--manager-login",
+        "boss",
+        "--manager-email",
+        "boss@example.com",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}
