@@ -10,6 +10,8 @@ mod assets;
 mod authz;
 pub mod caller;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod groups;
 mod notifications;
 mod ops;

@@ -19,14 +19,14 @@ use crate::notify::{NotificationRequest, send_notification};
 pub struct NotificationBody {
     /// User ids (Contacts included; deactivated users are skipped).
     #[serde(default)]
-    to_users: Vec<String>,
+    pub(crate) to_users: Vec<String>,
     /// Not available yet: a non-empty list is refused with `validation`.
     #[serde(default)]
-    to_distribution_groups: Vec<String>,
+    pub(crate) to_distribution_groups: Vec<String>,
     /// One line, 1 to 200 characters.
-    subject: String,
+    pub(crate) subject: String,
     /// Plain text, at most 64 KiB.
-    body: String,
+    pub(crate) body: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

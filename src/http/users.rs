@@ -88,22 +88,22 @@ pub async fn list_users(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    login: String,
-    email: String,
-    first_name: String,
-    last_name: String,
+    pub(crate) login: String,
+    pub(crate) email: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
     #[schema(value_type = String, example = "scanner")]
-    role: Role,
+    pub(crate) role: Role,
     /// Omitted or `null`: Unassigned.
-    business_unit: Option<String>,
+    pub(crate) business_unit: Option<String>,
     #[serde(default)]
-    asset_groups: Vec<String>,
+    pub(crate) asset_groups: Vec<String>,
     /// Omitted: the role's defaults (R5).
     #[schema(value_type = Option<Vec<String>>)]
-    permissions: Option<BTreeSet<Permission>>,
+    pub(crate) permissions: Option<BTreeSet<Permission>>,
     #[schema(value_type = Option<String>, example = "ui_and_api")]
-    access: Option<Access>,
-    external_id: Option<String>,
+    pub(crate) access: Option<Access>,
+    pub(crate) external_id: Option<String>,
 }
 
 /// Create a user (R2, R7.1): it is `pending_activation` and is sent a
@@ -178,26 +178,26 @@ pub async fn get_user(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditUser {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) email: Option<String>,
     #[schema(value_type = Option<String>, example = "reader")]
-    role: Option<Role>,
+    pub(crate) role: Option<Role>,
     /// `null` moves the user to Unassigned.
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<String>)]
-    business_unit: Option<Option<String>>,
+    pub(crate) business_unit: Option<Option<String>>,
     /// Replaces the list.
-    asset_groups: Option<Vec<String>>,
+    pub(crate) asset_groups: Option<Vec<String>>,
     /// Replaces the list (R5.2).
     #[schema(value_type = Option<Vec<String>>)]
-    permissions: Option<BTreeSet<Permission>>,
+    pub(crate) permissions: Option<BTreeSet<Permission>>,
     #[schema(value_type = Option<String>, example = "api_only")]
-    access: Option<Access>,
+    pub(crate) access: Option<Access>,
     /// `null` clears it (R5.3).
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<String>)]
-    external_id: Option<Option<String>>,
+    pub(crate) external_id: Option<Option<String>>,
 }
 
 /// Edit a user: names, email, role, unit, asset groups, permissions, access,
