@@ -97,7 +97,7 @@ fn role_named(s: &str) -> Option<Role> {
 
 /// Validates one request and answers it on `index`; `at` names the item of
 /// a batch in errors.
-fn answer(index: &Index, req: &CheckRequest, at: &str) -> ApiResult<CheckResponse> {
+pub(crate) fn answer(index: &Index, req: &CheckRequest, at: &str) -> ApiResult<CheckResponse> {
     let action = Action::parse(&req.action).ok_or_else(|| {
         ApiError::validation(format!(
             "{at}action: unknown action {:?}; use one of {}",

@@ -324,7 +324,8 @@ pub struct DistributionPatchRequest {
     responses((status = 200, body = DistributionGroupView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the new name is taken", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn edit_distribution_group(
     State(app): State<App>,

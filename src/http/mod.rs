@@ -10,6 +10,8 @@ mod assets;
 mod authz;
 pub mod caller;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod groups;
 mod notifications;
 mod objects;
@@ -112,7 +114,7 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The router and its OpenAPI document, built from the same declarations.
 pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
@@ -184,7 +186,82 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(authz::check))
         .routes(routes!(authz::check_batch))
-        .split_for_parts()
+        .split_for_parts();
+    document_common_errors(&mut doc);
+    (router, doc)
+}
+
+/// Declares the answers that the shared extractors give on every operation
+/// they guard, so that the document lists every status a client can get
+/// (checked by scripts/conformance.sh): `Caller` answers 401 (no or bad
+/// credentials), 403 `password_change_required` and 429 (Basic is a login,
+/// R8.3); `ApiJson` answers 400 and 413; `ApiQuery` answers 400. A status an
+/// operation already declares keeps its own description.
+fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let signed_in = serde_json::to_value(&op.security)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .any(|r| r.get("bearer").is_some() || r.get("basic").is_some());
+            let has_query =
+                op.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            };
+            if signed_in {
+                add(
+                    "401",
+                    "no, wrong or expired credentials (`unauthenticated`)",
+                );
+                add(
+                    "403",
+                    "not allowed, or the password has expired (`password_change_required`)",
+                );
+                add("429", "HTTP Basic login rate limited; see Retry-After");
+            }
+            if op.request_body.is_some() {
+                add(
+                    "400",
+                    "the body is not JSON (`malformed`) or not of this shape (`validation`)",
+                );
+                add(
+                    "413",
+                    "the body is larger than `server.max_body` (`payload_too_large`)",
+                );
+            }
+            if has_query {
+                add("400", "a query parameter has a bad value (`validation`)");
+            }
+        }
+    }
 }
 
 /// The full service: routes, fallbacks and the layers every request passes.
@@ -283,4 +360,49 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     app.metrics
         .observe(&method, &route, res.status().as_u16(), started.elapsed());
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// R13: every answer a client can get is in the published document, so
+    /// clients generated from it handle the extractors' refusals too.
+    #[test]
+    fn r13_document_declares_the_extractors_refusals() {
+        let (_, doc) = routes();
+        let doc = serde_json::to_value(&doc).unwrap();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = &op["responses"];
+                let signed_in = op["security"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+                if signed_in {
+                    for status in ["401", "403", "429"] {
+                        assert!(
+                            responses[status]["content"]["application/problem+json"].is_object(),
+                            "{method} {path} lacks {status}"
+                        );
+                    }
+                    checked += 1;
+                }
+                if op.get("requestBody").is_some() {
+                    for status in ["400", "413"] {
+                        assert!(
+                            responses[status].is_object(),
+                            "{method} {path} lacks {status}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked > 30, "only {checked} signed-in operations seen");
+        // An operation's own description of a status stays.
+        assert_eq!(
+            doc["paths"]["/api/v1/session"]["post"]["responses"]["401"]["description"],
+            "every login failure"
+        );
+    }
 }

@@ -19,15 +19,15 @@ use crate::notify::{NotificationRequest, send_notification};
 pub struct NotificationBody {
     /// User ids (Contacts included; deactivated users are skipped).
     #[serde(default)]
-    to_users: Vec<String>,
+    pub(crate) to_users: Vec<String>,
     /// Distribution group ids: each reaches its members the caller may see
     /// (R10.1) and its plain addresses. One email per address in all.
     #[serde(default)]
-    to_distribution_groups: Vec<String>,
+    pub(crate) to_distribution_groups: Vec<String>,
     /// One line, 1 to 200 characters.
-    subject: String,
+    pub(crate) subject: String,
     /// Plain text, at most 64 KiB.
-    body: String,
+    pub(crate) body: String,
 }
 
 /// A recipient left out: a user (`user`) or a plain address (`address`).

@@ -149,6 +149,21 @@ pub struct NewObjectRequest {
     pub assignee: Option<String>,
 }
 
+impl NewObjectRequest {
+    /// The domain's command, or the field that is wrong.
+    pub(crate) fn into_new(self) -> Result<NewObject, ApiError> {
+        Ok(NewObject {
+            kind: kind(&self.kind)?,
+            name: self.name,
+            owner: self.owner,
+            global: self.global,
+            asset_groups: self.asset_groups,
+            ips: parse_ips("ips", &self.ips)?,
+            assignee: self.assignee.map(assignee),
+        })
+    }
+}
+
 /// Register an object (R9.1), owned by the caller or, for Managers and Unit
 /// Managers, by a user they name.
 #[utoipa::path(post, path = "/api/v1/objects", tag = "objects", request_body = NewObjectRequest,
@@ -163,15 +178,7 @@ pub async fn create_object(
     caller: Caller,
     ApiJson(req): ApiJson<NewObjectRequest>,
 ) -> ApiResult<(StatusCode, Json<ObjectView>)> {
-    let new = NewObject {
-        kind: kind(&req.kind)?,
-        name: req.name,
-        owner: req.owner,
-        global: req.global,
-        asset_groups: req.asset_groups,
-        ips: parse_ips("ips", &req.ips)?,
-        assignee: req.assignee.map(assignee),
-    };
+    let new = req.into_new()?;
     let id = ids::new_id();
     let o = app
         .store
@@ -215,6 +222,37 @@ pub struct EditObjectRequest {
     pub status: Option<String>,
 }
 
+impl EditObjectRequest {
+    /// The domain's patch, or the field that is wrong.
+    pub(crate) fn into_patch(self) -> Result<ObjectPatch, ApiError> {
+        let deactivated = match self.status.as_deref() {
+            None => None,
+            Some("active") => Some(false),
+            Some("deactivated") => Some(true),
+            Some(other) => {
+                return Err(Refusal::new(
+                    Code::Validation,
+                    format!("status: {other:?} is neither \"active\" nor \"deactivated\""),
+                )
+                .into());
+            }
+        };
+        Ok(ObjectPatch {
+            name: self.name,
+            owner: self.owner,
+            global: self.global,
+            asset_groups: self.asset_groups,
+            ips: self
+                .ips
+                .as_deref()
+                .map(|i| parse_ips("ips", i))
+                .transpose()?,
+            assignee: self.assignee.map(assignee),
+            deactivated,
+        })
+    }
+}
+
 /// Edit an object: name, owner, global, targets, assignee, schedule status.
 #[utoipa::path(patch, path = "/api/v1/objects/{id}", tag = "objects", request_body = EditObjectRequest,
     params(("id" = String, Path, description = "object id")),
@@ -231,31 +269,7 @@ pub async fn edit_object(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditObjectRequest>,
 ) -> ApiResult<Json<ObjectView>> {
-    let deactivated = match req.status.as_deref() {
-        None => None,
-        Some("active") => Some(false),
-        Some("deactivated") => Some(true),
-        Some(other) => {
-            return Err(Refusal::new(
-                Code::Validation,
-                format!("status: {other:?} is neither \"active\" nor \"deactivated\""),
-            )
-            .into());
-        }
-    };
-    let patch = ObjectPatch {
-        name: req.name,
-        owner: req.owner,
-        global: req.global,
-        asset_groups: req.asset_groups,
-        ips: req
-            .ips
-            .as_deref()
-            .map(|i| parse_ips("ips", i))
-            .transpose()?,
-        assignee: req.assignee.map(assignee),
-        deactivated,
-    };
+    let patch = req.into_patch()?;
     let o = app
         .store
         .write(caller.actor(), move |tx| {

@@ -60,7 +60,7 @@ impl UnitView {
 
 /// `assets` of a unit request: parsed before the write, so a bad item is
 /// named and nothing is stored.
-fn unit_assets_of(req: Option<UnitAssetsRequest>) -> Result<Option<AssetSet>, ApiError> {
+pub(crate) fn unit_assets_of(req: Option<UnitAssetsRequest>) -> Result<Option<AssetSet>, ApiError> {
     req.map(|r| {
         Ok(AssetSet {
             ips: assets::parse_ips("assets.ips", &r.ips)?,
@@ -119,10 +119,10 @@ pub async fn list_units(State(app): State<App>, caller: Caller) -> ApiResult<Jso
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUnit {
-    name: String,
-    new_ip_limit: Option<u64>,
+    pub(crate) name: String,
+    pub(crate) new_ip_limit: Option<u64>,
     /// Subscription assets to assign (R3.1; Managers).
-    assets: Option<UnitAssetsRequest>,
+    pub(crate) assets: Option<UnitAssetsRequest>,
 }
 
 /// Create a business unit (R3.1): Managers and User Administrators; not
@@ -180,13 +180,13 @@ pub async fn get_unit(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditUnit {
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// `null` removes the limit.
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<u64>)]
-    new_ip_limit: Option<Option<u64>>,
+    pub(crate) new_ip_limit: Option<Option<u64>>,
     /// Replaces the assigned subscription assets (R3.1; Managers).
-    assets: Option<UnitAssetsRequest>,
+    pub(crate) assets: Option<UnitAssetsRequest>,
 }
 
 /// Rename a unit or change its new-IP limit (R3.1, R3.2).
@@ -259,7 +259,7 @@ pub struct PrimaryContact {
 #[serde(deny_unknown_fields)]
 pub struct SetPrimaryContact {
     /// A user id.
-    user: String,
+    pub(crate) user: String,
 }
 
 /// The subscription's primary contact (R4.2, R4.3).
@@ -328,15 +328,15 @@ pub async fn set_unit_primary_contact(
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Security {
-    user_defined_passwords: bool,
+    pub(crate) user_defined_passwords: bool,
     /// 0 = never; at most 3650.
-    password_expiration_days: u32,
+    pub(crate) password_expiration_days: u32,
     /// 1 to 100.
-    lockout_threshold: u32,
+    pub(crate) lockout_threshold: u32,
     /// 8 to 128.
-    min_password_length: u32,
+    pub(crate) min_password_length: u32,
     /// Changed by the subscription primary contact only.
-    external_ids_enabled: bool,
+    pub(crate) external_ids_enabled: bool,
 }
 
 impl From<SecuritySettings> for Security {
@@ -398,10 +398,10 @@ pub async fn set_security(
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Visibility {
-    restrict_user_info_outside_unit: bool,
+    pub(crate) restrict_user_info_outside_unit: bool,
     /// Only together with `restrict_user_info_outside_unit`.
-    hide_users_outside_unit: bool,
-    restrict_scheduled_tasks_on_unassigned_assets: bool,
+    pub(crate) hide_users_outside_unit: bool,
+    pub(crate) restrict_scheduled_tasks_on_unassigned_assets: bool,
 }
 
 impl From<VisibilitySettings> for Visibility {
@@ -461,7 +461,7 @@ pub async fn set_visibility(
 #[serde(deny_unknown_fields)]
 pub struct UnitSetup {
     /// Whether units' new-IP limits apply.
-    new_ip_limit_enabled: bool,
+    pub(crate) new_ip_limit_enabled: bool,
 }
 
 /// Business unit setup (R3.2): Managers.
@@ -503,9 +503,9 @@ pub async fn set_unit_setup(
 #[serde(deny_unknown_fields)]
 pub struct EmailContactSetup {
     /// `null`: notifications name the subscription's primary contact.
-    email_contact: Option<ContactView>,
+    pub(crate) email_contact: Option<ContactView>,
     /// Whether Unit Managers may set their unit's own contact.
-    allow_unit_manager_override: bool,
+    pub(crate) allow_unit_manager_override: bool,
 }
 
 /// The Email Contact setting (R10.2): Managers and Unit Managers.
@@ -558,7 +558,7 @@ pub async fn set_email_contact(
 #[serde(deny_unknown_fields)]
 pub struct UnitEmailContact {
     /// `null` clears the unit's own contact.
-    email_contact: Option<ContactView>,
+    pub(crate) email_contact: Option<ContactView>,
 }
 
 /// Set a unit's own Email Contact (R10.2): Managers, or its Unit Managers

@@ -52,8 +52,8 @@ fn anonymous(ip: Option<std::net::IpAddr>, login: &str) -> Actor {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    login: String,
-    password: String,
+    pub(crate) login: String,
+    pub(crate) password: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -140,11 +140,24 @@ pub async fn me(State(app): State<App>, caller: Caller) -> Json<UserView> {
     Json(UserView::new(&app.store.snapshot(), &caller.user))
 }
 
+/// A new password's length cap, before any policy check or hash: a long
+/// password would cost the hashing pool for nothing.
+pub(crate) fn password_length(password: &str) -> ApiResult<()> {
+    if password.len() > 1024 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "password_policy",
+            "use at most 1024 characters",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    current: String,
-    new: String,
+    pub(crate) current: String,
+    pub(crate) new: String,
 }
 
 /// Change the own password (user-defined passwords, or an expired one).
@@ -163,13 +176,7 @@ pub async fn change_password(
         .get(&caller.user.id)
         .and_then(|c| c.password_hash.clone())
         .ok_or_else(ApiError::unauthenticated)?;
-    if req.new.len() > 1024 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "password_policy",
-            "use at most 1024 characters",
-        ));
-    }
+    password_length(&req.new)?;
     if !app
         .auth
         .verify(caller.ip, req.current, stored)
@@ -202,14 +209,31 @@ pub async fn change_password(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretQuestion {
-    question: String,
-    answer: String,
+    pub(crate) question: String,
+    pub(crate) answer: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretQuestions {
-    questions: Vec<SecretQuestion>,
+    pub(crate) questions: Vec<SecretQuestion>,
+}
+
+impl SecretQuestions {
+    /// Three answers of 1 to 256 characters, checked before any is hashed.
+    pub(crate) fn check(&self) -> ApiResult<()> {
+        if self.questions.len() != 3 {
+            return Err(ApiError::validation("questions: give exactly three"));
+        }
+        if self
+            .questions
+            .iter()
+            .any(|q| q.answer.is_empty() || q.answer.len() > 256)
+        {
+            return Err(ApiError::validation("answer: give 1 to 256 characters"));
+        }
+        Ok(())
+    }
 }
 
 /// Set the three secret questions for self-service reset (R8.7).
@@ -221,14 +245,9 @@ pub async fn set_secret_questions(
     caller: Caller,
     ApiJson(req): ApiJson<SecretQuestions>,
 ) -> ApiResult<StatusCode> {
-    if req.questions.len() != 3 {
-        return Err(ApiError::validation("questions: give exactly three"));
-    }
+    req.check()?;
     let mut hashed = Vec::with_capacity(3);
     for q in req.questions {
-        if q.answer.is_empty() || q.answer.len() > 256 {
-            return Err(ApiError::validation("answer: give 1 to 256 characters"));
-        }
         // Answers are case-sensitive (R8.7): hashed as given.
         let h = app.auth.hash(caller.ip, q.answer).await.map_err(busy)?;
         hashed.push((q.question.trim().to_owned(), h));
@@ -372,7 +391,7 @@ pub async fn open_activation(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChosenPassword {
-    password: String,
+    pub(crate) password: String,
 }
 
 /// Set the password through a one-time link (user-defined passwords).
@@ -392,13 +411,7 @@ pub async fn complete_activation(
     if !state.activation_links.contains_key(&hash) {
         return Err(ApiError::not_found("no such activation link"));
     }
-    if req.password.len() > 1024 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "password_policy",
-            "use at most 1024 characters",
-        ));
-    }
+    password_length(&req.password)?;
     crate::domain::password::check(&req.password, state.settings.security.min_password_length)?;
     let hashed = app
         .auth
@@ -462,7 +475,7 @@ pub async fn admin_reset(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetStart {
-    login: String,
+    pub(crate) login: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -508,10 +521,22 @@ pub async fn reset_questions(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetAnswers {
-    login: String,
-    answers: Vec<String>,
+    pub(crate) login: String,
+    pub(crate) answers: Vec<String>,
     /// Required with user-defined passwords; otherwise one is generated.
-    new_password: Option<String>,
+    pub(crate) new_password: Option<String>,
+}
+
+impl ResetAnswers {
+    /// Three answers of at most 256 characters, before any hash.
+    pub(crate) fn check(&self) -> ApiResult<()> {
+        if self.answers.len() != 3 || self.answers.iter().any(|a| a.len() > 256) {
+            return Err(ApiError::validation(
+                "answers: give exactly three, each at most 256 characters",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Self-service reset, step 2 (R8.7): three right answers set a new
@@ -529,11 +554,7 @@ pub async fn reset_answers(
         .check(source.ip, &req.login)
         .map_err(|w| login_error(crate::auth::service::LoginError::RateLimited(w)))?;
     let denied = || login_error(crate::auth::service::LoginError::Denied);
-    if req.answers.len() != 3 || req.answers.iter().any(|a| a.len() > 256) {
-        return Err(ApiError::validation(
-            "answers: give exactly three, each at most 256 characters",
-        ));
-    }
+    req.check()?;
     let state = app.store.snapshot();
     let user = state
         .user_by_login(&req.login)
@@ -587,13 +608,7 @@ pub async fn reset_answers(
             (p.clone(), Some(p))
         }
     };
-    if password.len() > 1024 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "password_policy",
-            "use at most 1024 characters",
-        ));
-    }
+    password_length(&password)?;
     crate::domain::password::check(&password, state.settings.security.min_password_length)?;
     let hash = app
         .auth

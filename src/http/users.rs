@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::App;
 use super::caller::Caller;
 use super::extract::{ApiJson, ApiQuery};
-use super::problem::{ApiResult, Problem};
+use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{Page, UserView};
 use crate::domain::access::Acting;
 use crate::domain::credentials::{Notice, NoticeKind};
@@ -90,22 +90,22 @@ pub async fn list_users(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    login: String,
-    email: String,
-    first_name: String,
-    last_name: String,
+    pub(crate) login: String,
+    pub(crate) email: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
     #[schema(value_type = String, example = "scanner")]
-    role: Role,
+    pub(crate) role: Role,
     /// Omitted or `null`: Unassigned.
-    business_unit: Option<String>,
+    pub(crate) business_unit: Option<String>,
     #[serde(default)]
-    asset_groups: Vec<String>,
+    pub(crate) asset_groups: Vec<String>,
     /// Omitted: the role's defaults (R5).
     #[schema(value_type = Option<Vec<String>>)]
-    permissions: Option<BTreeSet<Permission>>,
+    pub(crate) permissions: Option<BTreeSet<Permission>>,
     #[schema(value_type = Option<String>, example = "ui_and_api")]
-    access: Option<Access>,
-    external_id: Option<String>,
+    pub(crate) access: Option<Access>,
+    pub(crate) external_id: Option<String>,
 }
 
 /// Create a user (R2, R7.1): it is `pending_activation` and is sent a
@@ -180,26 +180,26 @@ pub async fn get_user(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditUser {
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) email: Option<String>,
     #[schema(value_type = Option<String>, example = "reader")]
-    role: Option<Role>,
+    pub(crate) role: Option<Role>,
     /// `null` moves the user to Unassigned.
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<String>)]
-    business_unit: Option<Option<String>>,
+    pub(crate) business_unit: Option<Option<String>>,
     /// Replaces the list.
-    asset_groups: Option<Vec<String>>,
+    pub(crate) asset_groups: Option<Vec<String>>,
     /// Replaces the list (R5.2).
     #[schema(value_type = Option<Vec<String>>)]
-    permissions: Option<BTreeSet<Permission>>,
+    pub(crate) permissions: Option<BTreeSet<Permission>>,
     #[schema(value_type = Option<String>, example = "api_only")]
-    access: Option<Access>,
+    pub(crate) access: Option<Access>,
     /// `null` clears it (R5.3).
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<String>)]
-    external_id: Option<Option<String>>,
+    pub(crate) external_id: Option<Option<String>>,
 }
 
 /// Edit a user: names, email, role, unit, asset groups, permissions, access,
@@ -337,6 +337,24 @@ pub struct MoveRequest {
     keep_asset_groups: bool,
 }
 
+impl MoveRequest {
+    /// The domain's request; `business_unit` must be given (`null` included).
+    pub(crate) fn into_move(self) -> Result<Move, ApiError> {
+        let Some(business_unit) = self.business_unit else {
+            return Err(Refusal::new(
+                Code::Validation,
+                "business_unit: give the new unit's id, or null for Unassigned",
+            )
+            .into());
+        };
+        Ok(Move {
+            business_unit,
+            keep_configurations: self.keep_configurations,
+            keep_asset_groups: self.keep_asset_groups,
+        })
+    }
+}
+
 /// Move a user to another unit (R7.4): keep or delete its configurations;
 /// keep its asset groups (moved, linked or copied) or none of them. The
 /// response lists what was moved, linked, copied, deleted and invalidated.
@@ -355,18 +373,7 @@ pub async fn move_user(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MoveRequest>,
 ) -> ApiResult<Json<LifecycleView>> {
-    let Some(business_unit) = req.business_unit else {
-        return Err(Refusal::new(
-            Code::Validation,
-            "business_unit: give the new unit's id, or null for Unassigned",
-        )
-        .into());
-    };
-    let request = Move {
-        business_unit,
-        keep_configurations: req.keep_configurations,
-        keep_asset_groups: req.keep_asset_groups,
-    };
+    let request = req.into_move()?;
     let moved = app
         .store
         .write(caller.actor(), move |tx| {
@@ -388,6 +395,19 @@ pub struct DeleteRequest {
     transfer_configurations_to: Option<String>,
     /// Keep its scan and map results instead of deleting them.
     keep_results: Option<bool>,
+}
+
+impl DeleteRequest {
+    /// The query's options, completed by the body's.
+    pub(crate) fn or(self, body: DeleteRequest) -> Delete {
+        Delete {
+            transfer_configurations_to: self
+                .transfer_configurations_to
+                .or(body.transfer_configurations_to)
+                .filter(|t| !t.is_empty()),
+            keep_results: self.keep_results.or(body.keep_results).unwrap_or(false),
+        }
+    }
 }
 
 /// Delete a user (R7.5) and settle what it owned: transferred, reassigned
@@ -414,13 +434,7 @@ pub async fn delete_user(
     } else {
         super::extract::parse_json(&body)?
     };
-    let request = Delete {
-        transfer_configurations_to: q
-            .transfer_configurations_to
-            .or(b.transfer_configurations_to)
-            .filter(|t| !t.is_empty()),
-        keep_results: q.keep_results.or(b.keep_results).unwrap_or(false),
-    };
+    let request = q.or(b);
     let shown = {
         let state = app.store.snapshot();
         let a = Acting::of(&state, &caller.user.id)?;
