@@ -142,19 +142,7 @@ fn run(kind: usize, body: &[u8], state: &mut State, actor: Actor) -> Result<(), 
             }
         }
         "user_create" => {
-            let req: users::CreateUser = parse(body)?;
-            let new = NewUser {
-                login: req.login,
-                email: req.email,
-                first_name: req.first_name,
-                last_name: req.last_name,
-                role: req.role,
-                business_unit: req.business_unit,
-                asset_groups: req.asset_groups,
-                permissions: req.permissions,
-                access: req.access.unwrap_or(Access::UiAndApi),
-                external_id: req.external_id,
-            };
+            let new = NewUser::from(parse::<users::CreateUser>(body)?);
             let grant = ActivationGrant {
                 token_hash: "link".into(),
                 expires_at: Timestamp::from_unix_micros(2_000_000),
@@ -165,18 +153,7 @@ fn run(kind: usize, body: &[u8], state: &mut State, actor: Actor) -> Result<(), 
             let _ = super::views::UserView::new(state, &user);
         }
         "user_patch" => {
-            let req: users::EditUser = parse(body)?;
-            let patch = UserPatch {
-                first_name: req.first_name,
-                last_name: req.last_name,
-                email: req.email,
-                role: req.role,
-                business_unit: req.business_unit,
-                asset_groups: req.asset_groups,
-                permissions: req.permissions,
-                access: req.access,
-                external_id: req.external_id,
-            };
+            let patch = UserPatch::from(parse::<users::EditUser>(body)?);
             let user = command(state, actor, |tx| {
                 crate::domain::users::edit_user(tx, SCANNER, patch)
             })?;

@@ -108,6 +108,23 @@ pub struct CreateUser {
     pub(crate) external_id: Option<String>,
 }
 
+impl From<CreateUser> for NewUser {
+    fn from(req: CreateUser) -> NewUser {
+        NewUser {
+            login: req.login,
+            email: req.email,
+            first_name: req.first_name,
+            last_name: req.last_name,
+            role: req.role,
+            business_unit: req.business_unit,
+            asset_groups: req.asset_groups,
+            permissions: req.permissions,
+            access: req.access.unwrap_or(Access::UiAndApi),
+            external_id: req.external_id,
+        }
+    }
+}
+
 /// Create a user (R2, R7.1): it is `pending_activation` and is sent a
 /// one-time activation link; Contacts (R2.5) are active and get no link.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
@@ -122,18 +139,7 @@ pub async fn create_user(
     caller: Caller,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let new = NewUser {
-        login: req.login,
-        email: req.email,
-        first_name: req.first_name,
-        last_name: req.last_name,
-        role: req.role,
-        business_unit: req.business_unit,
-        asset_groups: req.asset_groups,
-        permissions: req.permissions,
-        access: req.access.unwrap_or(Access::UiAndApi),
-        external_id: req.external_id,
-    };
+    let new = NewUser::from(req);
     let token = ids::new_token();
     let grant = ActivationGrant {
         token_hash: ids::token_hash(&token),
@@ -202,6 +208,22 @@ pub struct EditUser {
     pub(crate) external_id: Option<Option<String>>,
 }
 
+impl From<EditUser> for UserPatch {
+    fn from(req: EditUser) -> UserPatch {
+        UserPatch {
+            first_name: req.first_name,
+            last_name: req.last_name,
+            email: req.email,
+            role: req.role,
+            business_unit: req.business_unit,
+            asset_groups: req.asset_groups,
+            permissions: req.permissions,
+            access: req.access,
+            external_id: req.external_id,
+        }
+    }
+}
+
 /// Edit a user: names, email, role, unit, asset groups, permissions, access,
 /// external ID. Every rule of R2–R5 applies; a refusal changes nothing.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = EditUser,
@@ -219,17 +241,7 @@ pub async fn edit_user(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditUser>,
 ) -> ApiResult<Json<UserView>> {
-    let patch = UserPatch {
-        first_name: req.first_name,
-        last_name: req.last_name,
-        email: req.email,
-        role: req.role,
-        business_unit: req.business_unit,
-        asset_groups: req.asset_groups,
-        permissions: req.permissions,
-        access: req.access,
-        external_id: req.external_id,
-    };
+    let patch = UserPatch::from(req);
     let user = app
         .store
         .write(caller.actor(), move |tx| users::edit_user(tx, &id, patch))
