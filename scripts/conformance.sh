@@ -30,10 +30,15 @@ examples="${1:-50}"
 seed="${CONFORMANCE_SEED:-1}"
 phases="${CONFORMANCE_PHASES:-examples,coverage,fuzzing,stateful}"
 
-if ! python3 -c 'import schemathesis' 2>/dev/null; then
-  python3 -m pip install --quiet schemathesis 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages schemathesis
+# schemathesis in a venv of the project's own (target/test-tools/venv), never
+# in the system's or the user's Python.
+venv="$PWD/target/test-tools/venv"
+if ! "$venv/bin/python" -c 'import schemathesis' 2>/dev/null; then
+  echo "installing schemathesis into target/test-tools/venv (for the OpenAPI conformance run)"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet schemathesis
 fi
+python3() { "$venv/bin/python" "$@"; }
 python3 -c 'import schemathesis; print("schemathesis", schemathesis.__version__)'
 
 cargo build --release --quiet

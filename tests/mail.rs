@@ -1,112 +1,19 @@
 //! Email that is never lost (R12), over the real binary: the spool directory
-//! (the default), and SMTP against a real SMTP server (`tests/smtp_sink.py`,
-//! aiosmtpd) that refuses, answers 451, requires STARTTLS or TLS and a
+//! (the default), and SMTP against a real SMTP server (`common::smtp_sink`,
+//! in-process) that refuses, answers 451, requires STARTTLS or TLS and a
 //! password, and is restarted around the daemon.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::smtp_sink::{Sink, SinkOptions, Tls, files};
 use common::*;
 use serde_json::{Value, json};
 
-// ---- the SMTP server -------------------------------------------------------
-
-/// Whether the SMTP tests can run. Only a missing `python3` skips them, and
-/// loudly; a missing `aiosmtpd` fails them (`.ci/run` installs it).
-fn python3() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!(
-            "\n*** SKIPPED: python3 is not installed, so the SMTP tests cannot start their \
-             SMTP server. Install python3 and `python3 -m pip install aiosmtpd`. ***\n"
-        );
-    }
-    ok
-}
-
-struct Sink {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Sink {
-    fn start(port: u16, out: &Path, extra: &[&str]) -> Sink {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--out")
-            .arg(out)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn python3");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if l.trim() == "ready" => {}
-            other => {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "the SMTP sink did not start ({other:?}): {}\n\
-                     it needs aiosmtpd: python3 -m pip install aiosmtpd",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
-        Sink {
-            child,
-            out: out.to_owned(),
-        }
-    }
-
-    /// Messages received so far, in order.
-    fn messages(&self) -> Vec<String> {
-        files(&self.out, "eml")
-    }
-
-    fn meta(&self) -> Vec<String> {
-        files(&self.out, "meta")
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn files(dir: &Path, ext: &str) -> Vec<String> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == ext))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
-        .collect()
-}
+// ---- the SMTP server: tests/common/smtp_sink.rs ---------------------------
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -667,9 +574,6 @@ fn r12_1_the_operator_lists_failed_mail_and_sends_it_again() {
 
 #[test]
 fn r12_1_smtp_retries_after_refusal_and_451_and_crashes_and_restarts_send_nothing_twice() {
-    if !python3() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = dir.path().join("sink");
@@ -708,7 +612,7 @@ fn r12_1_smtp_retries_after_refusal_and_451_and_crashes_and_restarts_send_nothin
     let d = Daemon::start_with(&data, smtp(port));
     let c = d.client();
     // The relay comes up, answering 451 twice before accepting.
-    let sink = Sink::start(port, &out, &["--fail-first", "2"]);
+    let sink = Sink::start(port, &out, SinkOptions::default().fail_first(2));
     wait_for("delivery after 451s", &d, Duration::from_secs(30), || {
         sink.messages()
             .iter()
@@ -792,13 +696,14 @@ fn r12_1_smtp_retries_after_refusal_and_451_and_crashes_and_restarts_send_nothin
 
 #[test]
 fn r12_1_after_max_attempts_an_email_fails_visibly_and_loses_its_link() {
-    if !python3() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();
-    let _sink = Sink::start(port, &dir.path().join("sink"), &["--fail-first", "1000"]);
+    let _sink = Sink::start(
+        port,
+        &dir.path().join("sink"),
+        SinkOptions::default().fail_first(1000),
+    );
     let d = Daemon::start_with(&data, smtp(port).env("BAILIWICK_MAIL_MAX_ATTEMPTS", "2"));
     let c = d.client();
     // The operator reset queues a new-credentials email with a link.
@@ -879,9 +784,6 @@ fn activity_mentions(data: &Path, action: &str, actor: &str) -> bool {
 
 #[test]
 fn r12_2_smtp_over_starttls_and_implicit_tls_with_auth_and_a_custom_ca() {
-    if !python3() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
@@ -894,18 +796,17 @@ fn r12_2_smtp_over_starttls_and_implicit_tls_with_auth_and_a_custom_ca() {
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
     let pw_path = dir.path().join("smtp-password");
     std::fs::write(&pw_path, "relay-secret\n").unwrap();
-    let (cert_s, key_s) = (
-        cert_path.display().to_string(),
-        key_path.display().to_string(),
-    );
+    let cert_s = cert_path.display().to_string();
 
-    for (mode, security) in [("--starttls", "starttls"), ("--implicit", "implicit")] {
+    for (mode, security) in [(Tls::StartTls, "starttls"), (Tls::Implicit, "implicit")] {
         let port = free_port();
         let out = dir.path().join(format!("sink-{security}"));
         let sink = Sink::start(
             port,
             &out,
-            &[mode, &cert_s, &key_s, "--auth", "bw:relay-secret"],
+            SinkOptions::default()
+                .tls(mode, &cert_path, &key_path)
+                .auth("bw", "relay-secret"),
         );
         let data = dir.path().join(format!("data-{security}"));
         let d = Daemon::start_with(

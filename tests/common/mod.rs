@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub mod api;
+pub mod smtp_sink;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_bailiwick");
 
