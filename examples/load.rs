@@ -565,7 +565,9 @@ async fn activate(a: &Args, dir: &str, prefix: &str, n: usize) -> Vec<Value> {
             );
             let v: Value = serde_json::from_slice(&out.stdout).expect("ctl --json");
             let link = v["link"].as_str().expect("link");
-            let path = &link[link.find("/api/v1/activation/").expect("activation path")..];
+            let token = &link[link.find("/ui/activation/").expect("activation path")
+                + "/ui/activation/".len()..];
+            let path = &format!("/api/v1/activation/{token}");
             let r = c.get(format!("{base}{path}")).send().await.unwrap();
             assert_eq!(r.status(), 200, "activation link of {login}");
             let creds: Value = r.json().await.unwrap();

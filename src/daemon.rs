@@ -191,7 +191,7 @@ async fn first_run(
         .clock()
         .now()
         .saturating_add(config.auth.activation_link_lifetime.0);
-    let link = format!("{public_url}/api/v1/activation/{token}");
+    let link = ids::activation_link(public_url, &token);
     let plan = Bootstrap::default_subscription("admin");
     let note = format!(
         "First start of bailiwick: subscription \"{}\", Manager login \"{}\".\n\

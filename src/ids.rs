@@ -32,6 +32,14 @@ pub fn new_token() -> String {
 }
 
 /// SHA-256 of a token, hex: what is stored instead of the token.
+/// The one-time link of an activation or reset token (R7.1, R7.2): the
+/// console's page, which uses nothing up when opened (mail scanners open
+/// links), so the person reveals the password with a button. Scripts open
+/// the same token at `/api/v1/activation/{token}`.
+pub fn activation_link(public_url: &str, token: &str) -> String {
+    format!("{public_url}/ui/activation/{token}")
+}
+
 pub fn token_hash(token: &str) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref())
 }

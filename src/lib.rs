@@ -12,6 +12,7 @@ pub mod authz;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod domain;
 pub mod fsutil;

@@ -11,10 +11,11 @@ async fn activate(d: &Daemon, c: &reqwest::Client) -> String {
     let link = d
         .banner
         .iter()
-        .find(|l| l.contains("/api/v1/activation/"))
+        .find(|l| l.contains("/ui/activation/"))
         .expect("activation link")
         .trim()
-        .replace("127.0.0.1", "localhost");
+        .replace("127.0.0.1", "localhost")
+        .replace("/ui/activation/", "/api/v1/activation/");
     let v: Value = c.get(link).send().await.unwrap().json().await.unwrap();
     v["password"].as_str().unwrap().to_owned()
 }

@@ -722,7 +722,7 @@ async fn setup(d: &Daemon, h: &Http, ledger: &Shared) -> String {
             .and_then(|e| {
                 e.body
                     .lines()
-                    .find_map(|l| l.split_once("/api/v1/activation/"))
+                    .find_map(|l| l.split_once("/ui/activation/"))
                     .map(|(_, t)| t.trim().to_owned())
             });
         link.is_some()

@@ -19,7 +19,7 @@ fn first_run_bootstraps_and_prints_a_private_activation_link() {
     let link_line = d
         .banner
         .iter()
-        .find(|l| l.contains("/api/v1/activation/"))
+        .find(|l| l.contains("/ui/activation/"))
         .cloned()
         .unwrap_or_else(|| panic!("no activation link in:\n{banner}"));
     assert!(link_line.starts_with("https://"), "{link_line}");
@@ -60,10 +60,7 @@ fn first_run_bootstraps_and_prints_a_private_activation_link() {
     // A second start finds the subscription and does not bootstrap again.
     let again = Daemon::start(&data);
     assert!(
-        !again
-            .banner
-            .iter()
-            .any(|l| l.contains("/api/v1/activation/")),
+        !again.banner.iter().any(|l| l.contains("/ui/activation/")),
         "{:?}",
         again.banner
     );
@@ -104,7 +101,7 @@ fn init_creates_an_active_manager_and_refuses_a_second_time() {
     );
 
     let d = Daemon::start(&data);
-    assert!(!d.banner.iter().any(|l| l.contains("/api/v1/activation/")));
+    assert!(!d.banner.iter().any(|l| l.contains("/ui/activation/")));
     let status = text(&d.ctl(&["status"]));
     assert!(status.contains("subscription: Acme"), "{status}");
     assert!(status.contains("active_managers: 1"), "{status}");

@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 fn link(d: &Daemon) -> String {
     d.banner
         .iter()
-        .find(|l| l.contains("/api/v1/activation/"))
+        .find(|l| l.contains("/ui/activation/"))
         .expect("activation link")
         .trim()
         .replace("127.0.0.1", "localhost")
+        .replace("/ui/activation/", "/api/v1/activation/")
 }
 
 async fn activate(d: &Daemon, c: &reqwest::Client) -> String {
@@ -319,7 +320,8 @@ fn r7_2_operator_reset_for_the_only_manager() {
         let link = v["link"]
             .as_str()
             .unwrap()
-            .replace("127.0.0.1", "localhost");
+            .replace("127.0.0.1", "localhost")
+            .replace("/ui/activation/", "/api/v1/activation/");
         // The old password and sessions are gone.
         assert_eq!(login(&d, &c, "admin", &old).await.status(), 401);
         let me = c

@@ -66,10 +66,11 @@ async fn sign_in(d: &Daemon, c: &reqwest::Client) -> (String, String) {
     let link = d
         .banner
         .iter()
-        .find(|l| l.contains("/api/v1/activation/"))
+        .find(|l| l.contains("/ui/activation/"))
         .expect("activation link")
         .trim()
-        .replace("127.0.0.1", "localhost");
+        .replace("127.0.0.1", "localhost")
+        .replace("/ui/activation/", "/api/v1/activation/");
     let v: Value = c.get(link).send().await.unwrap().json().await.unwrap();
     let pw = v["password"].as_str().unwrap().to_owned();
     login(d, c, &pw).await
@@ -226,7 +227,10 @@ fn r12_2_spool_is_the_default_and_each_email_is_one_private_eml_file() {
     );
     let password = rt.block_on(async {
         let v: Value = c
-            .get(link.replace("127.0.0.1", "localhost"))
+            .get(
+                link.replace("127.0.0.1", "localhost")
+                    .replace("/ui/activation/", "/api/v1/activation/"),
+            )
             .send()
             .await
             .unwrap()

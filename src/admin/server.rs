@@ -187,7 +187,7 @@ async fn handle(request: Request, ctx: &Context) -> Response {
         }
         Request::UsersResetPassword { login } => {
             let (token, hash, expires_at) = new_link(ctx);
-            let link = format!("{}/api/v1/activation/{token}", ctx.public_url);
+            let link = crate::ids::activation_link(&ctx.public_url, &token);
             let result = store
                 .write(Actor::operator(), move |tx| {
                     let id = tx
@@ -210,7 +210,7 @@ async fn handle(request: Request, ctx: &Context) -> Response {
         Request::MailFailed { .. } | Request::MailRetry { .. } => mail(request, store).await,
         Request::UsersActivationLink { login } => {
             let (token, hash, expires_at) = new_link(ctx);
-            let link = format!("{}/api/v1/activation/{token}", ctx.public_url);
+            let link = crate::ids::activation_link(&ctx.public_url, &token);
             match store
                 .write(Actor::operator(), move |tx| {
                     credentials::reissue_link(tx, &login, hash, expires_at)

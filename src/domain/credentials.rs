@@ -189,7 +189,13 @@ pub enum Activation {
     ChooseOwn { login: String },
 }
 
-fn live_link(state: &State, token_hash: &str, now: Timestamp) -> Result<ActivationLink, Refusal> {
+/// The link `token_hash` if it can still be used: `not_found` for an
+/// unknown one, `gone` for a used or expired one.
+pub fn live_link(
+    state: &State,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<ActivationLink, Refusal> {
     let link = state
         .activation_links
         .get(token_hash)

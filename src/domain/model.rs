@@ -156,6 +156,34 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 9] = [
+        Role::Manager,
+        Role::UnitManager,
+        Role::Scanner,
+        Role::Reader,
+        Role::Auditor,
+        Role::RemediationUser,
+        Role::KbOnly,
+        Role::UserAdministrator,
+        Role::Contact,
+    ];
+
+    /// The product's name for the role, as people see it in the console
+    /// and in emails.
+    pub fn title(self) -> &'static str {
+        match self {
+            Role::Manager => "Manager",
+            Role::UnitManager => "Unit Manager",
+            Role::Scanner => "Scanner",
+            Role::Reader => "Reader",
+            Role::Auditor => "Auditor",
+            Role::RemediationUser => "Remediation User",
+            Role::KbOnly => "KnowledgeBase Only",
+            Role::UserAdministrator => "User Administrator",
+            Role::Contact => "Contact",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Manager => "manager",
@@ -180,6 +208,21 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
+    pub const ALL: [UserStatus; 3] = [
+        UserStatus::PendingActivation,
+        UserStatus::Active,
+        UserStatus::Deactivated,
+    ];
+
+    /// The name people see in the console.
+    pub fn title(self) -> &'static str {
+        match self {
+            UserStatus::PendingActivation => "Pending activation",
+            UserStatus::Active => "Active",
+            UserStatus::Deactivated => "Deactivated",
+        }
+    }
+
     /// The API's name for it (its serde name).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -142,7 +142,7 @@ fn change_allowed(parts: &Parts) -> bool {
 }
 
 /// The active user behind a live session, if any.
-fn session_user(state: &State, hash: &str, now: Timestamp, app: &App) -> Option<User> {
+pub(crate) fn session_user(state: &State, hash: &str, now: Timestamp, app: &App) -> Option<User> {
     let session = state.sessions.get(hash)?;
     if now >= session.expires_at {
         return None;

@@ -19,7 +19,7 @@ mod ops;
 mod org;
 pub mod problem;
 pub mod server;
-mod session;
+pub(crate) mod session;
 mod users;
 pub mod views;
 
@@ -271,6 +271,7 @@ pub fn router(app: App) -> axum::Router {
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
     let max_body = app.config.server.max_body.0;
     router
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(ops::OpenApiJson(doc)))
@@ -352,7 +353,10 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Nothing is cached unless its handler says so (the console's hashed
+    // static files).
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000"),

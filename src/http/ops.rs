@@ -78,7 +78,9 @@ pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), want.as_bytes()));
+        let ok = given.is_some_and(|g| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(g.as_bytes(), want.as_bytes()))
+        });
         if !ok {
             return ApiError::unauthenticated().into_response();
         }
@@ -111,9 +113,4 @@ pub async fn openapi_json(axum::Extension(doc): axum::Extension<OpenApiJson>) ->
         HeaderValue::from_static("application/json"),
     );
     res
-}
-
-/// Compares without an early exit, so timing does not reveal a prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -26,8 +26,8 @@ fn busy(_: Busy) -> ApiError {
 
 /// Request facts that are not in the body.
 pub struct Source {
-    ip: Option<std::net::IpAddr>,
-    user_agent: String,
+    pub(crate) ip: Option<std::net::IpAddr>,
+    pub(crate) user_agent: String,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
@@ -77,22 +77,9 @@ pub async fn login(
     source: Source,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<(StatusCode, Json<LoginResponse>)> {
-    let origin = Origin {
-        ip: source.ip,
-        user_agent: source.user_agent,
-        api: false,
-    };
-    let result = app
-        .auth
-        .login(&app.store, &req.login, &req.password, &origin, true)
-        .await;
-    let counter = match &result {
-        Ok(_) => &app.metrics.logins_ok,
-        Err(LoginError::RateLimited(_) | LoginError::Busy) => &app.metrics.logins_limited,
-        Err(_) => &app.metrics.logins_failed,
-    };
-    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let ok = result.map_err(login_error)?;
+    let ok = sign_in(&app, &source, &req.login, &req.password)
+        .await
+        .map_err(login_error)?;
     let (Some(token), Some(session)) = (ok.token, ok.session) else {
         return Err(ApiError::internal());
     };
@@ -108,11 +95,45 @@ pub async fn login(
     ))
 }
 
+/// Checks a login and opens a session, counting the outcome: the one way
+/// in for the API's `POST /session` and the console's sign-in page, so both
+/// pass the same limits, the same hashing pool and give the same answer to
+/// every failure (R8.3, R8.4).
+pub(crate) async fn sign_in(
+    app: &App,
+    source: &Source,
+    login: &str,
+    password: &str,
+) -> Result<crate::auth::service::LoginOk, LoginError> {
+    let origin = Origin {
+        ip: source.ip,
+        user_agent: source.user_agent.clone(),
+        api: false,
+    };
+    let result = app
+        .auth
+        .login(&app.store, login, password, &origin, true)
+        .await;
+    let counter = match &result {
+        Ok(_) => &app.metrics.logins_ok,
+        Err(LoginError::RateLimited(_) | LoginError::Busy) => &app.metrics.logins_limited,
+        Err(_) => &app.metrics.logins_failed,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    result
+}
+
 /// Log out: ends the session the request came with.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "sessions",
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn logout(State(app): State<App>, caller: Caller) -> ApiResult<StatusCode> {
+    end_session(&app, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the session `caller` came with (API logout and the console's "Sign out").
+pub(crate) async fn end_session(app: &App, caller: &Caller) -> ApiResult<()> {
     if let Some(hash) = caller.session.clone() {
         let login = caller.user.login.clone();
         app.store
@@ -130,7 +151,7 @@ pub async fn logout(State(app): State<App>, caller: Caller) -> ApiResult<StatusC
             app.sessions.forget(h);
         }
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// The calling user.
@@ -261,7 +282,7 @@ pub async fn set_secret_questions(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn sessions_of(app: &App, user: &str, current: Option<&str>) -> Vec<SessionView> {
+pub(crate) fn sessions_of(app: &App, user: &str, current: Option<&str>) -> Vec<SessionView> {
     let state = app.store.snapshot();
     let now = app.clock.now();
     let mut list: Vec<SessionView> = state
@@ -300,6 +321,12 @@ pub struct Ended {
 #[utoipa::path(post, path = "/api/v1/me/sessions/sign-out-others", tag = "sessions",
     responses((status = 200, body = Ended)), security(("bearer" = [])))]
 pub async fn sign_out_others(State(app): State<App>, caller: Caller) -> ApiResult<Json<Ended>> {
+    let ended = end_other_sessions(&app, &caller).await?;
+    Ok(Json(Ended { ended }))
+}
+
+/// Ends every session of `caller` but the one it came with (R8.8); how many.
+pub(crate) async fn end_other_sessions(app: &App, caller: &Caller) -> ApiResult<usize> {
     let id = caller.user.id.clone();
     let keep = caller.session.clone();
     let login = caller.user.login.clone();
@@ -315,7 +342,7 @@ pub async fn sign_out_others(State(app): State<App>, caller: Caller) -> ApiResul
             Ok(n)
         })
         .await?;
-    Ok(Json(Ended { ended }))
+    Ok(ended)
 }
 
 /// A user's sessions, for Managers (R8.8).
@@ -342,10 +369,10 @@ pub async fn user_sessions(
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ActivationView {
-    login: String,
+    pub(crate) login: String,
     /// The generated password, shown this once; `null` with user-defined
     /// passwords (then POST a password to this link).
-    password: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 /// Open a one-time activation or reset link (R7.1): reveals the login and a
@@ -359,7 +386,18 @@ pub async fn open_activation(
     source: Source,
     Path(token): Path<String>,
 ) -> ApiResult<Json<ActivationView>> {
-    let hash = ids::token_hash(&token);
+    reveal_password(&app, &source, &token).await.map(Json)
+}
+
+/// Uses up a one-time link and reveals the login and a new generated
+/// password (or only the login, with user-defined passwords): the API's
+/// `GET` of the link and the console's "Show my password".
+pub(crate) async fn reveal_password(
+    app: &App,
+    source: &Source,
+    token: &str,
+) -> ApiResult<ActivationView> {
+    let hash = ids::token_hash(token);
     // Refuse unknown links before spending a hash on them.
     if !app.store.snapshot().activation_links.contains_key(&hash) {
         return Err(ApiError::not_found("no such activation link"));
@@ -376,7 +414,7 @@ pub async fn open_activation(
             credentials::open_activation(tx, &hash, generated)
         })
         .await?;
-    Ok(Json(match outcome {
+    Ok(match outcome {
         Activation::Revealed { login } => ActivationView {
             login,
             password: Some(password),
@@ -385,7 +423,7 @@ pub async fn open_activation(
             login,
             password: None,
         },
-    }))
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -406,7 +444,24 @@ pub async fn complete_activation(
     Path(token): Path<String>,
     ApiJson(req): ApiJson<ChosenPassword>,
 ) -> ApiResult<Json<ActivationView>> {
-    let hash = ids::token_hash(&token);
+    let login = choose_password(&app, &source, &token, req.password).await?;
+    Ok(Json(ActivationView {
+        login,
+        password: None,
+    }))
+}
+
+/// Sets the password a person chose through a one-time link (user-defined
+/// passwords); its login. The API's `POST` of the link and the console's
+/// "Set password".
+pub(crate) async fn choose_password(
+    app: &App,
+    source: &Source,
+    token: &str,
+    password: String,
+) -> ApiResult<String> {
+    let req = ChosenPassword { password };
+    let hash = ids::token_hash(token);
     let state = app.store.snapshot();
     if !state.activation_links.contains_key(&hash) {
         return Err(ApiError::not_found("no such activation link"));
@@ -424,10 +479,7 @@ pub async fn complete_activation(
             credentials::complete_activation(tx, &hash, &req.password, hashed)
         })
         .await?;
-    Ok(Json(ActivationView {
-        login,
-        password: None,
-    }))
+    Ok(login)
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

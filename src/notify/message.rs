@@ -231,10 +231,7 @@ mod tests {
 
     #[test]
     fn r12_2_links_stay_whole_and_other_text_is_encoded() {
-        let link = format!(
-            "https://bw.example:8443/api/v1/activation/{}",
-            "x".repeat(43)
-        );
+        let link = format!("https://bw.example:8443/ui/activation/{}", "x".repeat(43));
         let b = body(&format!("Open:\n\n{link}\n"));
         assert_eq!(b.encoding(), ContentTransferEncoding::SevenBit);
         assert_eq!(

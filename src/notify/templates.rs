@@ -146,7 +146,7 @@ fn render_for_user(
                 Ok(l) => l,
                 Err(why) => return Ok(Render::Discard(why)),
             };
-            let url = format!("{public_url}/api/v1/activation/{token}");
+            let url = crate::ids::activation_link(public_url, token);
             let mail = if notice.kind == NoticeKind::Registration {
                 registration(state, user, subscription, &url, &link)
             } else {
@@ -187,20 +187,6 @@ fn full_name(u: &User) -> Option<String> {
 
 fn greeting(u: &User) -> String {
     format!("Hello {},", full_name(u).unwrap_or_else(|| u.login.clone()))
-}
-
-fn role_title(r: Role) -> &'static str {
-    match r {
-        Role::Manager => "Manager",
-        Role::UnitManager => "Unit Manager",
-        Role::Scanner => "Scanner",
-        Role::Reader => "Reader",
-        Role::Auditor => "Auditor",
-        Role::RemediationUser => "Remediation User",
-        Role::KbOnly => "KnowledgeBase Only",
-        Role::UserAdministrator => "User Administrator",
-        Role::Contact => "Contact",
-    }
 }
 
 /// R4.5: "Jane Doe <jane@example.org>", the primary contact of the user's
@@ -250,7 +236,7 @@ fn registration(
          {FOOTER}\n",
         greeting = greeting(user),
         login = user.login,
-        role = role_title(user.role),
+        role = Role::title(user.role),
         unit = unit_name(state, user.business_unit.as_ref()),
         poc = primary_contact(state, user),
     );

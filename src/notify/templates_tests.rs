@@ -132,7 +132,7 @@ fn r4_5_registration_names_the_unit_primary_contact() {
          \n\
          Open this one-time link to see your password. It works once, until 2027-01-15T08:00:00Z:\n\
          \n\
-         https://bw.example:8443/api/v1/activation/tok-sam\n\
+         https://bw.example:8443/ui/activation/tok-sam\n\
          \n\
          Your primary contact: Ella East <ella@example.org>\n\
          \n\
@@ -209,7 +209,7 @@ fn r7_2_new_credentials_carry_only_the_one_time_link() {
          \n\
          Open this one-time link to choose a new password. It works once, until 2027-01-15T08:00:00Z:\n\
          \n\
-         https://bw.example:8443/api/v1/activation/tok-new\n\
+         https://bw.example:8443/ui/activation/tok-new\n\
          \n\
          If you did not expect this, tell your primary contact: Ella East <ella@example.org>\n\
          \n\
@@ -426,8 +426,8 @@ fn r13_names_subjects_and_bodies_are_escaped_in_the_html_part() {
     );
     // The one-time link is the one anchor.
     assert!(r.html.contains(
-        "<a href=\"https://bw.example:8443/api/v1/activation/tok-sam\">\
-         https://bw.example:8443/api/v1/activation/tok-sam</a>"
+        "<a href=\"https://bw.example:8443/ui/activation/tok-sam\">\
+         https://bw.example:8443/ui/activation/tok-sam</a>"
     ));
     assert_eq!(r.html.matches("<a ").count(), 1);
 

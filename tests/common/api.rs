@@ -85,7 +85,8 @@ pub async fn sign_in<'d>(d: &'d Daemon, login: &str) -> Api<'d> {
     let link = v["link"]
         .as_str()
         .unwrap()
-        .replace("127.0.0.1", "localhost");
+        .replace("127.0.0.1", "localhost")
+        .replace("/ui/activation/", "/api/v1/activation/");
     let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
     let pw = creds["password"].as_str().expect("generated password");
     let r = c

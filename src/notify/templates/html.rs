@@ -69,11 +69,11 @@ mod tests {
 
     #[test]
     fn r13_markup_in_text_is_escaped_and_only_given_links_become_anchors() {
-        let link = "https://bw.example/api/v1/activation/abc".to_owned();
+        let link = "https://bw.example/ui/activation/abc".to_owned();
         let doc = document(
             "<script>alert(1)</script>",
             "Hello <script>alert('x')</script> & co,\nsecond line\n\n\n\
-             https://evil.example/\"onmouseover=x\n\n  https://bw.example/api/v1/activation/abc\n",
+             https://evil.example/\"onmouseover=x\n\n  https://bw.example/ui/activation/abc\n",
             std::slice::from_ref(&link),
         );
         assert!(!doc.contains("<script"), "{doc}");
@@ -86,8 +86,8 @@ mod tests {
              <p>Hello &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co,<br>\n\
              second line</p>\n\
              <p>https://evil.example/&quot;onmouseover=x</p>\n\
-             <p><a href=\"https://bw.example/api/v1/activation/abc\">\
-             https://bw.example/api/v1/activation/abc</a></p>\n\
+             <p><a href=\"https://bw.example/ui/activation/abc\">\
+             https://bw.example/ui/activation/abc</a></p>\n\
              </body>\n</html>\n"
         );
     }

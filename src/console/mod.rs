@@ -1,0 +1,94 @@
+//! The web console (docs: UI.md's pages): server-rendered pages under `/ui/`
+//! for the people who run a subscription and for every user's own account.
+//!
+//! The one thing to know: a page never decides a rule. Each handler reads
+//! the same domain views and runs the same commands as the API handler for
+//! the same thing (often through the very function that handler calls), so
+//! the API's tests keep proving the rules and the console's browser tests
+//! prove the pages. A refusal is shown with the problem's `detail`.
+//!
+//! Pages are askama templates (`templates/console/`), checked and compiled
+//! into the binary; the one stylesheet is embedded too and served under a
+//! name that carries its content hash. No page loads anything from another
+//! origin, and there is no script: every form works as plain HTML.
+
+mod account;
+mod activation;
+mod assets;
+mod login;
+mod pages;
+mod session;
+mod users;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::http::App;
+use crate::http::problem::ApiError;
+
+pub use session::Viewer;
+
+/// The console's routes, merged into the daemon's router beside the API.
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(home))
+        .route("/ui/login", get(login::page).post(login::submit))
+        .route("/ui/logout", post(login::logout))
+        .route(
+            "/ui/activation/{token}",
+            get(activation::page).post(activation::submit),
+        )
+        .route("/ui/users", get(users::list))
+        .route("/ui/users/{id}", get(users::show))
+        .route("/ui/account/activity", get(account::activity))
+        .route(
+            "/ui/account/activity/sign-out-others",
+            post(account::sign_out_others),
+        )
+        .route("/ui/account/info", get(account::info))
+        .route("/ui/static/{name}", get(assets::serve))
+        .layer(middleware::from_fn(headers))
+}
+
+/// Where a signed-in person lands: Users for those who list users (R10.1),
+/// else their own account.
+async fn home(viewer: Viewer) -> Redirect {
+    Redirect::to(viewer.home())
+}
+
+/// The security headers of every console answer (UI.md): no inline script
+/// or style, no framing, no form posted anywhere else.
+const CSP: &str = "default-src 'self'; script-src 'none'; object-src 'none'; \
+                   base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+async fn headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    res
+}
+
+/// A rendered page, or the page that says what went wrong.
+pub(crate) fn render<T: askama::Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console page failed to render");
+            ApiError::internal().into_response()
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! What every page shares: the header and navigation (`Chrome`), and the
+//! page that says why something was refused.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::session::{Nav, Viewer};
+use crate::http::problem::ApiError;
+
+/// The header of a page: who is signed in, the navigation, the sign-out
+/// form's token, and the stylesheet's hashed name.
+pub struct Chrome {
+    pub title: &'static str,
+    /// `None` on the pages for people not signed in.
+    pub signed_in: Option<SignedIn>,
+    pub css: &'static str,
+}
+
+pub struct SignedIn {
+    pub name: String,
+    pub csrf: String,
+    pub nav: Nav,
+}
+
+impl Chrome {
+    pub fn new(viewer: &Viewer, title: &'static str) -> Chrome {
+        Chrome {
+            title,
+            signed_in: Some(SignedIn {
+                name: display_name(viewer.user()),
+                csrf: viewer.csrf.clone(),
+                nav: viewer.nav,
+            }),
+            css: super::assets::css_path(),
+        }
+    }
+
+    /// The header of a page for someone not signed in.
+    pub fn public(title: &'static str) -> Chrome {
+        Chrome {
+            title,
+            signed_in: None,
+            css: super::assets::css_path(),
+        }
+    }
+}
+
+/// "First Last", or the login when the names are empty.
+pub fn display_name(u: &crate::domain::User) -> String {
+    let n = format!("{} {}", u.first_name, u.last_name);
+    let n = n.trim();
+    if n.is_empty() {
+        u.login.clone()
+    } else {
+        n.to_owned()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+struct Message {
+    chrome: Chrome,
+    heading: &'static str,
+    detail: String,
+}
+
+/// The page for a refusal: the status's own heading and what to do.
+pub fn refused(viewer: &Viewer, status: StatusCode, detail: impl Into<String>) -> Response {
+    let heading = match status {
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+        s if s.is_server_error() => "Not available",
+        _ => "Not done",
+    };
+    let page = Message {
+        chrome: viewer.chrome(heading),
+        heading,
+        detail: detail.into(),
+    };
+    super::render(status, &page)
+}
+
+/// The page for an API refusal: the same status and `detail` the API gives.
+pub fn api_error(viewer: &Viewer, e: ApiError) -> Response {
+    refused(viewer, e.status, e.detail)
+}

@@ -1,0 +1,212 @@
+"""The console's journeys in a real Chromium, found by role and accessible
+name as a person finds things (UI.md's names), against the real binary."""
+
+import json
+import re
+import ssl
+import urllib.request
+
+from playwright.sync_api import expect
+
+from conftest import check_page
+
+FAILED = "Login failed. Check your login and password."
+
+
+def api(d, method, path, token=None, body=None):
+    """A request to the API, as another service would send it."""
+    req = urllib.request.Request(d.url(path), method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", "Bearer " + token)
+    ctx = ssl.create_default_context(cafile=str(d.data_dir / "tls" / "cert.pem"))
+    try:
+        with urllib.request.urlopen(req, context=ctx) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def sign_in(page, d, login, password):
+    page.goto(d.url("/ui/login"))
+    page.get_by_label("Login").fill(login)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def first_start(page, d):
+    """Journey 1's first half: the printed link shows the password once."""
+    page.goto(d.activation_link())
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    check_page(page, "activation")
+    page.get_by_role("button", name="Show my password").click()
+    password = page.locator("dd code.secret").inner_text()
+    assert len(password) >= 12
+    check_page(page, "activation-revealed")
+    return password
+
+
+def test_r7_1_first_start_link_then_sign_in_lands_on_users_with_the_primary_contact_starred(
+        daemon, contexts):
+    d = daemon()
+    w = contexts(d.origin)
+    page = w.page
+    password = first_start(page, d)
+    # The link is used up: opening it again says so and shows nothing.
+    page.goto(d.activation_link())
+    expect(page.get_by_role("alert")).to_contain_text("already used")
+    page.goto(d.url("/"))
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    check_page(page, "login")
+    sign_in(page, d, "admin", password)
+    expect(page).to_have_url(re.compile(r"/ui/users$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="admin"))
+    expect(row.get_by_role("cell").first).to_have_text("admin *")
+    expect(row).to_contain_text("Manager")
+    expect(row).to_contain_text("Active")
+    expect(page.get_by_text("marks a primary contact")).to_be_visible()
+    check_page(page, "users")
+    page.get_by_role("link", name="admin").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("admin")
+    expect(page.get_by_text("Primary contact of the subscription")).to_be_visible()
+    check_page(page, "user")
+    page.get_by_role("navigation").get_by_role("link", name="Account Info").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Account Info")
+    check_page(page, "account-info")
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    # Signed out means the session is gone, not only the cookie.
+    page.goto(d.url("/ui/users"))
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+
+
+def test_keyboard_only_first_start_and_sign_in(daemon, contexts):
+    """Journey 1 with Tab and Enter only."""
+    d = daemon()
+    page = contexts(d.origin).page
+    page.goto(d.activation_link())
+
+    def tab_to(name, limit=15):
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            focused = page.evaluate(
+                "() => { const e = document.activeElement;"
+                " return (e.labels && e.labels[0] ? e.labels[0].innerText : e.innerText || '').trim() }")
+            if focused == name:
+                return
+        raise AssertionError("Tab never reached " + name)
+
+    tab_to("Show my password")
+    page.keyboard.press("Enter")
+    password = page.locator("dd code.secret").inner_text()
+    tab_to("Sign in")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    tab_to("Login")
+    page.keyboard.type("admin")
+    tab_to("Password")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+
+
+def test_r8_4_every_failure_shows_the_one_message_and_r8_3_the_limit_says_the_wait(
+        daemon, contexts):
+    d = daemon(
+        init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"},
+        env={"BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE": "2"},
+    )
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "wrong-password")
+    expect(page.get_by_role("alert")).to_have_text(FAILED)
+    # What was typed as the login stays; the password never comes back.
+    expect(page.get_by_label("Login")).to_have_value("boss")
+    expect(page.get_by_label("Password")).to_have_value("")
+    sign_in(page, d, "nobody-by-that-name", "wrong-password")
+    expect(page.get_by_role("alert")).to_have_text(FAILED)
+    # The console and the API share one limiter: the API's failures count.
+    status, _ = api(d, "POST", "/api/v1/session", body={"login": "boss", "password": "nope"})
+    assert status == 401
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    expect(page.get_by_role("alert")).to_have_text(
+        re.compile(r"^Too many attempts\. Try again in \d+ seconds?\.$"))
+
+
+def test_r8_8_sign_out_of_other_sessions_ends_the_other_browser(daemon, contexts):
+    """Journey 5: two browsers; one signs the other out."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    one = contexts(d.origin).page
+    two = contexts(d.origin).page
+    sign_in(one, d, "boss", "Tall-Trees-42")
+    sign_in(two, d, "boss", "Tall-Trees-42")
+    one.get_by_role("navigation").get_by_role("link", name="Account Activity").click()
+    expect(one.get_by_role("heading", level=1)).to_have_text("Account Activity")
+    expect(one.get_by_role("row")).to_have_count(3)  # header and two sessions
+    expect(one.get_by_text("This session")).to_have_count(1)
+    check_page(one, "account-activity")
+    one.get_by_role("button", name="Sign out of other sessions").click()
+    expect(one.get_by_role("status")).to_have_text("1 other session was signed out.")
+    expect(one.get_by_role("row")).to_have_count(2)
+    # The other browser is at Sign in on its next click.
+    two.get_by_role("navigation").get_by_role("link", name="Account Info").click()
+    expect(two.get_by_role("heading", level=1)).to_have_text("Sign in")
+    # The first one is still signed in.
+    one.get_by_role("navigation").get_by_role("link", name="Users").click()
+    expect(one.get_by_role("heading", level=1)).to_have_text("Users")
+
+
+def test_r10_1_users_filters_and_a_restricted_reader(daemon, contexts):
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    status, s = api(d, "POST", "/api/v1/session",
+                    body={"login": "boss", "password": "Tall-Trees-42"})
+    assert status == 201, s
+    token = s["token"]
+    for login, role in [("sam", "scanner"), ("rita", "reader"), ("una", "unit_manager")]:
+        body = {"login": login, "email": f"{login}@example.com", "first_name": login.title(),
+                "last_name": "Example", "role": role}
+        if role == "unit_manager":
+            st, unit = api(d, "POST", "/api/v1/business-units", token, {"name": "California"})
+            assert st == 201, unit
+            body["business_unit"] = unit["id"]
+        st, v = api(d, "POST", "/api/v1/users", token, body)
+        assert st == 201, v
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    expect(page.get_by_role("row")).to_have_count(5)
+    page.get_by_label("Role").select_option(label="Scanner")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row")).to_have_count(2)
+    expect(page.get_by_role("link", name="Sam Example")).to_be_visible()
+    expect(page.get_by_label("Role")).to_have_value("scanner")
+    page.get_by_label("Role").select_option(label="All")
+    page.get_by_label("Status").select_option(label="Pending activation")
+    page.get_by_label("Search").fill("una")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row")).to_have_count(2)
+    row = page.get_by_role("row").filter(has_text="Una Example")
+    expect(row).to_contain_text("Unit Manager")
+    expect(row).to_contain_text("California")
+    expect(row).to_contain_text("Pending activation")
+    # A user outside the caller's sight is 404, as in the API.
+    page.goto(d.url("/ui/users/no-such-user"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    check_page(page, "not-found")
+
+
+def test_works_without_javascript_and_on_a_phone(daemon, contexts):
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    w = contexts(d.origin, viewport={"width": 390, "height": 844}, java_script=False)
+    page = w.page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+    for path, name in [("/ui/users", "users-phone"), ("/ui/account/activity", "account-activity-phone")]:
+        page.goto(d.url(path))
+        # Nothing wider than the phone: the page never scrolls sideways
+        # (a wide table scrolls inside its own box).
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width}px wide on a 390px phone"
+        page.screenshot(path=str(__import__("conftest").SHOTS / f"{name}.png"), full_page=True)
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
