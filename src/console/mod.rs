@@ -18,6 +18,7 @@ mod assets;
 mod login;
 mod pages;
 mod session;
+mod setup;
 mod users;
 
 use axum::Router;
@@ -52,6 +53,10 @@ pub fn router() -> Router<App> {
             post(account::sign_out_others),
         )
         .route("/ui/account/info", get(account::info))
+        .route(
+            "/ui/setup/security",
+            get(setup::security).post(setup::save_security),
+        )
         .route("/ui/static/{name}", get(assets::serve))
         .layer(middleware::from_fn(headers))
 }

@@ -86,3 +86,34 @@ pub fn refused(viewer: &Viewer, status: StatusCode, detail: impl Into<String>) -
 pub fn api_error(viewer: &Viewer, e: ApiError) -> Response {
     refused(viewer, e.status, e.detail)
 }
+
+/// The field a refusal is about: the domain starts the message of a refused
+/// value with the field's name (`"lockout_threshold: give 1 to 100"`), the
+/// same name the form's input carries.
+pub fn field_of(detail: &str) -> Option<&str> {
+    let (field, _) = detail.split_once(": ")?;
+    let plain = !field.is_empty()
+        && field
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+    plain.then_some(field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn a_refusal_names_its_field_by_the_leading_name() {
+        assert_eq!(
+            field_of("lockout_threshold: give 1 to 100"),
+            Some("lockout_threshold")
+        );
+        assert_eq!(
+            field_of("email_contact.name: give 1 to 100 printable characters"),
+            Some("email_contact.name")
+        );
+        assert_eq!(field_of("only the primary contact may: no"), None);
+        assert_eq!(field_of("no field here"), None);
+    }
+}

@@ -33,6 +33,8 @@ pub struct Viewer {
 #[derive(Clone, Copy)]
 pub struct Nav {
     pub users: bool,
+    /// Users > Setup > Security (R8.5: Managers).
+    pub security: bool,
 }
 
 impl Viewer {
@@ -131,8 +133,12 @@ impl FromRequestParts<App> for Viewer {
             return Err(to_login());
         };
         app.sessions.touch(&hash, now);
+        let acting = Acting::of(&state, &user.id).ok();
         let nav = Nav {
-            users: Acting::of(&state, &user.id).is_ok_and(|a| a.may_list_users()),
+            users: acting.as_ref().is_some_and(|a| a.may_list_users()),
+            security: acting
+                .as_ref()
+                .is_some_and(|a| crate::domain::settings::security(a).is_ok()),
         };
         Ok(Viewer {
             csrf: csrf_for(token),

@@ -29,9 +29,10 @@ pub struct Row {
     pub status_class: &'static str,
 }
 
-/// The status a person sees: a lock shows over Active (R8.2).
+/// The status a person sees: a lock (R8.2) shows over Active and Pending
+/// activation, since it is what keeps the person out.
 pub fn status_title(status: UserStatus, locked: bool) -> &'static str {
-    if locked && status == UserStatus::Active {
+    if locked && status != UserStatus::Deactivated {
         "Locked"
     } else {
         status.title()
@@ -66,9 +67,10 @@ impl Row {
             role: v.role.title(),
             unit: unit_name(state, v.business_unit.as_deref()),
             status: status_title(v.status, v.locked),
-            status_class: match status_title(v.status, v.locked) {
-                "Locked" => "locked",
-                _ => v.status.as_str(),
+            status_class: if v.locked && v.status != UserStatus::Deactivated {
+                "locked"
+            } else {
+                v.status.as_str()
             },
         }
     }

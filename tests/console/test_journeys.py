@@ -210,3 +210,59 @@ def test_works_without_javascript_and_on_a_phone(daemon, contexts):
         page.screenshot(path=str(__import__("conftest").SHOTS / f"{name}.png"), full_page=True)
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+
+def test_r8_5_security_settings_then_r8_2_a_user_locked_after_the_threshold(daemon, contexts):
+    """Journey 4, up to the lock: the Manager sets the policy in the browser,
+    a user fails three times and sees the one message each time, and the
+    Manager sees it Locked."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    st, s = api(d, "POST", "/api/v1/session", body={"login": "boss", "password": "Tall-Trees-42"})
+    token = s["token"]
+    st, sam = api(d, "POST", "/api/v1/users", token,
+                  {"login": "sam", "email": "sam@example.com", "first_name": "Sam",
+                   "last_name": "Example", "role": "scanner"})
+    assert st == 201, sam
+    boss = contexts(d.origin).page
+    sign_in(boss, d, "boss", "Tall-Trees-42")
+    boss.get_by_role("navigation").get_by_role("link", name="Security").click()
+    expect(boss.get_by_role("heading", level=1)).to_have_text("Security")
+    check_page(boss, "security")
+    # A refused value is said beside its field, and the rest of the input stays.
+    boss.get_by_label("Allow users to define their own passwords").check()
+    boss.get_by_label("Lock account after failed attempts").fill("0")
+    boss.get_by_label("Minimum password length").fill("12")
+    boss.get_by_role("button", name="Save").click()
+    field = boss.get_by_label("Lock account after failed attempts")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(boss.locator("#lockout_threshold-error")).to_be_visible()
+    expect(boss.get_by_label("Minimum password length")).to_have_value("12")
+    expect(boss.get_by_label("Allow users to define their own passwords")).to_be_checked()
+    st, now = api(d, "GET", "/api/v1/settings/security", token)
+    assert now["lockout_threshold"] == 5 and now["min_password_length"] != 12, now
+    check_page(boss, "security-refused")
+    field.fill("3")
+    boss.get_by_role("button", name="Save").click()
+    expect(boss.get_by_role("status")).to_have_text("The security settings are saved.")
+    st, now = api(d, "GET", "/api/v1/settings/security", token)
+    assert now["lockout_threshold"] == 3 and now["user_defined_passwords"] is True, now
+    # Sam (activated by the operator's link) fails three times.
+    link = json.loads(d.ctl("--json", "users", "activation-link", "sam"))["link"]
+    visitor = contexts(d.origin).page
+    visitor.goto(link.replace("127.0.0.1", "localhost"))
+    visitor.get_by_label("New password").fill("Sams-Own-Passphrase-1")
+    visitor.get_by_label("Confirm password").fill("Sams-Own-Passphrase-1")
+    visitor.get_by_role("button", name="Set password").click()
+    expect(visitor.get_by_role("status")).to_contain_text("is set")
+    sign_in(visitor, d, "sam", "Sams-Own-Passphrase-1")
+    expect(visitor.get_by_role("heading", level=1)).to_have_text("Users")
+    visitor.get_by_role("button", name="Sign out", exact=True).click()
+    for _ in range(3):
+        sign_in(visitor, d, "sam", "not-the-passphrase")
+        expect(visitor.get_by_role("alert")).to_have_text(FAILED)
+    # Locked: the right password now gets the same one message.
+    sign_in(visitor, d, "sam", "Sams-Own-Passphrase-1")
+    expect(visitor.get_by_role("alert")).to_have_text(FAILED)
+    boss.get_by_role("navigation").get_by_role("link", name="Users").click()
+    row = boss.get_by_role("row").filter(has=boss.get_by_role("link", name="Sam Example"))
+    expect(row).to_contain_text("Locked")
