@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::smtp_sink::{Sink, SinkOptions, Tls, files};
+use common::smtp_sink::{Protection, Sink, SinkOptions, files};
 use common::*;
 use serde_json::{Value, json};
 
@@ -802,7 +802,10 @@ fn r12_2_smtp_over_starttls_and_implicit_tls_with_auth_and_a_custom_ca() {
     std::fs::write(&pw_path, "relay-secret\n").unwrap();
     let cert_s = cert_path.display().to_string();
 
-    for (mode, security) in [(Tls::StartTls, "starttls"), (Tls::Implicit, "implicit")] {
+    for (mode, security) in [
+        (Protection::StartTls, "starttls"),
+        (Protection::Implicit, "implicit"),
+    ] {
         let port = free_port();
         let out = dir.path().join(format!("sink-{security}"));
         let sink = Sink::start(

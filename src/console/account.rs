@@ -81,7 +81,7 @@ pub async fn sign_out_others(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if let Err(refused) = viewer.check_csrf(&form.csrf) {
-        return refused;
+        return *refused;
     }
     match end_other_sessions(&app, &viewer.caller).await {
         Ok(n) => Redirect::to(&format!("/ui/account/activity?ended={n}")).into_response(),

@@ -112,7 +112,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if let Err(refused) = viewer.check_csrf(&form.csrf) {
-        return refused;
+        return *refused;
     }
     if let Err(e) = end_session(&app, &viewer.caller).await {
         return super::pages::api_error(&viewer, e);

@@ -53,7 +53,7 @@ impl Viewer {
 
     /// Refuses a form that does not carry this session's token: another
     /// site cannot make a signed-in browser change anything.
-    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
+    pub fn check_csrf(&self, sent: &str) -> Result<(), Box<Response>> {
         // Compared without an early exit, so timing reveals no prefix.
         if bool::from(subtle::ConstantTimeEq::ct_eq(
             sent.as_bytes(),
@@ -61,11 +61,11 @@ impl Viewer {
         )) {
             Ok(())
         } else {
-            Err(super::pages::refused(
+            Err(Box::new(super::pages::refused(
                 self,
                 axum::http::StatusCode::FORBIDDEN,
                 "This form has expired. Go back, reload the page and try again.",
-            ))
+            )))
         }
     }
 

@@ -186,7 +186,7 @@ pub async fn save_security(
     Form(form): Form<SecurityForm>,
 ) -> Response {
     if let Err(refused) = viewer.check_csrf(&form.csrf) {
-        return refused;
+        return *refused;
     }
     let wanted = match form.settings() {
         Ok(s) => s,

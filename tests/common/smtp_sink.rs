@@ -29,9 +29,9 @@ use tokio_rustls::TlsAcceptor;
 
 /// How a relay protects its connections.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Tls {
+pub enum Protection {
     /// Plain text only.
-    None,
+    Plain,
     /// Plain text until STARTTLS, which is required before MAIL and AUTH.
     StartTls,
     /// TLS from the first byte.
@@ -43,7 +43,7 @@ pub enum Tls {
 pub struct SinkOptions {
     fail_first: u32,
     reject: bool,
-    tls: Tls,
+    tls: Protection,
     cert_key: Option<(PathBuf, PathBuf)>,
     auth: Option<(String, String)>,
 }
@@ -53,7 +53,7 @@ impl Default for SinkOptions {
         SinkOptions {
             fail_first: 0,
             reject: false,
-            tls: Tls::None,
+            tls: Protection::Plain,
             cert_key: None,
             auth: None,
         }
@@ -72,7 +72,7 @@ impl SinkOptions {
         self
     }
     /// Speak TLS (`mode`) with the certificate and key in these PEM files.
-    pub fn tls(mut self, mode: Tls, cert: &Path, key: &Path) -> Self {
+    pub fn tls(mut self, mode: Protection, cert: &Path, key: &Path) -> Self {
         self.tls = mode;
         self.cert_key = Some((cert.to_owned(), key.to_owned()));
         self
@@ -98,7 +98,7 @@ impl Sink {
         std::fs::create_dir_all(out).expect("create the sink's directory");
         let acceptor = opts.cert_key.as_ref().map(|(c, k)| acceptor(c, k));
         assert!(
-            opts.tls == Tls::None || acceptor.is_some(),
+            opts.tls == Protection::Plain || acceptor.is_some(),
             "a TLS sink needs a certificate"
         );
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))
@@ -214,7 +214,7 @@ type Io = std::io::Result<()>;
 
 async fn serve(stream: tokio::net::TcpStream, shared: &Shared) -> Io {
     match (shared.opts.tls, &shared.acceptor) {
-        (Tls::Implicit, Some(acceptor)) => {
+        (Protection::Implicit, Some(acceptor)) => {
             let tls = acceptor.accept(stream).await?;
             dialogue(tls, shared, true, true).await.map(drop)
         }
@@ -244,7 +244,7 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
     if greet {
         reply(&mut io, "220 localhost ESMTP bailiwick test sink").await?;
     }
-    let must_starttls = opts.tls == Tls::StartTls && !tls;
+    let must_starttls = opts.tls == Protection::StartTls && !tls;
     let mut authed: Option<String> = None;
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
