@@ -303,8 +303,8 @@ pub fn set_unit_poc(tx: &mut Tx<'_>, unit_id: &str, user_id: &str) -> Result<Use
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testkit::World;
-    use crate::domain::users::{self, UserPatch};
+    use crate::testkit::World;
+    use crate::users::{self, UserPatch};
 
     #[test]
     fn r4_1_labels_poc_and_poc_bu() {

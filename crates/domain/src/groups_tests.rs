@@ -1,9 +1,9 @@
 //! Tests of `groups`, named after the rule they hold.
 
 use super::*;
-use crate::domain::assets::tests::{add, doms, ips, run};
-use crate::domain::testkit::World;
-use crate::domain::users::{UserPatch, edit_user};
+use crate::assets::tests::{add, doms, ips, run};
+use crate::testkit::World;
+use crate::users::{UserPatch, edit_user};
 
 fn code<T: std::fmt::Debug>(r: Result<T, Refusal>) -> Code {
     r.unwrap_err().code
@@ -332,7 +332,7 @@ fn r6_4_reach_of_each_role() {
     w.state.users.get_mut(&s).unwrap().asset_groups = vec!["g1".into()];
     w.state.users.get_mut(&un).unwrap().asset_groups = vec![ALL.into()];
     let reach = |w: &World, id: &str| {
-        crate::domain::assets::reach_of(&w.state, &w.state.users[id])
+        crate::assets::reach_of(&w.state, &w.state.users[id])
             .ips
             .to_strings()
     };

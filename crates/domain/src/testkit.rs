@@ -13,13 +13,13 @@ use super::{
     OwnedObject, Permission, Refusal, Role, ServiceType, State, Timestamp, Tx, User, UserStatus,
 };
 
-pub(crate) struct World {
+pub struct World {
     pub state: State,
     next: u32,
     clock: i64,
 }
 
-pub(crate) fn actor_of(state: &State, id: &str) -> Actor {
+pub fn actor_of(state: &State, id: &str) -> Actor {
     match state.users.get(id) {
         Some(u) => Actor {
             user: Some(u.id.clone()),
@@ -37,7 +37,7 @@ pub(crate) fn actor_of(state: &State, id: &str) -> Actor {
 }
 
 /// The parts of a state a command may change, to compare before and after.
-pub(crate) fn fingerprint(s: &State) -> String {
+pub fn fingerprint(s: &State) -> String {
     format!(
         "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         s.subscription,

@@ -161,8 +161,8 @@ pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testkit::World;
-    use crate::domain::{Credentials, Session, Timestamp};
+    use crate::testkit::World;
+    use crate::{Credentials, Session, Timestamp};
 
     fn session_of(w: &mut World, user: &str) {
         let s = Session {

@@ -274,8 +274,8 @@ pub fn effective_new_ip_limit(state: &State, unit: &Id) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testkit::World;
-    use crate::domain::{Role, ServiceType};
+    use crate::testkit::World;
+    use crate::{Role, ServiceType};
 
     fn create(w: &mut World, actor: &str, id: &str, name: &str) -> Result<BusinessUnit, Refusal> {
         let (id, name) = (id.to_owned(), name.to_owned());
@@ -356,8 +356,8 @@ mod tests {
 
     #[test]
     fn r3_1_a_unit_with_asset_groups_is_not_deleted_and_its_assignment_goes_with_it() {
-        use crate::domain::groups::{NewGroup, create_group, delete_group};
-        use crate::domain::{AssetSet, UnitAssets};
+        use crate::groups::{NewGroup, create_group, delete_group};
+        use crate::{AssetSet, UnitAssets};
         let mut w = World::new();
         let eu = w.unit("EU");
         let linked = eu.clone();
@@ -525,10 +525,10 @@ mod tests {
     fn r11_1_unit_changes_are_logged() {
         let mut w = World::new();
         let mut state = w.state.clone();
-        let actor = crate::domain::testkit::actor_of(&w.state, "m1");
+        let actor = crate::testkit::actor_of(&w.state, "m1");
         let mut tx = Tx::new(
             &mut state,
-            crate::domain::Timestamp::from_unix_micros(5),
+            crate::Timestamp::from_unix_micros(5),
             actor,
         );
         create_unit(

@@ -1,8 +1,8 @@
 //! Tests of `settings`, named after the rule they hold.
 
 use super::*;
-use crate::domain::testkit::World;
-use crate::domain::{Permission, Timestamp, contacts, users};
+use crate::testkit::World;
+use crate::{Permission, Timestamp, contacts, users};
 
 fn sec() -> SecuritySettings {
     SecuritySettings::default()
@@ -102,7 +102,7 @@ fn r5_3_turning_external_ids_off_withdraws_the_grants() {
     let mut tx = Tx::new(
         &mut state,
         Timestamp::from_unix_micros(50),
-        crate::domain::testkit::actor_of(&w.state, "m1"),
+        crate::testkit::actor_of(&w.state, "m1"),
     );
     set_security(&mut tx, sec()).unwrap();
     let (_, log) = tx.finish();
@@ -254,7 +254,7 @@ fn r10_2_unit_managers_override_their_units_only_when_allowed() {
 fn r10_3_account_info_names_the_users_primary_contact() {
     let mut w = World::with(
         ServiceType::Consultant,
-        &[crate::domain::Module::Vm, crate::domain::Module::Was],
+        &[crate::Module::Vm, crate::Module::Was],
     );
     let eu = w.unit("EU");
     let s = w.user("s", Role::Scanner, Some(&eu));
@@ -265,7 +265,7 @@ fn r10_3_account_info_names_the_users_primary_contact() {
     assert_eq!(info.service_type, ServiceType::Consultant);
     assert_eq!(
         info.modules,
-        [crate::domain::Module::Vm, crate::domain::Module::Was]
+        [crate::Module::Vm, crate::Module::Was]
     );
     assert_eq!(info.role, Role::Reader);
     assert_eq!(
@@ -286,7 +286,7 @@ fn r11_1_settings_changes_are_logged_with_what_changed() {
     let mut tx = Tx::new(
         &mut state,
         Timestamp::from_unix_micros(50),
-        crate::domain::testkit::actor_of(&w.state, "m1"),
+        crate::testkit::actor_of(&w.state, "m1"),
     );
     let new = SecuritySettings {
         lockout_threshold: 7,

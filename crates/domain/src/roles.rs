@@ -240,7 +240,7 @@ pub fn protect_last_manager(state: &State, user_id: &str) -> Result<(), Refusal>
 }
 
 /// R2: whether the actor may edit `target` (someone else) at all.
-pub(crate) fn may_manage(acting: &Acting<'_>, target: &User) -> Result<(), Refusal> {
+pub fn may_manage(acting: &Acting<'_>, target: &User) -> Result<(), Refusal> {
     match acting.role() {
         Role::Manager => Ok(()),
         Role::UserAdministrator => {

@@ -18,7 +18,7 @@
 //!   grants that became inapplicable; switching back on does not restore them.
 //!
 //! ```
-//! use bailiwick::domain::{permissions, Permission, Role, Subscription, ServiceType, Timestamp};
+//! use bailiwick_domain::{permissions, Permission, Role, Subscription, ServiceType, Timestamp};
 //! let sub = Subscription {
 //!     name: "S".into(), service_type: ServiceType::Enterprise,
 //!     modules: Default::default(), features: Default::default(),

@@ -20,7 +20,7 @@
 //! notifications outbox.
 //!
 //! ```
-//! use bailiwick::domain::groups::ALL;
+//! use bailiwick_domain::groups::ALL;
 //! assert_eq!(ALL, "all");
 //! ```
 

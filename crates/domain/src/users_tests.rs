@@ -1,8 +1,8 @@
 //! Tests of `users`, named after the rule they hold.
 
 use super::*;
-use crate::domain::testkit::World;
-use crate::domain::{Code, Feature, Module, ServiceType};
+use crate::testkit::World;
+use crate::{Code, Feature, Module, ServiceType};
 
 fn new_user(login: &str, role: Role, unit: Option<&Id>) -> NewUser {
     NewUser {
@@ -133,7 +133,7 @@ fn r2_5_a_user_made_a_contact_loses_its_sessions() {
     let s = w.user("s", Role::Scanner, None);
     w.state.sessions.insert(
         "tok".into(),
-        crate::domain::Session {
+        crate::Session {
             token_hash: "tok".into(),
             id: "s1".into(),
             user: s.clone(),
@@ -598,7 +598,7 @@ fn r2_6_never_zero_active_managers() {
     let err = edit(&mut w, "m1", "m1", role_patch(Role::Reader)).unwrap_err();
     assert_eq!(err.code, Code::LastManager);
     assert_eq!(
-        crate::domain::roles::protect_last_manager(&w.state, "m1")
+        crate::roles::protect_last_manager(&w.state, "m1")
             .unwrap_err()
             .code,
         Code::LastManager
@@ -612,7 +612,7 @@ fn r2_6_never_zero_active_managers() {
     );
     edit(&mut w, "m1", &p, role_patch(Role::Reader)).unwrap();
     let m2 = w.user("m2", Role::Manager, None);
-    assert!(crate::domain::roles::protect_last_manager(&w.state, &m2).is_ok());
+    assert!(crate::roles::protect_last_manager(&w.state, &m2).is_ok());
     edit(&mut w, &m2, &m2, role_patch(Role::Reader)).unwrap();
 }
 
@@ -630,7 +630,7 @@ fn r3_3_a_user_moves_to_another_unit_by_editing_it() {
     let mut tx = Tx::new(
         &mut state,
         Timestamp::from_unix_micros(5),
-        crate::domain::testkit::actor_of(&w.state, "m1"),
+        crate::testkit::actor_of(&w.state, "m1"),
     );
     let u = edit_user(&mut tx, &s, mv).unwrap();
     assert_eq!(u.business_unit.as_ref(), Some(&us));
@@ -688,7 +688,7 @@ fn r11_1_each_change_writes_one_entry_with_a_stable_action() {
     let mut tx = Tx::new(
         &mut state,
         Timestamp::from_unix_micros(5),
-        crate::domain::testkit::actor_of(&w.state, "m1"),
+        crate::testkit::actor_of(&w.state, "m1"),
     );
     create_user(
         &mut tx,
@@ -724,7 +724,7 @@ fn asset_groups_are_stored_deduplicated() {
     for g in ["g1", "g2"] {
         w.state.asset_groups.insert(
             g.into(),
-            crate::domain::AssetGroup {
+            crate::AssetGroup {
                 id: g.into(),
                 title: g.into(),
                 assets: Default::default(),

@@ -142,7 +142,7 @@ pub fn initialise_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Actor, State};
+    use crate::{Actor, State};
 
     fn run(state: &mut State, plan: &Bootstrap, cred: FirstCredential) -> Result<(), Refusal> {
         let mut tx = Tx::new(state, Timestamp::from_unix_micros(1), Actor::operator());

@@ -104,8 +104,8 @@ pub fn set_service(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::bootstrap::{Bootstrap, initialise};
-    use crate::domain::{Actor, State, Timestamp};
+    use crate::bootstrap::{Bootstrap, initialise};
+    use crate::{Actor, State, Timestamp};
 
     fn state() -> State {
         let mut s = State::default();
@@ -139,7 +139,7 @@ mod tests {
         let mut s = state();
         s.units.insert(
             "b1".into(),
-            crate::domain::BusinessUnit {
+            crate::BusinessUnit {
                 id: "b1".into(),
                 name: "EU".into(),
                 primary_contact: None,

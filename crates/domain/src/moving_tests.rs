@@ -1,9 +1,9 @@
 //! Tests of `moving` (R7.4), one per sentence of the rule.
 
 use super::*;
-use crate::domain::lifecycle::Fate;
-use crate::domain::testkit::World;
-use crate::domain::{Assignee, ObjectKind};
+use crate::lifecycle::Fate;
+use crate::testkit::World;
+use crate::{Assignee, ObjectKind};
 
 /// EU and US units with their nets assigned; Unit Managers jane (EU) and
 /// ursula (US); Scanners sam and bob in EU; the EU nets group "California"

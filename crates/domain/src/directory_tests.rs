@@ -1,9 +1,9 @@
 //! Tests of the user directory, named after the rule they hold.
 
 use super::*;
-use crate::domain::testkit::World;
-use crate::domain::users::{UserPatch, edit_user};
-use crate::domain::{Module, ServiceType, contacts};
+use crate::testkit::World;
+use crate::users::{UserPatch, edit_user};
+use crate::{Module, ServiceType, contacts};
 
 fn listing(w: &World, viewer: &str, f: UserFilter) -> Vec<String> {
     list_users(&w.acting(viewer), &f, None, None)

@@ -1,8 +1,8 @@
 //! Tests of `permissions`, named after the rule they hold.
 
 use super::*;
-use crate::domain::testkit::World;
-use crate::domain::users::{self, UserPatch};
+use crate::testkit::World;
+use crate::users::{self, UserPatch};
 
 fn sub(modules: &[Module], features: &[Feature], t: ServiceType) -> Subscription {
     Subscription {
@@ -11,7 +11,7 @@ fn sub(modules: &[Module], features: &[Feature], t: ServiceType) -> Subscription
         modules: modules.iter().copied().collect(),
         features: features.iter().copied().collect(),
         primary_contact: None,
-        created_at: crate::domain::Timestamp::from_unix_micros(0),
+        created_at: crate::Timestamp::from_unix_micros(0),
     }
 }
 
@@ -455,10 +455,10 @@ fn r1_4_switching_a_feature_off_drops_its_grants() {
     .unwrap();
     let mut tx = Tx::new(
         &mut w.state,
-        crate::domain::Timestamp::from_unix_micros(9),
-        crate::domain::Actor::operator(),
+        crate::Timestamp::from_unix_micros(9),
+        crate::Actor::operator(),
     );
-    crate::domain::subscription::set_feature(&mut tx, Feature::ScannersAddAssets, false).unwrap();
+    crate::subscription::set_feature(&mut tx, Feature::ScannersAddAssets, false).unwrap();
     let (_, log) = tx.finish();
     assert!(log[0].details.contains("dropped 1"), "{}", log[0].details);
     assert!(w.state.users[&s].permissions.is_empty());

@@ -25,7 +25,7 @@
 //! every IP, domain and appliance.
 //!
 //! ```
-//! use bailiwick::domain::assets::normalise_domain;
+//! use bailiwick_domain::assets::normalise_domain;
 //! assert_eq!(normalise_domain("WWW.Example.COM.").unwrap(), "www.example.com");
 //! assert!(normalise_domain("10.0.0.1").is_err());
 //! ```

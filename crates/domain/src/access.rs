@@ -23,7 +23,7 @@
 //!   no one else; listing users is `forbidden` for them.
 //!
 //! ```
-//! # use bailiwick::domain::{State, access::Acting};
+//! # use bailiwick_domain::{State, access::Acting};
 //! let state = State::default();
 //! assert!(Acting::of(&state, "nobody").is_err());
 //! ```
@@ -233,7 +233,7 @@ pub fn unit_name(state: &State, unit: Option<&Id>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testkit::World;
+    use crate::testkit::World;
 
     #[test]
     fn r2_5_contacts_and_inactive_users_cannot_act() {
@@ -297,8 +297,8 @@ mod tests {
         ];
         for &(role, viewer_in, target_in, restrict, hide, sight) in cases {
             let mut w = World::with(
-                crate::domain::ServiceType::Enterprise,
-                &[crate::domain::Module::Pc],
+                crate::ServiceType::Enterprise,
+                &[crate::Module::Pc],
             );
             w.state.settings.visibility.restrict_user_info_outside_unit = restrict;
             w.state.settings.visibility.hide_users_outside_unit = hide;

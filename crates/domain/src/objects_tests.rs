@@ -1,10 +1,10 @@
 //! Tests of `objects`, named after the rule they hold.
 
 use super::*;
-use crate::domain::lifecycle::deactivate;
-use crate::domain::lifecycle::reactivate;
-use crate::domain::testkit::World;
-use crate::domain::{Feature, Timestamp, VisibilitySettings};
+use crate::lifecycle::deactivate;
+use crate::lifecycle::reactivate;
+use crate::testkit::World;
+use crate::{Feature, Timestamp, VisibilitySettings};
 
 fn ips(items: &[&str]) -> IpSet {
     IpSet::parse_list("ips", items).unwrap()
@@ -274,7 +274,7 @@ fn r10_1_restricted_scheduled_tasks_hide_schedules_on_unreachable_assets() {
 /// Runs `launch` as `actor` outside [`World::run`]: an allowed launch
 /// changes nothing and writes no entry.
 fn try_launch(w: &mut World, actor: &str, id: &str) -> (Result<Launch, Refusal>, usize) {
-    let who = crate::domain::testkit::actor_of(&w.state, actor);
+    let who = crate::testkit::actor_of(&w.state, actor);
     let mut tx = Tx::new(&mut w.state, Timestamp::from_unix_micros(99), who);
     let out = launch(&mut tx, id);
     let (_, log) = tx.finish();

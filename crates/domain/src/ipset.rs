@@ -13,7 +13,7 @@
 //! item are refused, each with a message naming the item.
 //!
 //! ```
-//! use bailiwick::domain::ipset::IpSet;
+//! use bailiwick_domain::ipset::IpSet;
 //! let s = IpSet::parse_list("ips", &["10.0.0.0/24", "10.0.1.0-10.0.1.255", "::1"]).unwrap();
 //! assert_eq!(s.to_strings(), ["::1", "10.0.0.0/23"]);
 //! assert!(s.contains("10.0.1.7".parse().unwrap()));

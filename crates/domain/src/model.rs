@@ -437,7 +437,7 @@ pub struct ScannerAppliance {
 /// Domains are stored lower case without a trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AssetSet {
-    pub ips: crate::domain::ipset::IpSet,
+    pub ips: crate::ipset::IpSet,
     pub domains: BTreeSet<String>,
     /// Appliance ids. Always empty for the subscription's own set: every
     /// appliance record is a subscription asset.
@@ -611,7 +611,7 @@ pub struct OwnedObject {
     pub global: bool,
     /// Targets.
     pub asset_groups: Vec<Id>,
-    pub ips: crate::domain::ipset::IpSet,
+    pub ips: crate::ipset::IpSet,
     /// Policies and tickets only.
     pub assignee: Option<Assignee>,
     /// Tickets: whether the assignee can reach the ticket's assets (R9.2).

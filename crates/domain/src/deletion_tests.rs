@@ -1,9 +1,9 @@
 //! Tests of `deletion` (R7.5), one per sentence of the rule.
 
 use super::*;
-use crate::domain::lifecycle::Fate;
-use crate::domain::testkit::World;
-use crate::domain::{DistributionGroup, Timestamp};
+use crate::lifecycle::Fate;
+use crate::testkit::World;
+use crate::{DistributionGroup, Timestamp};
 
 /// EU with its primary contact pete (a Scanner); Unit Manager jane and
 /// Scanners sam and pat in EU; a second Manager m2 (m1 is the
@@ -108,7 +108,7 @@ fn r7_5_r4_4_r2_6_never_the_primary_contact_the_last_manager_or_oneself() {
     del(&mut f.w, "m1", &f.m2.clone(), Delete::default()).unwrap();
     let m3 = f.w.user("m3", Role::Manager, None);
     f.w.state.subscription.as_mut().unwrap().primary_contact = Some(m3.clone());
-    f.w.set_status(&m3, crate::domain::UserStatus::Deactivated);
+    f.w.set_status(&m3, crate::UserStatus::Deactivated);
     let ua = f.w.user("uma", Role::UserAdministrator, None);
     let r = del(&mut f.w, &ua, "m1", Delete::default()).unwrap_err();
     assert_eq!(r.code, Code::LastManager);

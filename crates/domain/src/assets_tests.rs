@@ -1,8 +1,8 @@
 //! Tests of `assets`, named after the rule they hold.
 
 use super::*;
-use crate::domain::testkit::World;
-use crate::domain::{AssetGroup, Code, Feature, Permission, Role, Timestamp};
+use crate::testkit::World;
+use crate::{AssetGroup, Code, Feature, Permission, Role, Timestamp};
 
 /// What this module's commands may change, to check that refusals don't.
 pub(crate) fn org_fingerprint(s: &State) -> String {
@@ -401,7 +401,7 @@ fn r11_1_asset_changes_are_logged_once() {
     let mut w = World::new();
     add(&mut w, "m1", &["10.0.0.1"], &[], None).unwrap();
     let mut state = w.state.clone();
-    let actor = crate::domain::testkit::actor_of(&w.state, "m1");
+    let actor = crate::testkit::actor_of(&w.state, "m1");
     let mut tx = Tx::new(&mut state, Timestamp::from_unix_micros(5), actor);
     add_assets(&mut tx, ips(&["10.0.0.0/30"]), doms(&["x.example"]), None).unwrap();
     let (keys, log) = tx.finish();
@@ -411,5 +411,5 @@ fn r11_1_asset_changes_are_logged_once() {
         log[0].details,
         "ips [10.0.0.0/30] (3 new); domains [x.example]"
     );
-    assert!(keys.contains(&crate::domain::Key::Assets));
+    assert!(keys.contains(&crate::Key::Assets));
 }

@@ -7,7 +7,7 @@
 //! commit is durable; a command that returns an error has its changes undone.
 //!
 //! ```
-//! use bailiwick::domain::{bootstrap, State, Tx, Timestamp, Actor};
+//! use bailiwick_domain::{bootstrap, State, Tx, Timestamp, Actor};
 //! let mut state = State::default();
 //! let mut tx = Tx::new(&mut state, Timestamp::from_unix_micros(0), Actor::operator());
 //! let plan = bootstrap::Bootstrap::default_subscription("admin");
@@ -38,8 +38,8 @@ pub(crate) mod props;
 pub mod roles;
 pub mod settings;
 pub mod subscription;
-#[cfg(test)]
-pub(crate) mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 mod time;
 mod tx;
 pub mod units;
