@@ -17,13 +17,6 @@ impl Timestamp {
         self.0
     }
 
-    pub fn now() -> Timestamp {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-    }
-
     pub fn saturating_add(self, d: std::time::Duration) -> Timestamp {
         let us = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_add(us))
