@@ -65,6 +65,8 @@ pub fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
 
 async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
     // Everything the daemon creates is private to its user.
+    // SAFETY: umask only sets the process's file mode mask; it cannot fail
+    // and touches no memory of ours.
     unsafe { libc::umask(0o077) };
     tls::install_default_provider();
     // Bound before the data directory is touched: a busy port changes nothing.

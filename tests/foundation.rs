@@ -652,6 +652,7 @@ fn ready_notification_is_sent_to_systemd() {
     let mut buf = [0u8; 64];
     let n = listener.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"READY=1");
+    // SAFETY: kill takes no pointers; the pid is our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let n = listener.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"STOPPING=1");

@@ -283,7 +283,7 @@ pub fn create_group(tx: &mut Tx<'_>, id: Id, new: NewGroup) -> Result<AssetGroup
         g
     };
     tx.put_asset_group(group.clone());
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     let units: Vec<String> = group
         .business_units
         .iter()
@@ -383,7 +383,7 @@ pub fn edit_group(tx: &mut Tx<'_>, id: &str, patch: GroupPatch) -> Result<AssetG
     } else {
         d.join("; ")
     };
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     tx.log("asset_group.update", target(&after), details);
     Ok(after)
 }
@@ -412,7 +412,7 @@ pub fn delete_group(tx: &mut Tx<'_>, id: &str) -> Result<AssetGroup, Refusal> {
     for u in holders {
         tx.put_user(u);
     }
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     tx.log(
         "asset_group.delete",
         target(&group),

@@ -367,7 +367,7 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
     let user = plan.user;
     tx.put_user(user.clone());
     // Linked, copied and moved groups change the "All" of both units too.
-    for t in revalidate_tickets(tx, None) {
+    for t in revalidate_tickets(tx) {
         let fate = if t.valid {
             Fate::Revalidated
         } else {

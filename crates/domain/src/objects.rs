@@ -23,7 +23,7 @@
 //! `restrict_scheduled_tasks_on_unassigned_assets` (R10.1), schedules that
 //! target assets the viewer cannot reach are hidden from it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use super::access::{Acting, name_of, unit_name};
 use super::assets::{all_for, first_missing, reach_of};
@@ -87,12 +87,7 @@ pub(crate) fn target(o: &OwnedObject) -> String {
 
 fn clean_name(v: &str) -> Result<String, Refusal> {
     let v = v.trim();
-    if v.is_empty() || v.chars().count() > 200 || v.chars().any(char::is_control) {
-        return Err(refuse(
-            Code::Validation,
-            "name: give 1 to 200 printable characters",
-        ));
-    }
+    super::validate::text("name", v, 200)?;
     Ok(v.to_owned())
 }
 
@@ -207,12 +202,11 @@ impl ReachCache {
     }
 }
 
-/// Sets `valid` on every ticket (assigned to one of `only`, when given)
-/// from its assignee's reach now, logging each change. Returns the tickets
-/// whose validity changed. Commands that change what users reach call it
-/// with `None`: a unit's "All" spans its groups, so one group's change
-/// moves the reach of every user of its units.
-pub fn revalidate_tickets(tx: &mut Tx<'_>, only: Option<&BTreeSet<Id>>) -> Vec<OwnedObject> {
+/// Sets `valid` on every ticket from its assignee's reach now, logging each
+/// change. Returns the tickets whose validity changed. Every ticket is
+/// looked at: a unit's "All" spans its groups, so one group's change moves
+/// the reach of every user of its units.
+pub fn revalidate_tickets(tx: &mut Tx<'_>) -> Vec<OwnedObject> {
     let changed: Vec<OwnedObject> = {
         let state = tx.state();
         let mut reach = ReachCache::default();
@@ -220,11 +214,6 @@ pub fn revalidate_tickets(tx: &mut Tx<'_>, only: Option<&BTreeSet<Id>>) -> Vec<O
             .objects
             .values()
             .filter(|o| o.kind == ObjectKind::RemediationTicket)
-            .filter(|o| match (&o.assignee, only) {
-                (Some(Assignee::User(u)), Some(set)) => set.contains(u),
-                (_, None) => true,
-                (_, Some(_)) => false,
-            })
             .filter_map(|o| {
                 let valid = ticket_valid(state, o, &mut reach);
                 (valid != o.valid).then(|| OwnedObject { valid, ..o.clone() })

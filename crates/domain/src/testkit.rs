@@ -54,6 +54,12 @@ pub fn fingerprint(s: &State) -> String {
     )
 }
 
+impl Default for World {
+    fn default() -> World {
+        World::new()
+    }
+}
+
 impl World {
     pub fn new() -> World {
         World::with(ServiceType::Enterprise, &[Module::Vm])

@@ -265,7 +265,7 @@ pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Re
     } else {
         "user.update"
     };
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     tx.log(action, target(&after), details);
     Ok(after)
 }
