@@ -296,10 +296,7 @@ mod tests {
             (Role::KbOnly, false, false, false, false, Hidden),
         ];
         for &(role, viewer_in, target_in, restrict, hide, sight) in cases {
-            let mut w = World::with(
-                crate::ServiceType::Enterprise,
-                &[crate::Module::Pc],
-            );
+            let mut w = World::with(crate::ServiceType::Enterprise, &[crate::Module::Pc]);
             w.state.settings.visibility.restrict_user_info_outside_unit = restrict;
             w.state.settings.visibility.hide_users_outside_unit = hide;
             let eu = w.unit("EU");

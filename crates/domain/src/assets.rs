@@ -9,7 +9,7 @@
 //! from the subscription (R5.4), and the removal reaches every unit and
 //! every asset group, so nothing ever names an asset the subscription lacks.
 //!
-//! Decided here (the seeds are silent):
+//! Decided here (the rules are silent):
 //! - The new-IP limit is a budget over time: a unit's users together add at
 //!   most that many IPs new to the subscription, counted when added
 //!   (`UnitAssets::new_ips_added`). A request that would pass it is refused
@@ -226,28 +226,7 @@ pub fn add_assets(
                 "adding assets needs the add_assets permission; ask a Manager",
             ));
         }
-        let target_unit = if acting.is_manager() {
-            unit
-        } else {
-            if unit.is_some() && unit.as_ref() != acting.unit() {
-                return Err(refuse(
-                    Code::Forbidden,
-                    format!(
-                        "you add assets to {} only",
-                        unit_name(acting.state, acting.unit())
-                    ),
-                ));
-            }
-            acting.unit().cloned()
-        };
-        if let Some(u) = &target_unit
-            && !acting.state.units.contains_key(u)
-        {
-            return Err(refuse(
-                Code::Validation,
-                format!("business_unit: there is no business unit {u}"),
-            ));
-        }
+        let target_unit = placement(&acting, unit, "add assets to")?;
         if ips.is_empty() && domains.is_empty() {
             return Err(refuse(
                 Code::Validation,
@@ -298,7 +277,7 @@ pub fn add_assets(
         Some(u) => format!("subscription and {}", unit_name(tx.state(), Some(u))),
         None => "subscription".into(),
     };
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     tx.log("assets.add", place, describe(&ips, &domains, Some(new_ips)));
     Ok(Added {
         new_ips,
@@ -389,7 +368,7 @@ pub fn remove_assets(
     for g in groups {
         tx.put_asset_group(g);
     }
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     tx.log(
         "assets.remove",
         "subscription",
@@ -399,17 +378,12 @@ pub fn remove_assets(
 }
 
 /// Assigns subscription assets to a unit, replacing what was assigned
-/// (R3.1; API.md business unit `assets`). Managers only; every asset must
+/// (R3.1; docs/api.md business unit `assets`). Managers only; every asset must
 /// be in the subscription. Action `unit.assets`.
 pub fn set_unit_assets(tx: &mut Tx<'_>, unit: &str, assets: AssetSet) -> Result<AssetSet, Refusal> {
     let unit = {
         let acting = Acting::from_tx(tx)?;
-        let u = acting
-            .state
-            .units
-            .get(unit)
-            .filter(|u| acting.may_see_unit(u))
-            .ok_or_else(|| refuse(Code::NotFound, format!("no business unit {unit}")))?;
+        let u = super::units::visible_unit(&acting, unit)?;
         if !acting.is_manager() {
             return Err(refuse(
                 Code::Forbidden,
@@ -432,7 +406,7 @@ pub fn set_unit_assets(tx: &mut Tx<'_>, unit: &str, assets: AssetSet) -> Result<
         .unwrap_or_default();
     ua.assets = assets.clone();
     tx.put_unit_assets(&unit, ua);
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     let name = unit_name(tx.state(), Some(&unit));
     tx.log(
         "unit.assets",
@@ -462,12 +436,7 @@ pub fn unit_assets(state: &State, unit: &Id) -> AssetSet {
 
 /// The assets assigned to a unit the actor may see (`not_found` otherwise).
 pub fn assigned_to_unit(acting: &Acting<'_>, unit: &str) -> Result<AssetSet, Refusal> {
-    let u = acting
-        .state
-        .units
-        .get(unit)
-        .filter(|u| acting.may_see_unit(u))
-        .ok_or_else(|| refuse(Code::NotFound, format!("no business unit {unit}")))?;
+    let u = super::units::visible_unit(acting, unit)?;
     Ok(unit_assets(acting.state, &u.id))
 }
 
@@ -525,12 +494,7 @@ pub fn create_appliance(
         let acting = Acting::from_tx(tx)?;
         may_manage_kind(&acting, new.kind)?;
         let name = new.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(refuse(
-                Code::Validation,
-                "name: give 1 to 100 printable characters",
-            ));
-        }
+        super::validate::text("name", name, 100)?;
         if acting
             .state
             .appliances
@@ -542,28 +506,7 @@ pub fn create_appliance(
                 format!("a scanner appliance named {name:?} exists; choose another name"),
             ));
         }
-        let unit = if acting.is_manager() {
-            new.business_unit
-        } else {
-            if new.business_unit.is_some() && new.business_unit.as_ref() != acting.unit() {
-                return Err(refuse(
-                    Code::Forbidden,
-                    format!(
-                        "you register appliances in {} only",
-                        unit_name(acting.state, acting.unit())
-                    ),
-                ));
-            }
-            acting.unit().cloned()
-        };
-        if let Some(u) = &unit
-            && !acting.state.units.contains_key(u)
-        {
-            return Err(refuse(
-                Code::Validation,
-                format!("business_unit: there is no business unit {u}"),
-            ));
-        }
+        let unit = placement(&acting, new.business_unit, "register appliances in")?;
         if acting.state.appliances.contains_key(&id) {
             return Err(refuse(Code::Conflict, format!("appliance id {id} exists")));
         }
@@ -577,7 +520,7 @@ pub fn create_appliance(
     };
     tx.put_appliance(appliance.clone());
     let place = unit_name(tx.state(), appliance.business_unit.as_ref());
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     tx.log(
         "appliance.create",
         format!("scanner appliance {} ({})", appliance.name, appliance.id),
@@ -645,13 +588,41 @@ pub fn delete_appliance(tx: &mut Tx<'_>, id: &str) -> Result<ScannerAppliance, R
     for g in groups {
         tx.put_asset_group(g);
     }
-    super::objects::revalidate_tickets(tx, None);
+    super::objects::revalidate_tickets(tx);
     tx.log(
         "appliance.delete",
         format!("scanner appliance {} ({})", appliance.name, appliance.id),
         "deleted",
     );
     Ok(appliance)
+}
+
+/// The unit new assets or an appliance go to: the one asked for (or none)
+/// for Managers, the actor's own for everyone else; it must exist.
+fn placement(acting: &Acting<'_>, asked: Option<Id>, doing: &str) -> Result<Option<Id>, Refusal> {
+    let unit = if acting.is_manager() {
+        asked
+    } else {
+        if asked.is_some() && asked.as_ref() != acting.unit() {
+            return Err(refuse(
+                Code::Forbidden,
+                format!(
+                    "you {doing} {} only",
+                    unit_name(acting.state, acting.unit())
+                ),
+            ));
+        }
+        acting.unit().cloned()
+    };
+    if let Some(u) = &unit
+        && !acting.state.units.contains_key(u)
+    {
+        return Err(refuse(
+            Code::Validation,
+            format!("business_unit: there is no business unit {u}"),
+        ));
+    }
+    Ok(unit)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The first state of a subscription: `bailiwick init`, or the first start of
-//! `serve` on an empty data directory (API.md "Command line").
+//! `serve` on an empty data directory (docs/api.md).
 
 use std::collections::BTreeSet;
 
@@ -66,12 +66,7 @@ pub fn initialise_with(
         ));
     }
     let name = plan.subscription.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Refusal::new(
-            Code::Validation,
-            "subscription: give a name of 1 to 100 printable characters",
-        ));
-    }
+    validate::text("subscription", name, 100)?;
     validate::login(&plan.manager_login)?;
     validate::email("manager email", &plan.manager_email)?;
     let now = tx.now();

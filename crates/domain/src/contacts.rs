@@ -8,7 +8,7 @@
 //! [`check_still_eligible`] (edit) first, so the role has to be handed over
 //! before (R4.4).
 //!
-//! Decisions where the seeds are silent:
+//! Decisions where the rules are silent:
 //! - A new unit has no primary contact, and none is chosen automatically:
 //!   new users are `pending_activation`, so not yet active members, and the
 //!   person others escalate to should be picked by someone. Until one is set,
@@ -246,12 +246,7 @@ pub fn set_subscription_poc(tx: &mut Tx<'_>, user_id: &str) -> Result<User, Refu
 pub fn set_unit_poc(tx: &mut Tx<'_>, unit_id: &str, user_id: &str) -> Result<User, Refusal> {
     let (mut unit, target, previous) = {
         let acting = Acting::from_tx(tx)?;
-        let unit = acting
-            .state
-            .units
-            .get(unit_id)
-            .filter(|u| acting.may_see_unit(u))
-            .ok_or_else(|| Refusal::new(Code::NotFound, format!("no business unit {unit_id}")))?;
+        let unit = super::units::visible_unit(&acting, unit_id)?;
         let is_unit_poc = unit.primary_contact.as_ref() == Some(acting.id());
         let allowed = if exclusive(&acting) {
             acting.is_subscription_poc() || is_unit_poc

@@ -1,5 +1,5 @@
 //! The user directory: what a viewer sees of users, one at a time or as a
-//! filtered, paged list (API.md Users; R4.1 labels; R10.1 visibility).
+//! filtered, paged list (docs/api.md Users; R4.1 labels; R10.1 visibility).
 //!
 //! The one thing to know: everything here goes through
 //! [`Acting::sight_of`], and filters only ever match what the viewer sees,
@@ -21,7 +21,7 @@ fn refuse(code: Code, m: impl Into<String>) -> Refusal {
     Refusal::new(code, m)
 }
 
-/// A user as a viewer may see it (API.md user fields, R10.1). Hidden fields
+/// A user as a viewer may see it (docs/api.md user fields, R10.1). Hidden fields
 /// are `None` and `restricted` is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserView {
@@ -98,7 +98,7 @@ pub struct UserFilter {
     pub q: Option<String>,
 }
 
-/// One page of a list (API.md: `{"items", "next_cursor"}`).
+/// One page of a list (docs/api.md: `{"items", "next_cursor"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -108,7 +108,7 @@ pub struct Page<T> {
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 
-/// Checks a list's `limit` (API.md: default 100, at most 1000).
+/// Checks a list's `limit` (docs/api.md: default 100, at most 1000).
 pub fn page_limit(limit: Option<usize>) -> Result<usize, Refusal> {
     match limit {
         None => Ok(DEFAULT_LIMIT),

@@ -50,7 +50,7 @@ pub use model::*;
 pub use time::Timestamp;
 pub use tx::{Activity, Actor, Key, Tx};
 
-/// A refusal, with a stable code (API.md) and a sentence for a person.
+/// A refusal, with a stable code (docs/api.md) and a sentence for a person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Refusal {

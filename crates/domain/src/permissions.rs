@@ -1,7 +1,7 @@
 //! Extended permissions (R5): which role may hold which permission, and who
 //! may grant or revoke it.
 //!
-//! The one thing to know: [`TABLE`] *is* SPEC R5's table, row for row. A
+//! The one thing to know: [`TABLE`] *is* R5 (docs/rules.md)'s table, row for row. A
 //! permission is *storable* on a user when its role, the subscription's
 //! modules, operator features and service type allow it (and, for
 //! `manage_external_ids`, while the security setting `external_ids_enabled`
@@ -46,7 +46,7 @@ pub enum Gate {
     FeatureOrService(Feature, ServiceType),
 }
 
-/// One row of SPEC R5's table.
+/// One row of R5 (docs/rules.md)'s table.
 #[derive(Debug, Clone, Copy)]
 pub struct Row {
     pub permission: Permission,
@@ -59,7 +59,7 @@ const UM: (Role, Gate) = (Role::UnitManager, Gate::Always);
 const SCANNER: (Role, Gate) = (Role::Scanner, Gate::Always);
 const READER: (Role, Gate) = (Role::Reader, Gate::Always);
 
-/// SPEC R5, row for row. Managers are not listed except where SPEC lists
+/// R5 (docs/rules.md), row for row. Managers are not listed except where R5 lists
 /// them: they hold everything implicitly (R5.1).
 pub const TABLE: &[Row] = &[
     Row {

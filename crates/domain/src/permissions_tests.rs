@@ -26,7 +26,7 @@ fn r5_table_covers_every_permission_once() {
     }
 }
 
-/// SPEC R5's table, as (permission, role, modules, features, service type, may hold).
+/// R5 (docs/rules.md)'s table, as (permission, role, modules, features, service type, may hold).
 #[test]
 fn r5_grid_of_who_may_hold_what() {
     use Permission as P;

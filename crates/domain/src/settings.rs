@@ -197,16 +197,6 @@ pub fn schedule_visible(settings: &Settings, viewer_reaches_all_targets: bool) -
             .restrict_scheduled_tasks_on_unassigned_assets
 }
 
-fn no_units_here(acting: &Acting<'_>) -> Result<(), Refusal> {
-    if acting.subscription.service_type == ServiceType::ExpressLite {
-        return Err(Refusal::new(
-            Code::FeatureUnavailable,
-            "an express_lite subscription has no business units",
-        ));
-    }
-    Ok(())
-}
-
 /// `GET /api/v1/settings/business-units` (R3.2): `new_ip_limit_enabled`.
 pub fn business_unit_setup(acting: &Acting<'_>) -> Result<bool, Refusal> {
     managers_only(acting, "business unit")?;
@@ -222,7 +212,7 @@ pub fn set_business_unit_setup(
     let (settings, c) = {
         let acting = Acting::from_tx(tx)?;
         managers_only(&acting, "business unit")?;
-        no_units_here(&acting)?;
+        super::units::no_units_here(&acting)?;
         let mut c = Vec::new();
         let old = acting.state.settings.new_ip_limit_enabled;
         change(&mut c, "new_ip_limit_enabled", &old, &new_ip_limit_enabled);
@@ -244,12 +234,7 @@ pub struct EmailContactSettings {
 
 fn check_contact(c: &EmailContact) -> Result<EmailContact, Refusal> {
     let name = c.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Refusal::new(
-            Code::Validation,
-            "email_contact.name: give 1 to 100 printable characters",
-        ));
-    }
+    validate::text("email_contact.name", name, 100)?;
     validate::email("email_contact.email", &c.email)?;
     Ok(EmailContact {
         name: name.to_owned(),
@@ -314,12 +299,7 @@ pub fn set_unit_email_contact(
 ) -> Result<BusinessUnit, Refusal> {
     let (unit, details) = {
         let acting = Acting::from_tx(tx)?;
-        let unit = acting
-            .state
-            .units
-            .get(unit_id)
-            .filter(|u| acting.may_see_unit(u))
-            .ok_or_else(|| Refusal::new(Code::NotFound, format!("no business unit {unit_id}")))?;
+        let unit = super::units::visible_unit(&acting, unit_id)?;
         let allowed = acting.is_manager()
             || (acting.manages_unit(&unit.id)
                 && acting.state.settings.allow_unit_manager_email_override);

@@ -263,10 +263,7 @@ fn r10_3_account_info_names_the_users_primary_contact() {
     let info = account_info(&w.acting(&r));
     assert_eq!(info.subscription, "Acme");
     assert_eq!(info.service_type, ServiceType::Consultant);
-    assert_eq!(
-        info.modules,
-        [crate::Module::Vm, crate::Module::Was]
-    );
+    assert_eq!(info.modules, [crate::Module::Vm, crate::Module::Was]);
     assert_eq!(info.role, Role::Reader);
     assert_eq!(
         info.primary_contact.as_ref().unwrap().email,

@@ -6,9 +6,9 @@
 //!
 //! Who does what (R3.1, R2.4): Managers create, rename and delete units;
 //! User Administrators create and rename but do not delete; nobody else
-//! changes units. Only Managers set a unit's new-IP limit (the seeds: "Managers
-//! can ... control the number of new IP addresses that Unit Managers can
-//! add"), and only while the subscription switch `new_ip_limit_enabled` is on
+//! changes units. Only Managers set a unit's new-IP limit (Managers
+//! control how many new IP addresses its Unit Managers may
+//! add), and only while the subscription switch `new_ip_limit_enabled` is on
 //! (R3.2); turning the switch off keeps the values but makes every unit
 //! unlimited ([`effective_new_ip_limit`]). Clearing a limit is always
 //! allowed. An `express_lite` subscription has no units (R1.2). Names are
@@ -38,12 +38,7 @@ pub(crate) fn target(u: &BusinessUnit) -> String {
 
 fn clean_name(state: &State, name: &str, except: Option<&Id>) -> Result<String, Refusal> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Refusal::new(
-            Code::Validation,
-            "name: give 1 to 100 printable characters",
-        ));
-    }
+    super::validate::text("name", name, 100)?;
     let lower = name.to_lowercase();
     if state
         .units
@@ -58,7 +53,9 @@ fn clean_name(state: &State, name: &str, except: Option<&Id>) -> Result<String, 
     Ok(name.to_owned())
 }
 
-fn no_units_here(acting: &Acting<'_>) -> Result<(), Refusal> {
+/// R1.2: an `express_lite` subscription has no business units, so neither
+/// units nor their settings can be changed there.
+pub(crate) fn no_units_here(acting: &Acting<'_>) -> Result<(), Refusal> {
     if acting.subscription.service_type == ServiceType::ExpressLite {
         return Err(Refusal::new(
             Code::FeatureUnavailable,
@@ -131,7 +128,9 @@ pub fn create_unit(tx: &mut Tx<'_>, id: Id, new: NewUnit) -> Result<BusinessUnit
     Ok(unit)
 }
 
-fn visible_unit<'s>(acting: &Acting<'s>, id: &str) -> Result<&'s BusinessUnit, Refusal> {
+/// The unit `id` if the actor may see it; `not_found` otherwise, so that a
+/// hidden unit and a missing one look the same.
+pub(crate) fn visible_unit<'s>(acting: &Acting<'s>, id: &str) -> Result<&'s BusinessUnit, Refusal> {
     acting
         .state
         .units
@@ -526,11 +525,7 @@ mod tests {
         let mut w = World::new();
         let mut state = w.state.clone();
         let actor = crate::testkit::actor_of(&w.state, "m1");
-        let mut tx = Tx::new(
-            &mut state,
-            crate::Timestamp::from_unix_micros(5),
-            actor,
-        );
+        let mut tx = Tx::new(&mut state, crate::Timestamp::from_unix_micros(5), actor);
         create_unit(
             &mut tx,
             "b1".into(),

@@ -2,6 +2,18 @@
 
 use super::{Code, Refusal};
 
+/// Names, titles and other free text: 1 to `max` characters, none of them a
+/// control character. Callers trim first where surrounding blanks do not count.
+pub fn text(field: &str, value: &str, max: usize) -> Result<(), Refusal> {
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(Refusal::new(
+            Code::Validation,
+            format!("{field}: give 1 to {max} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Logins: 1 to 64 characters, letters, digits and `. _ - @`, starting with a
 /// letter or digit. Unique case-insensitively (checked by the caller).
 pub fn login(login: &str) -> Result<(), Refusal> {
