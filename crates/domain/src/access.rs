@@ -121,39 +121,39 @@ impl<'s> Acting<'s> {
     }
 
     /// Managers and User Administrators: Unassigned, they see every user.
-    pub fn sees_everyone(&self) -> bool {
+    pub(crate) fn sees_everyone(&self) -> bool {
         self.is_manager() || self.is_user_admin()
     }
 
-    pub fn is_subscription_poc(&self) -> bool {
+    pub(crate) fn is_subscription_poc(&self) -> bool {
         self.subscription.primary_contact.as_ref() == Some(&self.user.id)
     }
 
     /// Whether the actor is the unit's own Unit Manager.
-    pub fn manages_unit(&self, unit: &Id) -> bool {
+    pub(crate) fn manages_unit(&self, unit: &Id) -> bool {
         self.is_unit_manager() && self.unit() == Some(unit)
     }
 
     /// Managers, User Administrators and Unit Managers create and edit users
     /// (R2.1, R2.2, R2.4); nobody else does.
-    pub fn may_manage_users(&self) -> bool {
+    pub(crate) fn may_manage_users(&self) -> bool {
         matches!(
             self.role(),
             Role::Manager | Role::UserAdministrator | Role::UnitManager
         )
     }
 
-    pub fn has_permission(&self, p: Permission) -> bool {
+    pub(crate) fn has_permission(&self, p: Permission) -> bool {
         permissions::has(self.state, self.user, p)
     }
 
     /// R5.4: only Managers remove IPs from the subscription, whatever is granted.
-    pub fn may_remove_ips(&self) -> bool {
+    pub(crate) fn may_remove_ips(&self) -> bool {
         self.is_manager()
     }
 
     /// Whether the actor may list users at all (see the module doc).
-    pub fn may_list_users(&self) -> bool {
+    pub(crate) fn may_list_users(&self) -> bool {
         matches!(
             self.role(),
             Role::Manager
@@ -188,12 +188,8 @@ impl<'s> Acting<'s> {
         self.sight_of(target) != Sight::Hidden
     }
 
-    pub fn may_see_details(&self, target: &User) -> bool {
-        self.sight_of(target) == Sight::Full
-    }
-
     /// Managers and User Administrators see every unit; everyone else its own.
-    pub fn may_see_unit(&self, unit: &BusinessUnit) -> bool {
+    pub(crate) fn may_see_unit(&self, unit: &BusinessUnit) -> bool {
         self.sees_everyone() || self.unit() == Some(&unit.id)
     }
 

@@ -118,7 +118,7 @@ pub fn subscription_all(state: &State) -> AssetSet {
 /// A unit's "All" (R6.2, R3.1): its assigned assets, its appliances and the
 /// assets of the groups linked to it, leaving out group `except` (a group
 /// being edited must not vouch for itself).
-pub fn unit_all_except(state: &State, unit: &Id, except: Option<&Id>) -> AssetSet {
+pub(crate) fn unit_all_except(state: &State, unit: &Id, except: Option<&Id>) -> AssetSet {
     let mut all = state
         .unit_assets
         .get(unit)
@@ -186,7 +186,7 @@ pub fn reach_of(state: &State, user: &super::User) -> AssetSet {
 }
 
 /// The first asset of `want` that `have` lacks, for messages.
-pub fn first_missing(have: &AssetSet, want: &AssetSet) -> Option<String> {
+pub(crate) fn first_missing(have: &AssetSet, want: &AssetSet) -> Option<String> {
     let ips = want.ips.difference(&have.ips);
     if let Some(first) = ips.to_strings().into_iter().next() {
         return Some(format!("IPs {first}"));

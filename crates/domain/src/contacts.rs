@@ -66,7 +66,7 @@ pub fn label(state: &State, user: &User) -> Option<PocLabel> {
 }
 
 /// The units whose primary contact `user_id` is (normally at most one).
-pub fn units_led_by<'s>(state: &'s State, user_id: &str) -> Vec<&'s BusinessUnit> {
+pub(crate) fn units_led_by<'s>(state: &'s State, user_id: &str) -> Vec<&'s BusinessUnit> {
     state
         .units
         .values()
@@ -84,7 +84,7 @@ fn is_subscription_poc(state: &State, user_id: &str) -> bool {
 
 /// R4.4: refuses while `user_id` is a primary contact. Delete and deactivate
 /// call this before anything else.
-pub fn protect_primary_contact(state: &State, user_id: &str) -> Result<(), Refusal> {
+pub(crate) fn protect_primary_contact(state: &State, user_id: &str) -> Result<(), Refusal> {
     let Some(user) = state.users.get(user_id) else {
         return Ok(());
     };
@@ -123,7 +123,7 @@ fn eligible_for_unit(u: &User, unit: &Id) -> bool {
 /// R4.4 for edits: `after` is the user as an edit would leave it. Refused if
 /// it holds a primary-contact role it would no longer be eligible for
 /// (moved out of its unit, no longer a Manager, turned into a Contact).
-pub fn check_still_eligible(state: &State, after: &User) -> Result<(), Refusal> {
+pub(crate) fn check_still_eligible(state: &State, after: &User) -> Result<(), Refusal> {
     if is_subscription_poc(state, &after.id) && !eligible_for_subscription(after) {
         return protect_primary_contact(state, &after.id);
     }

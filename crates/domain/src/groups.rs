@@ -16,8 +16,8 @@
 //!
 //! Distribution groups (`{name, members, emails}`) are managed by Managers,
 //! User Administrators (who never delete them, R2.4) and Unit Managers
-//! (those they created). [`recipients_of`] resolves one to addresses for the
-//! notifications outbox.
+//! (those they created). [`recipients_reached`] resolves one to addresses
+//! for the notifications outbox.
 //!
 //! ```
 //! use bailiwick_domain::groups::ALL;
@@ -43,7 +43,7 @@ fn refuse(code: Code, m: impl Into<String>) -> Refusal {
 }
 
 /// Whether a user of `unit` may hold `group` (R6.3).
-pub fn assignable(group: &AssetGroup, unit: Option<&Id>) -> bool {
+pub(crate) fn assignable(group: &AssetGroup, unit: Option<&Id>) -> bool {
     match unit {
         None => true,
         Some(u) => group.business_units.contains(u),
@@ -52,7 +52,11 @@ pub fn assignable(group: &AssetGroup, unit: Option<&Id>) -> bool {
 
 /// R6.3: every group of `groups` exists (or is "All") and may be held by a
 /// user of `unit`. Users call this when groups or the unit change.
-pub fn check_assignment(state: &State, unit: Option<&Id>, groups: &[Id]) -> Result<(), Refusal> {
+pub(crate) fn check_assignment(
+    state: &State,
+    unit: Option<&Id>,
+    groups: &[Id],
+) -> Result<(), Refusal> {
     for g in groups {
         if g == ALL {
             continue;
@@ -642,13 +646,16 @@ pub struct Recipient {
 /// The addresses a notification to distribution group `id` goes to: its
 /// members that are not deactivated (R7.3: deactivated users, Contacts
 /// included, get no email) and its plain addresses, each address once
-/// (case-insensitively). Members that no longer exist are skipped.
-pub fn recipients_of(state: &State, id: &str) -> Result<Vec<Recipient>, Refusal> {
+/// (case-insensitively). Members that no longer exist are skipped. The
+/// daemon always sends as someone, through [`recipients_reached`].
+#[cfg(test)]
+pub(crate) fn recipients_of(state: &State, id: &str) -> Result<Vec<Recipient>, Refusal> {
     recipients_reached(state, id, |_| true)
 }
 
-/// [`recipients_of`] for a sender who reaches only the members `reach`
-/// accepts (its R10.1 sight of users). A member left out does not stand in
+/// The addresses a notification to distribution group `id` goes to, for a
+/// sender who reaches only the members `reach` accepts (its R10.1 sight of
+/// users): the members that are not deactivated and the plain addresses. A member left out does not stand in
 /// for a plain address of the group that happens to be its address: that
 /// address still gets the email.
 pub fn recipients_reached(

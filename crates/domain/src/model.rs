@@ -543,7 +543,7 @@ impl ObjectKind {
 
     /// The personal configurations of R7.4 and R7.5: kept, transferred or
     /// deleted together.
-    pub fn is_configuration(self) -> bool {
+    pub(crate) fn is_configuration(self) -> bool {
         matches!(
             self,
             ObjectKind::ReportTemplate
@@ -568,7 +568,7 @@ impl ObjectKind {
     }
 
     /// Scan and map results: kept or deleted with their owner (R7.5).
-    pub fn is_result(self) -> bool {
+    pub(crate) fn is_result(self) -> bool {
         matches!(self, ObjectKind::ScanResult | ObjectKind::MapResult)
     }
 }

@@ -92,7 +92,7 @@ fn clean_name(v: &str) -> Result<String, Refusal> {
 }
 
 /// Whether `user` may own an object of `kind` (see the module notes).
-pub fn may_own(kind: ObjectKind, user: &User) -> Result<(), Refusal> {
+pub(crate) fn may_own(kind: ObjectKind, user: &User) -> Result<(), Refusal> {
     use ObjectKind::*;
     let role = user.role;
     let needs = |p: Permission| role == Role::Manager || user.permissions.contains(&p);
@@ -164,7 +164,7 @@ fn may_be_assigned(user: &User) -> Result<(), Refusal> {
 
 /// The assets an object targets: its IPs and its groups' assets ("All"
 /// is its unit's).
-pub fn targets_of(state: &State, o: &OwnedObject) -> AssetSet {
+pub(crate) fn targets_of(state: &State, o: &OwnedObject) -> AssetSet {
     let mut out = AssetSet {
         ips: o.ips.clone(),
         ..AssetSet::default()
@@ -180,7 +180,7 @@ pub fn targets_of(state: &State, o: &OwnedObject) -> AssetSet {
 }
 
 /// R9.2: a ticket is valid while its assignee reaches all its assets.
-pub fn ticket_valid(state: &State, o: &OwnedObject, reach: &mut ReachCache) -> bool {
+pub(crate) fn ticket_valid(state: &State, o: &OwnedObject, reach: &mut ReachCache) -> bool {
     let Some(Assignee::User(u)) = &o.assignee else {
         return false;
     };
@@ -206,7 +206,7 @@ impl ReachCache {
 /// change. Returns the tickets whose validity changed. Every ticket is
 /// looked at: a unit's "All" spans its groups, so one group's change moves
 /// the reach of every user of its units.
-pub fn revalidate_tickets(tx: &mut Tx<'_>) -> Vec<OwnedObject> {
+pub(crate) fn revalidate_tickets(tx: &mut Tx<'_>) -> Vec<OwnedObject> {
     let changed: Vec<OwnedObject> = {
         let state = tx.state();
         let mut reach = ReachCache::default();
@@ -273,7 +273,7 @@ fn edits_auth_record(acting: &Acting<'_>, o: &OwnedObject) -> Result<(), Refusal
 }
 
 /// R9 and R10.1: whether the actor sees `o`.
-pub fn may_see(acting: &Acting<'_>, o: &OwnedObject, reach: &mut ReachCache) -> bool {
+pub(crate) fn may_see(acting: &Acting<'_>, o: &OwnedObject, reach: &mut ReachCache) -> bool {
     if acting.is_manager() {
         return true;
     }

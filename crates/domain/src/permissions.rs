@@ -197,7 +197,7 @@ pub fn may_hold(sub: &Subscription, role: Role, p: Permission) -> bool {
 /// Whether `p` may be *stored* on a user of `role`: [`may_hold`], never for
 /// Managers (implicit), and `manage_external_ids` only while external IDs
 /// are enabled (R5.3).
-pub fn storable(sub: &Subscription, settings: &Settings, role: Role, p: Permission) -> bool {
+pub(crate) fn storable(sub: &Subscription, settings: &Settings, role: Role, p: Permission) -> bool {
     role != Role::Manager
         && may_hold(sub, role, p)
         && (p != Permission::ManageExternalIds || settings.security.external_ids_enabled)
@@ -205,7 +205,7 @@ pub fn storable(sub: &Subscription, settings: &Settings, role: Role, p: Permissi
 
 /// What a new user of `role` gets unless told otherwise (R5 table: "on by
 /// default for both").
-pub fn defaults_for(role: Role) -> BTreeSet<Permission> {
+pub(crate) fn defaults_for(role: Role) -> BTreeSet<Permission> {
     match role {
         Role::Scanner | Role::UnitManager => BTreeSet::from([Permission::CreateOptionProfiles]),
         _ => BTreeSet::new(),
@@ -400,16 +400,6 @@ pub(crate) fn diff(old: &BTreeSet<Permission>, new: &BTreeSet<Permission>) -> St
     let plus = new.difference(old).map(|p| format!("+{}", p.as_str()));
     let minus = old.difference(new).map(|p| format!("-{}", p.as_str()));
     plus.chain(minus).collect::<Vec<_>>().join(" ")
-}
-
-/// R5.5: a unit's remediation policy takes precedence over the
-/// subscription's. Policies themselves are owned objects (R9); this is the
-/// one place the precedence is decided.
-pub fn remediation_policy<'p, P>(
-    unit: Option<&'p P>,
-    subscription: Option<&'p P>,
-) -> Option<&'p P> {
-    unit.or(subscription)
 }
 
 #[cfg(test)]

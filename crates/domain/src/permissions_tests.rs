@@ -473,13 +473,3 @@ fn r5_4_only_managers_remove_ips_whatever_is_granted() {
     assert!(w.acting("m1").may_remove_ips());
     assert!(!w.acting(&um).may_remove_ips());
 }
-
-#[test]
-fn r5_5_unit_remediation_policy_takes_precedence() {
-    assert_eq!(
-        remediation_policy(Some(&"unit"), Some(&"sub")),
-        Some(&"unit")
-    );
-    assert_eq!(remediation_policy(None, Some(&"sub")), Some(&"sub"));
-    assert_eq!(remediation_policy::<&str>(None, None), None);
-}

@@ -220,7 +220,7 @@ pub(crate) fn check_external_id(acting: &Acting<'_>, user: &User) -> Result<(), 
 
 /// R2.6: refuses while `user_id` is the last active Manager. Delete and
 /// deactivate call this; edits check role changes themselves.
-pub fn protect_last_manager(state: &State, user_id: &str) -> Result<(), Refusal> {
+pub(crate) fn protect_last_manager(state: &State, user_id: &str) -> Result<(), Refusal> {
     match state.users.get(user_id) {
         Some(u)
             if u.role == Role::Manager

@@ -187,16 +187,6 @@ pub fn set_visibility(
     Ok(new)
 }
 
-/// R10.1 `restrict_scheduled_tasks_on_unassigned_assets`: whether a viewer
-/// sees a schedule, given whether it can reach every asset the schedule
-/// targets (decided by the assets rules).
-pub fn schedule_visible(settings: &Settings, viewer_reaches_all_targets: bool) -> bool {
-    viewer_reaches_all_targets
-        || !settings
-            .visibility
-            .restrict_scheduled_tasks_on_unassigned_assets
-}
-
 /// `GET /api/v1/settings/business-units` (R3.2): `new_ip_limit_enabled`.
 pub fn business_unit_setup(acting: &Acting<'_>) -> Result<bool, Refusal> {
     managers_only(acting, "business unit")?;

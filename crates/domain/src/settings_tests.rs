@@ -138,15 +138,6 @@ fn r10_1_hiding_users_needs_restricting_them() {
 }
 
 #[test]
-fn r10_1_restricting_scheduled_tasks_hides_those_on_unreachable_assets() {
-    let mut s = Settings::default();
-    assert!(schedule_visible(&s, false));
-    s.visibility.restrict_scheduled_tasks_on_unassigned_assets = true;
-    assert!(!schedule_visible(&s, false));
-    assert!(schedule_visible(&s, true));
-}
-
-#[test]
 fn r3_2_the_new_ip_limit_switch_is_the_managers() {
     let mut w = World::new();
     let ua = w.user("ua", Role::UserAdministrator, None);

@@ -135,7 +135,7 @@ impl<'a> Tx<'a> {
         self.touched.push(Key::Credentials(user.clone()));
     }
 
-    pub fn put_activation_link(&mut self, link: ActivationLink) {
+    pub(crate) fn put_activation_link(&mut self, link: ActivationLink) {
         self.touched
             .push(Key::ActivationLink(link.token_hash.clone()));
         self.state
@@ -143,14 +143,14 @@ impl<'a> Tx<'a> {
             .insert(link.token_hash.clone(), link);
     }
 
-    pub fn remove_activation_link(&mut self, token_hash: &str) {
+    pub(crate) fn remove_activation_link(&mut self, token_hash: &str) {
         self.state.activation_links.remove(token_hash);
         self.touched
             .push(Key::ActivationLink(token_hash.to_owned()));
     }
 
     /// Removes every activation link of `user`.
-    pub fn remove_links_of(&mut self, user: &Id) {
+    pub(crate) fn remove_links_of(&mut self, user: &Id) {
         let links: Vec<String> = self
             .state
             .activation_links
@@ -181,7 +181,7 @@ impl<'a> Tx<'a> {
         self.state.units.insert(unit.id.clone(), unit);
     }
 
-    pub fn remove_unit(&mut self, id: &Id) {
+    pub(crate) fn remove_unit(&mut self, id: &Id) {
         self.state.units.remove(id);
         self.touched.push(Key::Unit(id.clone()));
     }
@@ -191,7 +191,7 @@ impl<'a> Tx<'a> {
         self.touched.push(Key::Settings);
     }
 
-    pub fn put_session(&mut self, session: Session) {
+    pub(crate) fn put_session(&mut self, session: Session) {
         self.touched.push(Key::Session(session.token_hash.clone()));
         self.state
             .sessions
@@ -256,12 +256,12 @@ impl<'a> Tx<'a> {
         self.touched.push(Key::AssetGroup(id.clone()));
     }
 
-    pub fn put_distribution_group(&mut self, g: DistributionGroup) {
+    pub(crate) fn put_distribution_group(&mut self, g: DistributionGroup) {
         self.touched.push(Key::DistributionGroup(g.id.clone()));
         self.state.distribution_groups.insert(g.id.clone(), g);
     }
 
-    pub fn remove_distribution_group(&mut self, id: &Id) {
+    pub(crate) fn remove_distribution_group(&mut self, id: &Id) {
         self.state.distribution_groups.remove(id);
         self.touched.push(Key::DistributionGroup(id.clone()));
     }
@@ -271,7 +271,7 @@ impl<'a> Tx<'a> {
         self.state.objects.insert(o.id.clone(), o);
     }
 
-    pub fn remove_object(&mut self, id: &Id) {
+    pub(crate) fn remove_object(&mut self, id: &Id) {
         self.state.objects.remove(id);
         self.touched.push(Key::Object(id.clone()));
     }

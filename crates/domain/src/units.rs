@@ -263,7 +263,7 @@ pub fn get_unit<'s>(acting: &Acting<'s>, id: &str) -> Result<&'s BusinessUnit, R
 
 /// R3.2: the limit that applies to a unit's Unit Managers now: its value
 /// while the subscription switch is on, else none (unlimited).
-pub fn effective_new_ip_limit(state: &State, unit: &Id) -> Option<u64> {
+pub(crate) fn effective_new_ip_limit(state: &State, unit: &Id) -> Option<u64> {
     if !state.settings.new_ip_limit_enabled {
         return None;
     }
