@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use super::bootstrap::{Bootstrap, FirstCredential, initialise_with};
-use super::testkit::{actor_of, fingerprint};
+use super::testkit::{World, actor_of, fingerprint};
 use super::units::{NewUnit, UnitPatch};
 use super::users::{NewUser, UserPatch};
 use super::{
@@ -500,28 +499,9 @@ fn prelude() -> Vec<Cmd> {
     cmds
 }
 
+/// A fresh subscription, from the shared fixtures (one Manager `m1`).
 fn start(service_type: ServiceType, modules: Vec<Module>) -> State {
-    let mut state = State::default();
-    let plan = Bootstrap {
-        subscription: "Prop".into(),
-        service_type,
-        modules: modules.into_iter().collect(),
-        manager_login: "admin".into(),
-        manager_email: "admin@example.com".into(),
-    };
-    let mut tx = Tx::new(
-        &mut state,
-        Timestamp::from_unix_micros(1),
-        Actor::operator(),
-    );
-    initialise_with(
-        &mut tx,
-        &plan,
-        "m1".into(),
-        FirstCredential::Password { hash: "x".into() },
-    )
-    .expect("bootstrap");
-    state
+    World::with(service_type, &modules).state
 }
 
 proptest! {
