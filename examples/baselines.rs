@@ -77,6 +77,8 @@ fn fsyncs(dir: &Path, seconds: f64) -> f64 {
 /// Drops `f`'s pages from the page cache (they are clean after a sync).
 fn evict(f: &File) {
     // SAFETY: a valid open descriptor; the call only advises the kernel.
+    // SAFETY: the descriptor is open for the duration of the call; the
+    // call only advises the kernel.
     let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
     assert_eq!(rc, 0, "posix_fadvise");
 }
@@ -123,7 +125,9 @@ fn sequential_read(dir: &Path, mib: usize, seconds: f64) -> f64 {
 /// User plus system CPU time of this process so far.
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the struct it is given.
+    // SAFETY: rusage is plain integers, for which all zeroes is valid.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable rusage.
     assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) }, 0);
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(u.ru_utime) + secs(u.ru_stime)

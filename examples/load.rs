@@ -980,6 +980,7 @@ fn cpu_of(pid: u32) -> Option<f64> {
     let f: Vec<&str> = rest.split(' ').collect();
     let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     // SAFETY: sysconf only reads a constant.
+    // SAFETY: sysconf reads a constant; it takes no pointers.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     Some(ticks / hz)
 }

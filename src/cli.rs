@@ -1,4 +1,4 @@
-//! The command line (API.md "Command line"): parse, then hand each command
+//! The command line (docs/api.md): parse, then hand each command
 //! to the library. Errors come back as sentences that say what to do.
 
 use std::net::SocketAddr;
@@ -311,6 +311,8 @@ fn init(args: InitArgs) -> Result<(), Failure> {
     };
     let hasher = crate::auth::password::Hasher::from_config(&config.auth).map_err(runtime)?;
     let hash = hasher.hash(&password).map_err(runtime)?;
+    // SAFETY: umask only sets the process's file mode mask; it cannot fail
+    // and touches no memory of ours.
     unsafe { libc::umask(0o077) };
     crate::fsutil::create_private_dir(&args.data_dir)
         .map_err(|e| runtime(format!("cannot create {}: {e}", args.data_dir.display())))?;

@@ -12,8 +12,16 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        system_now()
     }
+}
+
+/// The system clock as a [`Timestamp`]; the domain crate never reads it.
+pub fn system_now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_unix_micros(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// A clock that only moves when told to.

@@ -39,6 +39,12 @@ pub enum DaemonError {
     },
     #[error("first-run setup failed: {0}")]
     Bootstrap(String),
+    /// A start-up step that ran on a blocking thread died (panicked or was
+    /// cancelled) instead of returning its own error.
+    #[error("start-up step {step} failed: {reason}")]
+    Startup { step: &'static str, reason: String },
+    #[error("password hashing settings (auth.argon2_*): {0}")]
+    Hashing(#[from] crate::auth::password::HashError),
     #[error(transparent)]
     ActivityLog(#[from] audit::LogError),
     #[error("cannot start the runtime: {0}")]
@@ -59,13 +65,10 @@ pub fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
 
 async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
     // Everything the daemon creates is private to its user.
+    // SAFETY: umask only sets the process's file mode mask; it cannot fail
+    // and touches no memory of ours.
     unsafe { libc::umask(0o077) };
     tls::install_default_provider();
-    let data_dir = config.data_dir();
-    crate::fsutil::create_private_dir(&data_dir).map_err(|source| DaemonError::DataDir {
-        path: data_dir.clone(),
-        source,
-    })?;
     // Bound before the data directory is touched: a busy port changes nothing.
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -73,6 +76,11 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
             addr: config.server.listen,
             source,
         })?;
+    let data_dir = config.data_dir();
+    crate::fsutil::create_private_dir(&data_dir).map_err(|source| DaemonError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
     let local = listener.local_addr().unwrap_or(config.server.listen);
     let public_url = config.public_url_for(local);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -84,7 +92,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     let clk = clock.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, &options, clk))
         .await
-        .map_err(|e| DaemonError::Bootstrap(e.to_string()))??;
+        .map_err(|e| startup("opening the storage", e))??;
     tracing::info!(path = %store.path().display(), "storage open");
     // Recovery (a torn tail cut) happens here; the drain's first pass then
     // replays what the outbox still holds (R11.3).
@@ -92,7 +100,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     let (activity_log, log_writer) =
         tokio::task::spawn_blocking(move || audit::ActivityLog::open(&dir))
             .await
-            .map_err(|e| DaemonError::Bootstrap(e.to_string()))??;
+            .map_err(|e| startup("opening the activity log", e))??;
     let drain = audit::drain::Drain::spawn(
         store.clone(),
         activity_log.clone(),
@@ -125,8 +133,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     })?;
     let admin_task = tokio::spawn(admin::server::run(admin_listener, admin_ctx.clone()));
 
-    let app = http::App::new(store.clone(), Arc::new(config), clock)
-        .map_err(|e| DaemonError::Bootstrap(e.to_string()))?;
+    let app = http::App::new(store.clone(), Arc::new(config), clock)?;
     let config = app.config.clone();
     let metrics = app.metrics.clone();
     // Mail (R12): a bad password or CA file stops the start, naming the key.
@@ -219,6 +226,13 @@ async fn first_run(
     println!("{note}(also written to {})", path.display());
     tracing::info!(file = %path.display(), "first run: created subscription Default with Manager admin; activation link written");
     Ok(())
+}
+
+fn startup(step: &'static str, e: tokio::task::JoinError) -> DaemonError {
+    DaemonError::Startup {
+        step,
+        reason: e.to_string(),
+    }
 }
 
 fn announce_certificate(cert: &tls::CertInfo) {

@@ -32,8 +32,11 @@ mod tests {
         let listener = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
         // The variable is read by this process only; tests in this binary
         // do not otherwise touch NOTIFY_SOCKET.
+        // SAFETY: no other thread of this test reads or writes the
+        // environment while it runs (see above).
         unsafe { std::env::set_var("NOTIFY_SOCKET", &path) };
         super::notify("READY=1");
+        // SAFETY: as for set_var above.
         unsafe { std::env::remove_var("NOTIFY_SOCKET") };
         let mut buf = [0u8; 64];
         let n = listener.recv(&mut buf).unwrap();

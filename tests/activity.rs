@@ -364,7 +364,7 @@ fn r11_3_retention_deletes_old_segments_and_the_chain_still_verifies() {
 /// `rd1` outside it, each with a one-time activation token.
 fn add_people(data: &Path) -> Vec<(&'static str, String)> {
     use bailiwick::domain::users::{ActivationGrant, NewUser, create_user};
-    use bailiwick::domain::{Access, Actor, Role, Timestamp, units};
+    use bailiwick::domain::{Access, Actor, Role, units};
     let store = bailiwick::store::Store::open(
         data,
         &bailiwick::store::Options::default(),
@@ -399,7 +399,7 @@ fn add_people(data: &Path) -> Vec<(&'static str, String)> {
         let token = bailiwick::ids::new_token();
         let grant = ActivationGrant {
             token_hash: bailiwick::ids::token_hash(&token),
-            expires_at: Timestamp::now().saturating_add(Duration::from_secs(86400)),
+            expires_at: bailiwick::clock::system_now().saturating_add(Duration::from_secs(86400)),
         };
         let new = NewUser {
             login: login.into(),

@@ -1,5 +1,5 @@
 //! Assets, groups and authorization checks over HTTPS against the real
-//! binary (R3.2, R5.4, R6, API.md "Authorization").
+//! binary (R3.2, R5.4, R6, docs/api.md).
 
 mod common;
 

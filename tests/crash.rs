@@ -888,6 +888,7 @@ impl Limit {
     /// `CRASH_TEST_DISK_FULL=rlimit` forces the fallback.
     fn choose(at: &Path) -> Limit {
         let forced = std::env::var("CRASH_TEST_DISK_FULL").is_ok_and(|v| v == "rlimit");
+        // SAFETY: geteuid takes nothing and always succeeds.
         if !forced && unsafe { libc::geteuid() } == 0 {
             std::fs::create_dir_all(at).unwrap();
             let mounted = std::process::Command::new("mount")
@@ -924,6 +925,8 @@ impl Limit {
                 rlim_cur: largest + (2 << 20),
                 rlim_max: largest + (2 << 20),
             };
+            // SAFETY: `limit` is a valid rlimit for the call; the old value
+            // is not asked for (null).
             let rc = unsafe {
                 libc::prlimit(
                     d.child.id() as libc::pid_t,
@@ -1014,6 +1017,7 @@ async fn refused_cleanly(r: reqwest::Response, what: &str) -> String {
 fn a_full_disk_gives_clean_errors_and_loses_no_acknowledged_write_r13_r11_3_r12_1() {
     // SIGXFSZ would kill the daemon at the limit; ignored, the write fails
     // with EFBIG. The disposition is inherited by the daemons started here.
+    // SAFETY: SIG_IGN installs no handler code; it only ignores the signal.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let dir = tempfile::tempdir().unwrap();
     // The data directory is the mount point: the daemon's stderr, kept
@@ -1283,6 +1287,7 @@ fn an_unwritable_log_does_not_stop_the_daemon_r13() {
         assert_eq!(r.status(), 200);
     });
     assert!(child.try_wait().unwrap().is_none(), "the daemon exited");
+    // SAFETY: kill takes no pointers; the pid is our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");

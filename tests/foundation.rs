@@ -258,6 +258,28 @@ fn a_second_daemon_on_the_same_data_dir_is_refused() {
     assert!(first.ctl(&["status"]).status.success());
 }
 
+/// A busy port stops the start before anything is written: the data
+/// directory is not even created, so a retry on another port starts clean.
+#[test]
+fn a_busy_port_leaves_no_data_directory_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(&data)
+        .args(["--listen", &addr])
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("NOTIFY_SOCKET")
+        .envs(fast_env())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("cannot listen"), "{}", text(&out));
+    assert!(!data.exists(), "a failed start created {}", data.display());
+}
+
 #[test]
 fn plain_http_on_the_tls_port_gets_a_clear_error_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
@@ -627,6 +649,7 @@ fn ready_notification_is_sent_to_systemd() {
     let mut buf = [0u8; 64];
     let n = listener.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"READY=1");
+    // SAFETY: kill takes no pointers; the pid is our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let n = listener.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"STOPPING=1");

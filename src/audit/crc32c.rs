@@ -3,7 +3,7 @@
 //!
 //! Written here rather than pulled in as a crate: it is forty lines, needs no
 //! build script or CPU detection, and a third-party reader finds the exact
-//! algorithm in FORMAT.md. Slicing-by-8 tables, computed at compile time,
+//! algorithm in docs/format.md. Slicing-by-8 tables, computed at compile time,
 //! check a 64 MiB segment in a few tens of milliseconds, well below the cost
 //! of reading it.
 

@@ -1,9 +1,9 @@
-//! The segment file format (FORMAT.md): encoding, and a decoder that never
+//! The segment file format (docs/format.md): encoding, and a decoder that never
 //! panics and never trusts a length it has not checked.
 //!
 //! The one thing to know before changing it: these bytes outlive every
 //! build. A change means a new `FORMAT_VERSION` (segment header) or
-//! `PAYLOAD_VERSION` (entry body), a reader for the old one, and FORMAT.md.
+//! `PAYLOAD_VERSION` (entry body), a reader for the old one, and docs/format.md.
 //!
 //! ```
 //! use bailiwick::audit::format::{self, Item, Payload, Records, SegmentHeader};

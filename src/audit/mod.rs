@@ -1,6 +1,6 @@
 //! The activity log (R11): append-only, hash-chained segment files in
 //! `<data>/activity/`, fed from the store's activity outbox, searched
-//! through an in-memory index. The byte format is in FORMAT.md.
+//! through an in-memory index. The byte format is in docs/format.md.
 //!
 //! The one thing to know before changing it: an entry becomes part of the
 //! log in two steps. A command's transaction puts it in the outbox (so it

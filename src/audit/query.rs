@@ -18,7 +18,7 @@ use super::index::Block;
 use crate::domain::{Role, Timestamp, User};
 use crate::store::{OutboxError, Store};
 
-/// Largest page (API.md: lists take at most 1000).
+/// Largest page (docs/api.md: lists take at most 1000).
 pub const MAX_LIMIT: usize = crate::domain::directory::MAX_LIMIT;
 pub const DEFAULT_LIMIT: usize = crate::domain::directory::DEFAULT_LIMIT;
 
@@ -114,7 +114,7 @@ impl Scope {
     }
 }
 
-/// An entry as the API shows it (API.md "Activity").
+/// An entry as the API shows it (docs/api.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntryView {
     pub seq: u64,

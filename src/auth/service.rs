@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::limits::LoginLimits;
@@ -270,9 +270,6 @@ pub fn generate_password() -> String {
         }
     }
 }
-
-/// Shared by the HTTP layer and the admin socket.
-pub type SharedAuthenticator = Arc<Authenticator>;
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
-//! Activity log search (API.md "Activity", R11.2): a JSON page, and the same
+//! Activity log search (docs/api.md, R11.2): a JSON page, and the same
 //! search as a CSV download streamed from the log as it is read.
 
 use std::pin::Pin;

@@ -1,4 +1,4 @@
-//! Assets and scanner appliances (API.md "Organisation"; R3.2, R5.4, R6.1).
+//! Assets and scanner appliances (docs/api.md; R3.2, R5.4, R6.1).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,7 +16,7 @@ use crate::domain::assets::{self, NewAppliance};
 use crate::domain::{ApplianceKind, AssetSet, ScannerAppliance, State as Subscription};
 use crate::ids;
 
-/// Lists: `limit` (default 100, at most 1000) and `cursor` (API.md).
+/// Lists: `limit` (default 100, at most 1000) and `cursor` (docs/api.md).
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {

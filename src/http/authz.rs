@@ -1,8 +1,8 @@
-//! `POST /api/v1/authz/check` and `check-batch` (API.md "Authorization"):
+//! `POST /api/v1/authz/check` and `check-batch` (docs/api.md):
 //! the same [`crate::authz::Index::check`] that code in the process calls.
 //!
 //! Who may ask: Managers about anyone, every other user about itself
-//! (decided here, SPEC is silent beyond the brief: a user's reach is an
+//! (decided here, the rules are silent beyond the brief: a user's reach is an
 //! asset map an attacker would like, so others get `forbidden`). A batch is
 //! answered from one index snapshot, so its answers agree with each other.
 

@@ -1,4 +1,4 @@
-//! Asset groups and distribution groups (API.md "Organisation"; R2.4,
+//! Asset groups and distribution groups (docs/api.md; R2.4,
 //! R6.2, R6.3, R12.1).
 
 use std::collections::BTreeSet;

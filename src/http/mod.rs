@@ -10,6 +10,9 @@ mod assets;
 mod authz;
 pub mod caller;
 pub mod extract;
+// Only in test builds and under `cargo fuzz` (which sets `--cfg fuzzing`):
+// the harness is not part of the shipped daemon.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod groups;

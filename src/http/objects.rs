@@ -1,4 +1,4 @@
-//! Owned objects (API.md "Organisation", R9): other services register their
+//! Owned objects (docs/api.md, R9): other services register their
 //! objects with an owner; schedules ask before they launch (R9.3). The
 //! rules are `domain::objects`; this file only translates.
 

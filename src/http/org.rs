@@ -1,4 +1,4 @@
-//! Organisation (API.md "Organisation"): business units, primary contacts,
+//! Organisation (docs/api.md): business units, primary contacts,
 //! subscription settings and account info. Rules live in `domain::units`,
 //! `domain::contacts` and `domain::settings`; this file only translates.
 

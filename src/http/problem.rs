@@ -1,5 +1,5 @@
 //! RFC 9457 problem details: every failure the API returns, with a stable
-//! `code` (API.md) that clients branch on.
+//! `code` (docs/api.md) that clients branch on.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -96,7 +96,7 @@ impl ApiError {
     }
 }
 
-/// The HTTP status of each domain refusal code (API.md table).
+/// The HTTP status of each domain refusal code (docs/api.md table).
 pub fn status_of(code: Code) -> StatusCode {
     match code {
         Code::Validation | Code::PasswordPolicy => StatusCode::BAD_REQUEST,

@@ -1,4 +1,4 @@
-//! Sessions and self-service (API.md "Sessions and self-service"): login,
+//! Sessions and self-service (docs/api.md): login,
 //! logout, own account, password change, secret questions, account
 //! activity, activation links and the self-service reset.
 

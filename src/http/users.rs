@@ -1,4 +1,4 @@
-//! Users (API.md "Users"): list, create, view and edit. The rules are
+//! Users (docs/api.md): list, create, view and edit. The rules are
 //! `domain::users` and `domain::directory`; this file only translates.
 
 use std::collections::BTreeSet;

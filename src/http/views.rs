@@ -1,11 +1,11 @@
-//! What the API shows of stored records: the JSON shapes of API.md.
+//! What the API shows of stored records: the JSON shapes of docs/api.md.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{Session, State, User, contacts, directory, permissions};
 
-/// A user as API.md lists its fields, as the caller may see it (R10.1).
+/// A user as docs/api.md lists its fields, as the caller may see it (R10.1).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct UserView {
     pub id: String,
@@ -127,7 +127,7 @@ impl SessionView {
     }
 }
 
-/// `{"items": [...], "next_cursor": ...}` (API.md lists).
+/// `{"items": [...], "next_cursor": ...}` (docs/api.md lists).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,

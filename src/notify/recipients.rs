@@ -2,7 +2,7 @@
 //! R10.2): who may send, who receives, and one outbox entry per address,
 //! queued in the same transaction as its activity entry.
 //!
-//! Decided here, where SPEC and API.md are silent:
+//! Decided here, where the rules and the API reference are silent:
 //!
 //! - Managers, User Administrators and Unit Managers send notifications
 //!   (the roles that manage users), each to the users it may see (R10.1; a

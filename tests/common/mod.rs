@@ -145,6 +145,7 @@ impl Daemon {
     }
 
     pub fn signal(&self, sig: i32) {
+        // SAFETY: kill takes no pointers; the pid is our own child.
         unsafe { libc::kill(self.child.id() as i32, sig) };
     }
 

@@ -1,0 +1,279 @@
+//! Deactivate and reactivate a user (R7.3).
+//!
+//! The one thing to know: deactivation ends the user's sessions in the same
+//! transaction, so no request authenticated by them runs after the change is
+//! acknowledged; the user's objects stay (its schedules are refused at their
+//! next launch, R9.3).
+//!
+//! Decisions: only Managers do either. Primary contacts (R4.4) and the last
+//! active Manager (R2.6) are not deactivated. Reactivation clears a lockout
+//! and the failed-attempt count (R8.2); a user that never set a password
+//! goes back to `pending_activation`, everyone else (Contacts included) to
+//! `active`. Asking for the status a user already has is a `conflict`, so a
+//! retried request tells the caller it already happened.
+
+use super::Id;
+use super::access::{Acting, name_of};
+use super::contacts::protect_primary_contact;
+use super::roles::protect_last_manager;
+use super::users::target;
+use super::{Code, Refusal, Role, Tx, User, UserStatus};
+
+/// One thing a move (R7.4) or delete (R7.5) did, for its response and log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// `asset_group`, `distribution_group`, or an object kind (R9.1).
+    pub kind: &'static str,
+    pub id: Id,
+    pub name: String,
+    pub fate: Fate,
+    /// The new owner, or the id of the copy.
+    pub to: Option<Id>,
+}
+
+/// What happened to an object in a lifecycle workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fate {
+    /// Went to the new unit with the user.
+    Moved,
+    /// Stays where it was and is linked to the new unit too.
+    Linked,
+    /// Copied into the new unit; `to` is the copy.
+    Copied,
+    /// Unchanged, still the user's.
+    Kept,
+    /// No longer assigned to the user.
+    Unassigned,
+    Deleted,
+    /// Given to the user named in the request.
+    Transferred,
+    /// Given to a primary contact.
+    Reassigned,
+    /// Kept without owner (authentication records, R7.5).
+    OwnerCleared,
+    /// A policy's assignee fell back to `user_running_scan`.
+    AssigneeReset,
+    /// A ticket the user can no longer act on.
+    Invalidated,
+    /// A ticket the user can act on again.
+    Revalidated,
+    /// Taken off a distribution group's members.
+    MemberRemoved,
+}
+
+impl Fate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::Moved => "moved",
+            Fate::Linked => "linked",
+            Fate::Copied => "copied",
+            Fate::Kept => "kept",
+            Fate::Unassigned => "unassigned",
+            Fate::Deleted => "deleted",
+            Fate::Transferred => "transferred",
+            Fate::Reassigned => "reassigned",
+            Fate::OwnerCleared => "owner_cleared",
+            Fate::AssigneeReset => "assignee_reset",
+            Fate::Invalidated => "invalidated",
+            Fate::Revalidated => "revalidated",
+            Fate::MemberRemoved => "member_removed",
+        }
+    }
+}
+
+fn managers_only(acting: &Acting<'_>, what: &str) -> Result<(), Refusal> {
+    if acting.is_manager() {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            Code::Forbidden,
+            format!("only Managers {what} users; ask a Manager"),
+        ))
+    }
+}
+
+/// `POST /api/v1/users/{id}/deactivate`. Action `user.deactivate`.
+pub fn deactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
+    let mut user = {
+        let acting = Acting::from_tx(tx)?;
+        let user = acting.visible_user(id)?;
+        managers_only(&acting, "deactivate")?;
+        if user.status == UserStatus::Deactivated {
+            return Err(Refusal::new(
+                Code::Conflict,
+                format!("{} is already deactivated", name_of(user)),
+            ));
+        }
+        protect_primary_contact(acting.state, id)?;
+        protect_last_manager(acting.state, id)?;
+        user.clone()
+    };
+    user.status = UserStatus::Deactivated;
+    tx.put_user(user.clone());
+    let ended = tx.end_sessions_of(&user.id, None);
+    tx.log(
+        "user.deactivate",
+        target(&user),
+        format!("{ended} sessions ended"),
+    );
+    Ok(user)
+}
+
+/// `POST /api/v1/users/{id}/reactivate`. Action `user.reactivate`.
+pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
+    let (mut user, creds) = {
+        let acting = Acting::from_tx(tx)?;
+        let user = acting.visible_user(id)?;
+        managers_only(&acting, "reactivate")?;
+        if user.status != UserStatus::Deactivated {
+            return Err(Refusal::new(
+                Code::Conflict,
+                format!("{} is not deactivated", name_of(user)),
+            ));
+        }
+        let creds = acting.state.credentials.get(&user.id).cloned();
+        (user.clone(), creds)
+    };
+    let has_password = creds.as_ref().is_some_and(|c| c.password_hash.is_some());
+    user.status = if user.role == Role::Contact || has_password {
+        UserStatus::Active
+    } else {
+        UserStatus::PendingActivation
+    };
+    let mut details = format!("status {}", user.status.as_str());
+    if let Some(mut c) = creds
+        && (c.locked || c.failed_attempts > 0)
+    {
+        details.push_str(if c.locked {
+            "; lock cleared"
+        } else {
+            "; failed attempts cleared"
+        });
+        c.locked = false;
+        c.failed_attempts = 0;
+        tx.put_credentials(&user.id, c);
+    }
+    tx.put_user(user.clone());
+    tx.log("user.reactivate", target(&user), details);
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::World;
+    use crate::{Credentials, Session, Timestamp};
+
+    fn session_of(w: &mut World, user: &str) {
+        let s = Session {
+            token_hash: format!("h-{user}"),
+            id: format!("s-{user}"),
+            user: user.to_owned(),
+            created_at: Timestamp::from_unix_micros(0),
+            last_used_at: Timestamp::from_unix_micros(0),
+            expires_at: Timestamp::from_unix_micros(i64::MAX / 2),
+            ip: None,
+            user_agent: String::new(),
+        };
+        w.state.sessions.insert(s.token_hash.clone(), s);
+    }
+
+    #[test]
+    fn r7_3_deactivation_ends_sessions_and_keeps_the_user() {
+        let mut w = World::new();
+        let s = w.user("sam", Role::Scanner, None);
+        session_of(&mut w, &s);
+        let u = w.run("m1", |tx| deactivate(tx, &s)).unwrap();
+        assert_eq!(u.status, UserStatus::Deactivated);
+        assert!(w.state.sessions.values().all(|x| x.user != s));
+        assert!(w.state.users.contains_key(&s));
+        // Twice is a conflict, and changes nothing.
+        let again = w.run("m1", |tx| deactivate(tx, &s)).unwrap_err();
+        assert_eq!(again.code, Code::Conflict);
+    }
+
+    #[test]
+    fn r7_3_only_managers_deactivate_and_reactivate() {
+        let mut w = World::new();
+        let eu = w.unit("EU");
+        let um = w.user("jane", Role::UnitManager, Some(&eu));
+        let ua = w.user("uma", Role::UserAdministrator, None);
+        let s = w.user("sam", Role::Scanner, Some(&eu));
+        for actor in [&um, &ua] {
+            let r = w.run(actor, |tx| deactivate(tx, &s)).unwrap_err();
+            assert_eq!(r.code, Code::Forbidden, "{actor}");
+        }
+        w.run("m1", |tx| deactivate(tx, &s)).unwrap();
+        let r = w.run(&um, |tx| reactivate(tx, &s)).unwrap_err();
+        assert_eq!(r.code, Code::Forbidden);
+    }
+
+    #[test]
+    fn r7_3_r4_4_r2_6_primary_contacts_and_the_last_manager_stay_active() {
+        let mut w = World::new();
+        // m1 is the subscription's primary contact and the only Manager.
+        let r = w.run("m1", |tx| deactivate(tx, "m1")).unwrap_err();
+        assert_eq!(r.code, Code::PrimaryContact);
+        let m2 = w.user("m2", Role::Manager, None);
+        let r = w.run(&m2, |tx| deactivate(tx, "m1")).unwrap_err();
+        assert_eq!(r.code, Code::PrimaryContact);
+        // m2 is not a primary contact: m1 may deactivate it while m1 remains.
+        w.run("m1", |tx| deactivate(tx, &m2)).unwrap();
+
+        // A unit's primary contact.
+        let eu = w.unit("EU");
+        let s = w.user("sam", Role::Scanner, Some(&eu));
+        w.state.units.get_mut(&eu).unwrap().primary_contact = Some(s.clone());
+        let r = w.run("m1", |tx| deactivate(tx, &s)).unwrap_err();
+        assert_eq!(r.code, Code::PrimaryContact);
+        assert!(r.message.contains("EU"), "{}", r.message);
+    }
+
+    #[test]
+    fn r2_6_the_last_active_manager_is_not_deactivated() {
+        let mut w = World::new();
+        let m2 = w.user("m2", Role::Manager, None);
+        // Hand the subscription's primary contact to m2, then m1 is an
+        // ordinary Manager and m2 the only other one.
+        w.state.subscription.as_mut().unwrap().primary_contact = Some(m2.clone());
+        w.run(&m2, |tx| deactivate(tx, "m1")).unwrap();
+        assert_eq!(w.state.active_managers(), 1);
+        // m2 is now the last one (and the primary contact): refused either way.
+        let r = w.run(&m2, |tx| deactivate(tx, &m2)).unwrap_err();
+        assert!(matches!(r.code, Code::PrimaryContact | Code::LastManager));
+        w.state.subscription.as_mut().unwrap().primary_contact = None;
+        let r = w.run(&m2, |tx| deactivate(tx, &m2)).unwrap_err();
+        assert_eq!(r.code, Code::LastManager);
+    }
+
+    #[test]
+    fn r7_3_r8_2_reactivation_clears_the_lock_and_restores_the_status() {
+        let mut w = World::new();
+        let s = w.user("sam", Role::Scanner, None);
+        let p = w.user("pat", Role::Reader, None);
+        w.state.credentials.insert(
+            s.clone(),
+            Credentials {
+                password_hash: Some("$argon2id$x".into()),
+                failed_attempts: 5,
+                locked: true,
+                ..Credentials::default()
+            },
+        );
+        w.state
+            .credentials
+            .insert(p.clone(), Credentials::default());
+        w.run("m1", |tx| deactivate(tx, &s)).unwrap();
+        w.run("m1", |tx| deactivate(tx, &p)).unwrap();
+        let u = w.run("m1", |tx| reactivate(tx, &s)).unwrap();
+        assert_eq!(u.status, UserStatus::Active);
+        let c = &w.state.credentials[&s];
+        assert!(!c.locked);
+        assert_eq!(c.failed_attempts, 0);
+        // Never set a password: back to pending, to be activated.
+        let u = w.run("m1", |tx| reactivate(tx, &p)).unwrap();
+        assert_eq!(u.status, UserStatus::PendingActivation);
+        let r = w.run("m1", |tx| reactivate(tx, &p)).unwrap_err();
+        assert_eq!(r.code, Code::Conflict);
+    }
+}

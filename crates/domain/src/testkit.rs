@@ -1,0 +1,292 @@
+//! Test fixtures for the domain rules: a subscription with one active
+//! Manager `m1` (its primary contact), and a way to run a command as a user
+//! that checks what every command promises: accepted, it wrote exactly one
+//! activity entry; refused, it wrote none and changed nothing.
+
+use std::collections::BTreeSet;
+
+use super::access::Acting;
+use super::bootstrap::{Bootstrap, FirstCredential, initialise_with};
+use super::ipset::IpSet;
+use super::{
+    Access, Actor, AssetGroup, AssetSet, BusinessUnit, Feature, Id, Module, ObjectKind,
+    OwnedObject, Permission, Refusal, Role, ServiceType, State, Timestamp, Tx, User, UserStatus,
+};
+
+pub struct World {
+    pub state: State,
+    next: u32,
+    clock: i64,
+}
+
+pub fn actor_of(state: &State, id: &str) -> Actor {
+    match state.users.get(id) {
+        Some(u) => Actor {
+            user: Some(u.id.clone()),
+            login: u.login.clone(),
+            business_unit: u.business_unit.clone(),
+            ip: None,
+        },
+        None => Actor {
+            user: Some(id.to_owned()),
+            login: id.to_owned(),
+            business_unit: None,
+            ip: None,
+        },
+    }
+}
+
+/// The parts of a state a command may change, to compare before and after.
+pub fn fingerprint(s: &State) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        s.subscription,
+        s.users,
+        s.logins,
+        s.units,
+        s.settings,
+        s.credentials.len(),
+        s.activation_links.len(),
+        s.sessions.len(),
+        s.asset_groups,
+        s.distribution_groups,
+        s.objects
+    )
+}
+
+impl Default for World {
+    fn default() -> World {
+        World::new()
+    }
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with(ServiceType::Enterprise, &[Module::Vm])
+    }
+
+    pub fn with(service_type: ServiceType, modules: &[Module]) -> World {
+        let mut state = State::default();
+        let plan = Bootstrap {
+            subscription: "Acme".into(),
+            service_type,
+            modules: modules.iter().copied().collect(),
+            manager_login: "admin".into(),
+            manager_email: "admin@example.com".into(),
+        };
+        let mut tx = Tx::new(
+            &mut state,
+            Timestamp::from_unix_micros(1),
+            Actor::operator(),
+        );
+        initialise_with(
+            &mut tx,
+            &plan,
+            "m1".into(),
+            FirstCredential::Password { hash: "x".into() },
+        )
+        .expect("bootstrap");
+        World {
+            state,
+            next: 0,
+            clock: 10,
+        }
+    }
+
+    fn fresh(&mut self, prefix: &str) -> Id {
+        self.next += 1;
+        format!("{prefix}{:04}", self.next)
+    }
+
+    pub fn feature(&mut self, f: Feature) {
+        if let Some(s) = self.state.subscription.as_mut() {
+            s.features.insert(f);
+        }
+    }
+
+    /// A unit put straight into the state.
+    pub fn unit(&mut self, name: &str) -> Id {
+        let id = self.fresh("bu");
+        self.state.units.insert(
+            id.clone(),
+            BusinessUnit {
+                id: id.clone(),
+                name: name.into(),
+                primary_contact: None,
+                new_ip_limit: None,
+                email_contact: None,
+                created_at: Timestamp::from_unix_micros(2),
+            },
+        );
+        id
+    }
+
+    /// An active user put straight into the state; its id is `login` plus a
+    /// number (so ids sort in creation order).
+    pub fn user(&mut self, login: &str, role: Role, unit: Option<&Id>) -> Id {
+        let id = self.fresh("u");
+        let mut tx = Tx::new(
+            &mut self.state,
+            Timestamp::from_unix_micros(2),
+            Actor::operator(),
+        );
+        tx.put_user(User {
+            id: id.clone(),
+            login: login.into(),
+            email: format!("{login}@example.com"),
+            first_name: String::new(),
+            last_name: String::new(),
+            role,
+            business_unit: unit.cloned(),
+            status: UserStatus::Active,
+            asset_groups: Vec::new(),
+            permissions: BTreeSet::new(),
+            access: Access::UiAndApi,
+            external_id: None,
+            created_at: Timestamp::from_unix_micros(2),
+            last_login_at: None,
+        });
+        id
+    }
+
+    fn edit(&mut self, id: &str, f: impl FnOnce(&mut User)) {
+        if let Some(u) = self.state.users.get_mut(id) {
+            f(u);
+        }
+    }
+
+    pub fn set_status(&mut self, id: &str, s: UserStatus) {
+        self.edit(id, |u| u.status = s);
+    }
+
+    pub fn set_perms(&mut self, id: &str, perms: &[Permission]) {
+        self.edit(id, |u| u.permissions = perms.iter().copied().collect());
+    }
+
+    pub fn rename(&mut self, id: &str, first: &str, last: &str) {
+        self.edit(id, |u| {
+            u.first_name = first.into();
+            u.last_name = last.into();
+        });
+    }
+
+    /// An asset group put straight into the state.
+    pub fn group(
+        &mut self,
+        title: &str,
+        units: &[&Id],
+        owner: &str,
+        created_by: Role,
+        ips: &[&str],
+    ) -> Id {
+        let id = self.fresh("g");
+        self.state.asset_groups.insert(
+            id.clone(),
+            AssetGroup {
+                id: id.clone(),
+                title: title.into(),
+                assets: AssetSet {
+                    ips: IpSet::parse_list("ips", ips).expect("test IPs"),
+                    ..AssetSet::default()
+                },
+                business_units: units.iter().map(|u| (*u).clone()).collect(),
+                owner: owner.into(),
+                created_by_role: created_by,
+                created_at: Timestamp::from_unix_micros(2),
+            },
+        );
+        id
+    }
+
+    /// Gives `user` exactly these groups.
+    pub fn assign(&mut self, user: &str, groups: &[&Id]) {
+        self.edit(user, |u| {
+            u.asset_groups = groups.iter().map(|g| (*g).clone()).collect()
+        });
+    }
+
+    /// An object of `owner`, in its unit, put straight into the state.
+    pub fn object(&mut self, kind: ObjectKind, owner: &str, ips: &[&str]) -> Id {
+        let id = self.fresh("o");
+        let user = &self.state.users[owner];
+        let o = OwnedObject {
+            id: id.clone(),
+            kind,
+            name: format!("{} {}", kind.as_str(), id),
+            owner: Some(owner.into()),
+            created_by_role: user.role,
+            business_unit: user.business_unit.clone(),
+            global: false,
+            asset_groups: Vec::new(),
+            ips: IpSet::parse_list("ips", ips).expect("test IPs"),
+            assignee: None,
+            valid: true,
+            deactivated: false,
+            created_at: Timestamp::from_unix_micros(2),
+            updated_at: Timestamp::from_unix_micros(2),
+        };
+        self.state.objects.insert(id.clone(), o);
+        id
+    }
+
+    /// Edits an object in place.
+    pub fn with_object(&mut self, id: &str, f: impl FnOnce(&mut OwnedObject)) {
+        if let Some(o) = self.state.objects.get_mut(id) {
+            f(o);
+        }
+    }
+
+    pub fn acting(&self, id: &str) -> Acting<'_> {
+        Acting::of(&self.state, id).expect("an active user")
+    }
+
+    /// Runs `command` as user `actor` and checks the activity promise.
+    pub fn run<T>(
+        &mut self,
+        actor: &str,
+        command: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        let (out, log) = self.run_logged(actor, command);
+        if out.is_ok() {
+            assert_eq!(
+                log.len(),
+                1,
+                "an accepted command writes one entry: {log:?}"
+            );
+        }
+        out
+    }
+
+    /// Runs a workflow that writes an entry per thing it changes (R7.4,
+    /// R7.5): accepted, it wrote at least one; refused, none and changed
+    /// nothing. Returns the entries.
+    pub fn run_logged<T>(
+        &mut self,
+        actor: &str,
+        command: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
+    ) -> (Result<T, Refusal>, Vec<super::Activity>) {
+        self.clock += 1;
+        let before = self.state.clone();
+        let who = actor_of(&self.state, actor);
+        let mut tx = Tx::new(
+            &mut self.state,
+            Timestamp::from_unix_micros(self.clock),
+            who,
+        );
+        let out = command(&mut tx);
+        let (_, log) = tx.finish();
+        match &out {
+            Ok(_) => assert!(!log.is_empty(), "an accepted command writes entries"),
+            Err(r) => {
+                assert!(log.is_empty(), "a refusal writes no entry: {r:?} {log:?}");
+                assert_eq!(
+                    fingerprint(&before),
+                    fingerprint(&self.state),
+                    "a refusal changes nothing: {r:?}"
+                );
+                assert!(!r.message.is_empty());
+            }
+        }
+        (out, log)
+    }
+}

@@ -1,0 +1,444 @@
+//! Users (R2, R7.1): create, edit, list and view, with every role rule.
+//!
+//! The one thing to know: a command first *decides* on an immutable
+//! [`Acting`] (nothing changes before every check has passed), then applies
+//! its changes and writes exactly one activity entry.
+//!
+//! Who may create and edit whom, with which role and where, is decided in
+//! `roles`; any user may also change its own names and email (and its
+//! external ID, with R5.3's permission). Only Managers change their own
+//! role, unit, asset groups, permissions or access.
+//!
+//! Roles: `kb_only` only with its feature and only by Managers; `auditor`
+//! only with PC; under `consultant_unlimited` only `reader` and
+//! `user_administrator` are given; a User Administrator's role never changes
+//! (`role_locked`); Managers and User Administrators are Unassigned, Unit
+//! Managers always in a unit, and nobody in a unit under `express_lite`.
+//!
+//! Status: new users are `pending_activation` (R7.1); Contacts are created
+//! `active` (they have nothing to activate, and R7.3 deactivates them), get
+//! no credentials and no link (R2.5). A Contact given a role that signs in
+//! becomes `pending_activation` (issue it an activation link); a user made a
+//! Contact loses its sessions.
+
+use std::collections::BTreeSet;
+
+use super::access::{Acting, name_of, unit_name};
+use super::contacts;
+use super::permissions::{self, carried_over};
+use super::roles::{
+    check_admin_email, check_external_id, check_placement, may_assign_role, may_manage,
+    no_user_management, role_available,
+};
+use super::{
+    Access, ActivationLink, Code, Credentials, Id, Permission, Refusal, Role, State, Timestamp, Tx,
+    User, UserStatus, validate,
+};
+
+/// `POST /api/v1/users`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub login: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    /// `None` is "Unassigned".
+    pub business_unit: Option<Id>,
+    pub asset_groups: Vec<Id>,
+    /// `None`: the role's defaults (`create_option_profiles` for Scanners and
+    /// Unit Managers, R5).
+    pub permissions: Option<BTreeSet<Permission>>,
+    pub access: Access,
+    pub external_id: Option<String>,
+}
+
+/// The hash and expiry of a one-time activation token the caller made and
+/// will send (R7.1).
+#[derive(Debug, Clone)]
+pub struct ActivationGrant {
+    pub token_hash: String,
+    pub expires_at: Timestamp,
+}
+
+/// `PATCH /api/v1/users/{id}`: `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    /// `Some(None)` moves the user to "Unassigned".
+    pub business_unit: Option<Option<Id>>,
+    pub asset_groups: Option<Vec<Id>>,
+    pub permissions: Option<BTreeSet<Permission>>,
+    pub access: Option<Access>,
+    /// `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
+}
+
+/// How activity entries name a user.
+pub(crate) fn target(u: &User) -> String {
+    format!("user {} ({})", u.login, u.id)
+}
+
+fn refuse(code: Code, m: impl Into<String>) -> Refusal {
+    Refusal::new(code, m)
+}
+
+fn clean_name(field: &str, v: &str) -> Result<String, Refusal> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
+        return Err(refuse(
+            Code::Validation,
+            format!("{field}: give 1 to 100 printable characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn clean_external_id(v: &str) -> Result<String, Refusal> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control) {
+        return Err(refuse(
+            Code::Validation,
+            "external_id: give 1 to 128 printable characters, or null to clear it",
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// Asset-group ids, checked against the real groups by
+/// `groups::check_assignment` (R6.3); duplicates are dropped, order kept.
+fn clean_groups(groups: &[Id]) -> Result<Vec<Id>, Refusal> {
+    if groups.len() > 1000 {
+        return Err(refuse(
+            Code::Validation,
+            "asset_groups: at most 1000 groups",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for g in groups {
+        if g.is_empty() || g.len() > 64 || g.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(refuse(
+                Code::Validation,
+                format!("asset_groups: {g:?} is not an asset group id"),
+            ));
+        }
+        if seen.insert(g.as_str()) {
+            out.push(g.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Creates a user (R2, R7.1). `id` is the new user's id; `activation` the
+/// one-time link to store for it (ignored for Contacts, which get no
+/// credentials). Action `user.create`.
+pub fn create_user(
+    tx: &mut Tx<'_>,
+    id: Id,
+    new: NewUser,
+    activation: Option<ActivationGrant>,
+) -> Result<User, Refusal> {
+    let user = {
+        let acting = Acting::from_tx(tx)?;
+        decide_create(&acting, id, new, tx.now())?
+    };
+    let contact = user.role == Role::Contact;
+    tx.put_user(user.clone());
+    if !contact {
+        tx.put_credentials(&user.id, Credentials::default());
+        if let Some(a) = activation {
+            tx.put_activation_link(ActivationLink {
+                token_hash: a.token_hash,
+                user: user.id.clone(),
+                expires_at: a.expires_at,
+                used: false,
+            });
+        }
+    }
+    let mut details = format!(
+        "role {}, business unit {}",
+        user.role.as_str(),
+        unit_name(tx.state(), user.business_unit.as_ref())
+    );
+    if !user.permissions.is_empty() {
+        details.push_str(&format!(
+            ", permissions {}",
+            permissions::diff(&BTreeSet::new(), &user.permissions)
+        ));
+    }
+    tx.log("user.create", target(&user), details);
+    Ok(user)
+}
+
+fn decide_create(
+    acting: &Acting<'_>,
+    id: Id,
+    new: NewUser,
+    now: Timestamp,
+) -> Result<User, Refusal> {
+    if !acting.may_manage_users() {
+        return Err(no_user_management());
+    }
+    validate::login(&new.login)?;
+    validate::email("email", &new.email)?;
+    let first_name = clean_name("first_name", &new.first_name)?;
+    let last_name = clean_name("last_name", &new.last_name)?;
+    let asset_groups = clean_groups(&new.asset_groups)?;
+    let external_id = new
+        .external_id
+        .as_deref()
+        .map(clean_external_id)
+        .transpose()?;
+    role_available(acting, new.role)?;
+    may_assign_role(acting, new.role)?;
+    check_placement(acting, new.role, new.business_unit.as_ref())?;
+    super::groups::check_assignment(acting.state, new.business_unit.as_ref(), &asset_groups)?;
+    if acting.state.user_by_login(&new.login).is_some() {
+        return Err(refuse(
+            Code::LoginTaken,
+            format!("login {} is taken; choose another", new.login),
+        ));
+    }
+    if acting.state.users.contains_key(&id) {
+        return Err(refuse(Code::Conflict, format!("user id {id} exists")));
+    }
+    let baseline = permissions::defaults_for(new.role);
+    let requested = new.permissions.unwrap_or_else(|| baseline.clone());
+    let perms = permissions::decide(acting, new.role, &baseline, &requested)?;
+    let user = User {
+        id,
+        login: new.login,
+        email: new.email,
+        first_name,
+        last_name,
+        role: new.role,
+        business_unit: new.business_unit,
+        status: if new.role == Role::Contact {
+            UserStatus::Active
+        } else {
+            UserStatus::PendingActivation
+        },
+        asset_groups,
+        permissions: perms,
+        access: new.access,
+        external_id,
+        created_at: now,
+        last_login_at: None,
+    };
+    check_admin_email(acting, &user)?;
+    if user.external_id.is_some() {
+        check_external_id(acting, &user)?;
+    }
+    Ok(user)
+}
+
+/// Edits a user (R2, R3.3, R4.4, R5). Action `user.update`, or
+/// `permissions.update` when only permissions changed.
+pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Refusal> {
+    let (before, after, details) = {
+        let acting = Acting::from_tx(tx)?;
+        let (before, after) = decide_edit(&acting, id, patch)?;
+        let details = describe_edit(acting.state, &before, &after);
+        (before, after, details)
+    };
+    tx.put_user(after.clone());
+    if after.role == Role::Contact && before.role != Role::Contact {
+        tx.end_sessions_of(&after.id, None);
+    }
+    if before.role == Role::Contact
+        && after.role != Role::Contact
+        && !tx.state().credentials.contains_key(&after.id)
+    {
+        tx.put_credentials(&after.id, Credentials::default());
+    }
+    let only_permissions = User {
+        permissions: after.permissions.clone(),
+        ..before.clone()
+    } == after
+        && before.permissions != after.permissions;
+    let action = if only_permissions {
+        "permissions.update"
+    } else {
+        "user.update"
+    };
+    super::objects::revalidate_tickets(tx);
+    tx.log(action, target(&after), details);
+    Ok(after)
+}
+
+/// Sets a user's extended permissions (R5.2); the list replaces the old one.
+pub fn set_permissions(
+    tx: &mut Tx<'_>,
+    id: &str,
+    perms: BTreeSet<Permission>,
+) -> Result<User, Refusal> {
+    edit_user(
+        tx,
+        id,
+        UserPatch {
+            permissions: Some(perms),
+            ..UserPatch::default()
+        },
+    )
+}
+
+fn decide_edit(acting: &Acting<'_>, id: &str, patch: UserPatch) -> Result<(User, User), Refusal> {
+    let before = acting.visible_user(id)?.clone();
+    let self_edit = before.id == *acting.id();
+    if !self_edit {
+        may_manage(acting, &before)?;
+    }
+    let mut after = before.clone();
+    if let Some(v) = &patch.first_name {
+        after.first_name = clean_name("first_name", v)?;
+    }
+    if let Some(v) = &patch.last_name {
+        after.last_name = clean_name("last_name", v)?;
+    }
+    if let Some(v) = patch.email {
+        validate::email("email", &v)?;
+        after.email = v;
+    }
+    if let Some(r) = patch.role {
+        after.role = r;
+    }
+    if let Some(u) = patch.business_unit {
+        after.business_unit = u;
+    }
+    if let Some(g) = &patch.asset_groups {
+        after.asset_groups = clean_groups(g)?;
+    }
+    if let Some(a) = patch.access {
+        after.access = a;
+    }
+    if let Some(x) = &patch.external_id {
+        after.external_id = x.as_deref().map(clean_external_id).transpose()?;
+    }
+    let role_changed = after.role != before.role;
+    let unit_changed = after.business_unit != before.business_unit;
+    if role_changed && before.role == Role::UserAdministrator {
+        return Err(refuse(
+            Code::RoleLocked,
+            format!(
+                "{} is a User Administrator, a role that never changes; create another user instead",
+                name_of(&before)
+            ),
+        ));
+    }
+    let sub = acting.subscription;
+    let settings = &acting.state.settings;
+    let baseline = carried_over(sub, settings, before.role, &before.permissions, after.role);
+    let requested = patch.permissions.unwrap_or_else(|| baseline.clone());
+    if self_edit && !acting.is_manager() {
+        let others_changed = role_changed
+            || unit_changed
+            || after.asset_groups != before.asset_groups
+            || after.access != before.access
+            || requested != baseline;
+        if others_changed {
+            return Err(refuse(
+                Code::Forbidden,
+                "you may change your own names and email only; ask a Manager for the rest",
+            ));
+        }
+    }
+    if role_changed {
+        role_available(acting, after.role)?;
+        may_assign_role(acting, after.role)?;
+    }
+    if role_changed || unit_changed {
+        check_placement(acting, after.role, after.business_unit.as_ref())?;
+    }
+    // R6.3: the groups must be the new unit's when either changes.
+    if patch.asset_groups.is_some() || unit_changed {
+        super::groups::check_assignment(
+            acting.state,
+            after.business_unit.as_ref(),
+            &after.asset_groups,
+        )?;
+    }
+    if role_changed
+        && before.role == Role::Manager
+        && before.status == UserStatus::Active
+        && acting.state.active_managers() <= 1
+    {
+        return Err(refuse(
+            Code::LastManager,
+            format!(
+                "{} is the last active Manager, whose role cannot change; make another user a Manager first",
+                name_of(&before)
+            ),
+        ));
+    }
+    // A Contact has nothing to activate; a Contact who may now sign in has.
+    if role_changed && before.status != UserStatus::Deactivated {
+        if after.role == Role::Contact {
+            after.status = UserStatus::Active;
+        } else if before.role == Role::Contact {
+            after.status = UserStatus::PendingActivation;
+        }
+    }
+    contacts::check_still_eligible(acting.state, &after)?;
+    if role_changed || after.email != before.email {
+        check_admin_email(acting, &after)?;
+    }
+    after.permissions = permissions::decide(acting, after.role, &baseline, &requested)?;
+    if after.external_id != before.external_id {
+        check_external_id(acting, &after)?;
+    }
+    Ok((before, after))
+}
+
+fn describe_edit(state: &State, before: &User, after: &User) -> String {
+    let mut d = Vec::new();
+    let mut field = |name: &str, old: &str, new: &str| {
+        if old != new {
+            d.push(format!("{name} {old:?} -> {new:?}"));
+        }
+    };
+    field("first_name", &before.first_name, &after.first_name);
+    field("last_name", &before.last_name, &after.last_name);
+    field("email", &before.email, &after.email);
+    field("role", before.role.as_str(), after.role.as_str());
+    field(
+        "business unit",
+        &unit_name(state, before.business_unit.as_ref()),
+        &unit_name(state, after.business_unit.as_ref()),
+    );
+    field(
+        "external_id",
+        before.external_id.as_deref().unwrap_or(""),
+        after.external_id.as_deref().unwrap_or(""),
+    );
+    if before.access != after.access {
+        d.push(format!("access -> {:?}", after.access));
+    }
+    if before.asset_groups != after.asset_groups {
+        d.push(format!(
+            "asset groups -> [{}]",
+            after.asset_groups.join(", ")
+        ));
+    }
+    if before.status != after.status {
+        d.push(format!("status {:?} -> {:?}", before.status, after.status));
+    }
+    if before.permissions != after.permissions {
+        d.push(format!(
+            "permissions {}",
+            permissions::diff(&before.permissions, &after.permissions)
+        ));
+    }
+    if d.is_empty() {
+        "no change".into()
+    } else {
+        d.join("; ")
+    }
+}
+
+#[cfg(test)]
+#[path = "users_tests.rs"]
+mod tests;
