@@ -2,6 +2,7 @@
 //! lockout and rate limiting build on these.
 
 pub mod last_use;
+pub mod budget;
 pub mod limits;
 pub mod password;
 pub mod pool;
