@@ -728,3 +728,7 @@ pub fn self_reset(
     ));
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "credentials_tests.rs"]
+mod tests;
