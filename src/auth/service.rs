@@ -205,9 +205,34 @@ impl Authenticator {
         self.reset_by_login.charge(&login.to_lowercase());
     }
 
+    /// The limits of a login, for a signed-in user about to give its
+    /// current password (R8.3): checked before anything else.
+    pub async fn current_limits(
+        &self,
+        store: &Store,
+        user: &User,
+        ip: Option<IpAddr>,
+    ) -> Result<(), LoginError> {
+        if let Err(wait) = self.limits.check_address(ip) {
+            self.log_limited(store, ip, &user.login, "address rate limited")
+                .await;
+            return Err(LoginError::RateLimited(wait));
+        }
+        let state = store.snapshot();
+        let now = store.clock().now();
+        if let Err(wait) = self.login_budget(&state, Some(user), &user.login, ip, now) {
+            self.log_limited(store, ip, &user.login, "login rate limited")
+                .await;
+            return Err(LoginError::RateLimited(wait));
+        }
+        Ok(())
+    }
+
     /// Verifies a signed-in user's current password as a login would
     /// (R8.2, R8.3): limits first, the lock of its address, and a wrong
     /// password counted as a failed login.
+    ///
+    /// Call [`Authenticator::current_limits`] first.
     pub async fn verify_current(
         &self,
         store: &Store,
@@ -215,18 +240,8 @@ impl Authenticator {
         password: &str,
         origin: &Origin,
     ) -> Result<(), LoginError> {
-        if let Err(wait) = self.limits.check_address(origin.ip) {
-            self.log_limited(store, origin.ip, &user.login, "address rate limited")
-                .await;
-            return Err(LoginError::RateLimited(wait));
-        }
         let state = store.snapshot();
         let now = store.clock().now();
-        if let Err(wait) = self.login_budget(&state, Some(user), &user.login, origin.ip, now) {
-            self.log_limited(store, origin.ip, &user.login, "login rate limited")
-                .await;
-            return Err(LoginError::RateLimited(wait));
-        }
         if password.len() > MAX_PASSWORD {
             return Err(LoginError::Denied);
         }

@@ -171,6 +171,10 @@ pub async fn change_password(
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     password_length(&req.new)?;
+    app.auth
+        .current_limits(&app.store, &caller.user, caller.ip)
+        .await
+        .map_err(login_error)?;
     let state = app.store.snapshot();
     // Refused before any verification: a password that cannot be changed
     // must not make this an oracle for the current one (R8.5).
@@ -193,8 +197,8 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Verifies the caller's current password like a login (R8.2, R8.3): rate
-/// limits first, a wrong one counted and logged as a failed login.
+/// Verifies the caller's current password like a login (R8.2): a wrong one
+/// is counted and logged as a failed login. The limits were checked first.
 async fn current_password(app: &App, caller: &Caller, password: &str) -> ApiResult<()> {
     let origin = Origin {
         ip: caller.ip,
@@ -259,6 +263,10 @@ pub async fn set_secret_questions(
     ApiJson(req): ApiJson<SecretQuestions>,
 ) -> ApiResult<StatusCode> {
     req.check()?;
+    app.auth
+        .current_limits(&app.store, &caller.user, caller.ip)
+        .await
+        .map_err(login_error)?;
     current_password(&app, &caller, &req.current_password).await?;
     let mut hashed = Vec::with_capacity(3);
     for q in req.questions {
