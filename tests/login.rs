@@ -704,3 +704,71 @@ fn password_reset_requests_do_not_keep_a_named_user_from_logging_in() {
         assert_eq!(hits[0]["target"], "login admin");
     });
 }
+
+#[test]
+fn password_reset_answers_the_same_shape_for_every_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = Daemon::start_with(&data, fast_logins());
+    let c = d.client();
+    let ask = |login_name: &'static str| {
+        let c = c.clone();
+        let url = d.url("/api/v1/password-reset");
+        async move {
+            let r = c
+                .post(url)
+                .json(&json!({"login": login_name}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let first = rt().block_on(async {
+        // admin exists but set no questions; ghost does not exist.
+        let (s_admin, admin) = ask("admin").await;
+        let (s_ghost, ghost) = ask("ghost").await;
+        assert_eq!((s_admin, s_ghost), (200, 200), "{admin} {ghost}");
+        assert_eq!(admin["questions"].as_array().unwrap().len(), 3);
+        assert_eq!(ghost["questions"].as_array().unwrap().len(), 3);
+        assert_eq!(ask("ghost").await.1, ghost, "asking twice, the same answer");
+        // Answers for an unknown login: the same 401 as a wrong answer.
+        let r = c
+            .post(d.url("/api/v1/password-reset/answers"))
+            .json(&json!({"login": "ghost", "answers": ["a", "b", "c"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        ghost
+    });
+    let (st, _) = d.stop();
+    assert!(st.success());
+    // The same after a restart.
+    let d = Daemon::start_with(&data, fast_logins());
+    let c = d.client();
+    rt().block_on(async {
+        let r = c
+            .post(d.url("/api/v1/password-reset"))
+            .json(&json!({"login": "ghost"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.json::<Value>().await.unwrap(), first);
+    });
+}
+
+#[test]
+fn control_characters_from_attempted_logins_are_escaped_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&dir.path().join("data"), fast_logins());
+    rt().block_on(async {
+        let (admin, _) = password_of(&d, "admin").await;
+        let c = d.client();
+        login(&d, &c, "bo\u{0}ss\u{1b}[2J", "Wrong-pass-1").await;
+        let failed = entries(&admin, "login.failed").await;
+        let target = failed[0]["target"].as_str().unwrap();
+        assert_eq!(target, "login bo\\u{0}ss\\u{1b}[2J");
+        assert_eq!(failed[0]["actor_login"], "bo\\u{0}ss\\u{1b}[2J");
+    });
+}

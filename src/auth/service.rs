@@ -70,6 +70,46 @@ pub struct Authenticator {
     reset_by_login: Budget,
     /// Limit hits go to the activity log, sampled.
     limit_hits: Sampler,
+    /// Keys the decoy questions of logins without real ones (R8.7).
+    decoy_key: ring::hmac::Key,
+}
+
+/// Questions a decoy is made of: what people commonly choose, so that a
+/// decoy looks like a real set.
+const DECOY_QUESTIONS: [&str; 12] = [
+    "What was the name of your first pet?",
+    "In what city were you born?",
+    "What was the make of your first car?",
+    "What is your mother's maiden name?",
+    "What was the name of your elementary school?",
+    "What is the name of the street you grew up on?",
+    "What was your childhood nickname?",
+    "What is your favorite book?",
+    "In what city did your parents meet?",
+    "What was the first concert you attended?",
+    "What is the middle name of your oldest sibling?",
+    "What was your first job?",
+];
+
+/// The decoy key file in the data directory: decoys stay the same across
+/// restarts, so that asking again after one reveals nothing.
+pub const DECOY_KEY_FILE: &str = "reset-decoy.key";
+
+/// Reads the decoy key from `dir`, or makes and stores one. Without a
+/// readable or writable directory the key lives only in memory.
+pub fn load_decoy_key(dir: &std::path::Path) -> [u8; 32] {
+    let path = dir.join(DECOY_KEY_FILE);
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return key;
+    }
+    let mut key = [0u8; 32];
+    ids::fill_random(&mut key);
+    if let Err(e) = crate::fsutil::write_private_atomic(&path, &key) {
+        tracing::warn!(error = %e, path = %path.display(), "the reset decoy key could not be stored; decoys change at restart");
+    }
+    key
 }
 
 /// Within this long of a successful login of a user, its address is not
@@ -103,7 +143,41 @@ impl Authenticator {
             reset_by_address: Budget::per_minute(config.reset_rate_per_address_per_minute),
             reset_by_login: Budget::per_minute(config.reset_rate_per_login_per_minute),
             limit_hits: Sampler::default(),
+            decoy_key: {
+                let mut k = [0u8; 32];
+                ids::fill_random(&mut k);
+                ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k)
+            },
         })
+    }
+
+    /// Uses `key` for decoy questions (see [`load_decoy_key`]).
+    pub fn with_decoy_key(mut self, key: &[u8; 32]) -> Authenticator {
+        self.decoy_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        self
+    }
+
+    /// Three plausible questions for a login that has none to show (R8.7):
+    /// the same for the same login every time, so that the answer does not
+    /// tell unknown logins from known ones.
+    pub fn decoy_questions(&self, login: &str) -> Vec<String> {
+        let tag = ring::hmac::sign(&self.decoy_key, login.to_lowercase().as_bytes());
+        let mut pool: Vec<&str> = DECOY_QUESTIONS.to_vec();
+        let mut out = Vec::with_capacity(3);
+        for b in tag.as_ref().iter().take(3) {
+            let i = usize::from(*b) % pool.len();
+            out.push(pool.remove(i).to_owned());
+        }
+        out
+    }
+
+    /// Spends what checking three answers costs, for a login without real
+    /// ones (R8.7: unknown logins take the same time, as at login).
+    pub async fn dummy_answers(&self, ip: Option<IpAddr>, answers: &[String]) -> Result<(), Busy> {
+        for a in answers {
+            self.verify(ip, a.clone(), self.dummy_hash.clone()).await?;
+        }
+        Ok(())
     }
 
     pub fn pool(&self) -> &HashPool {
@@ -486,6 +560,24 @@ mod tests {
             assert_eq!(p.len(), 20);
             crate::domain::password::check(&p, 20).unwrap();
         }
+    }
+
+    #[test]
+    fn decoy_questions_are_three_distinct_and_the_same_for_the_same_login() {
+        let config = AuthConfig {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            ..AuthConfig::default()
+        };
+        let a = Authenticator::new(&config).unwrap().with_decoy_key(&[7; 32]);
+        let q = a.decoy_questions("nobody");
+        assert_eq!(q.len(), 3);
+        assert!(q[0] != q[1] && q[1] != q[2] && q[0] != q[2]);
+        assert_eq!(a.decoy_questions("NOBODY"), q, "logins are case-insensitive");
+        let b = Authenticator::new(&config).unwrap().with_decoy_key(&[7; 32]);
+        assert_eq!(b.decoy_questions("nobody"), q, "the same key after a restart");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_decoy_key(dir.path()), load_decoy_key(dir.path()));
     }
 
     #[test]

@@ -505,9 +505,10 @@ pub struct ResetQuestions {
     questions: Vec<String>,
 }
 
-/// Self-service reset, step 1 (R8.7): the login's three questions.
+/// Self-service reset, step 1 (R8.7): the login's three questions; the
+/// same shape for every login, known or not.
 #[utoipa::path(post, path = "/api/v1/password-reset", tag = "sessions", request_body = ResetStart,
-    responses((status = 200, body = ResetQuestions), (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = ResetQuestions),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn reset_questions(
     State(app): State<App>,
@@ -519,7 +520,7 @@ pub async fn reset_questions(
         .await
         .map_err(login_error)?;
     let state = app.store.snapshot();
-    let questions = state
+    let real = state
         .user_by_login(&req.login)
         .filter(|u| {
             credentials::login_barrier(&state, u).is_none_or(|d| d == credentials::Denied::Locked)
@@ -531,12 +532,10 @@ pub async fn reset_questions(
                 .map(|(q, _)| q.clone())
                 .collect::<Vec<_>>()
         })
-        .filter(|q| q.len() == 3)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "no self-service reset is set up for this login; ask an administrator",
-            )
-        })?;
+        .filter(|q| q.len() == 3);
+    // Every login gets three questions (R8.7): real ones, or decoys that
+    // stay the same, so the answer does not say which logins exist.
+    let questions = real.unwrap_or_else(|| app.auth.decoy_questions(&req.login));
     Ok(Json(ResetQuestions { questions }))
 }
 
@@ -578,14 +577,33 @@ pub async fn reset_answers(
     let denied = || login_error(crate::auth::service::LoginError::Denied);
     req.check()?;
     let state = app.store.snapshot();
-    let user = state
-        .user_by_login(&req.login)
-        .cloned()
-        .ok_or_else(denied)?;
-    let creds = state.credentials.get(&user.id).cloned().unwrap_or_default();
-    if creds.secret_questions.len() != 3 {
+    let user = state.user_by_login(&req.login).cloned();
+    let creds = user
+        .as_ref()
+        .and_then(|u| state.credentials.get(&u.id))
+        .filter(|c| c.secret_questions.len() == 3)
+        .cloned();
+    let (Some(user), Some(creds)) = (user, creds) else {
+        // The same hashing and the same kind of write as a real check, so
+        // that the time taken does not tell unknown logins apart (R8.7).
+        app.auth
+            .dummy_answers(source.ip, &req.answers)
+            .await
+            .map_err(busy)?;
+        app.auth.reset_failed(&req.login);
+        let shown = credentials::shown(&req.login);
+        app.store
+            .write(anonymous(source.ip, &shown), move |tx| {
+                tx.log(
+                    "password_reset.failed",
+                    format!("login {shown}"),
+                    "no self-service reset for this login",
+                );
+                Ok(())
+            })
+            .await?;
         return Err(denied());
-    }
+    };
     let mut all_right = true;
     for (answer, (_, hash)) in req.answers.into_iter().zip(creds.secret_questions.clone()) {
         all_right &= app
