@@ -425,7 +425,10 @@ async fn password_of<'d>(d: &'d Daemon, login_name: &str) -> (Api<'d>, String) {
     let out = d.ctl(&["--json", "users", "activation-link", login_name]);
     assert!(out.status.success(), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let link = v["link"].as_str().unwrap().replace("127.0.0.1", "localhost");
+    let link = v["link"]
+        .as_str()
+        .unwrap()
+        .replace("127.0.0.1", "localhost");
     let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
     let pw = creds["password"].as_str().unwrap().to_owned();
     let r = login(d, &c, login_name, &pw).await;
@@ -444,7 +447,10 @@ fn lockout_as_a_denial_of_service_unfamiliar_lock_does_not_refuse_a_familiar_add
         let (admin, pw) = password_of(&d, "admin").await;
         let attacker = client_at(&d, "127.0.0.2");
         for _ in 0..5 {
-            assert_eq!(login(&d, &attacker, "admin", "Wrong-pass-1").await.status(), 401);
+            assert_eq!(
+                login(&d, &attacker, "admin", "Wrong-pass-1").await.status(),
+                401
+            );
         }
         // The attacker's address is refused even with the right password...
         assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 401);
@@ -460,7 +466,10 @@ fn lockout_as_a_denial_of_service_unfamiliar_lock_does_not_refuse_a_familiar_add
 
         // A lock earned from the familiar address refuses all and signs out.
         for _ in 0..5 {
-            assert_eq!(login(&d, &admin.c, "admin", "Wrong-pass-1").await.status(), 401);
+            assert_eq!(
+                login(&d, &admin.c, "admin", "Wrong-pass-1").await.status(),
+                401
+            );
         }
         assert_eq!(admin.get("/api/v1/me").await.0, 401, "sessions ended");
         assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 401);
@@ -629,7 +638,11 @@ fn me_password_is_not_an_unlimited_password_oracle() {
         assert_eq!(wrong().await, 401);
         // The fifth locked it from a familiar address: sessions end too.
         assert_eq!(admin.get("/api/v1/me").await.0, 401);
-        assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 401, "locked");
+        assert_eq!(
+            login(&d, &admin.c, "admin", &pw).await.status(),
+            401,
+            "locked"
+        );
     });
 }
 
@@ -690,7 +703,10 @@ fn password_reset_requests_do_not_keep_a_named_user_from_logging_in() {
         }
         // Failures spend the login's budget: the attacker is held...
         for _ in 0..3 {
-            assert_eq!(login(&d, &attacker, "admin", "Wrong-pass-1").await.status(), 401);
+            assert_eq!(
+                login(&d, &attacker, "admin", "Wrong-pass-1").await.status(),
+                401
+            );
         }
         assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 429);
         assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 429);

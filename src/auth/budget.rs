@@ -101,7 +101,10 @@ impl Sampler {
         let now = Instant::now();
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let key = (login.to_lowercase(), ip);
-        if last.get(&key).is_some_and(|t| now.duration_since(*t) < WINDOW) {
+        if last
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < WINDOW)
+        {
             return false;
         }
         if last.len() >= MAX_KEYS {
@@ -137,7 +140,9 @@ mod tests {
         for _ in 0..3 {
             b.charge("jane");
         }
-        let w = b.wait("jane").expect("three failures use up three per minute");
+        let w = b
+            .wait("jane")
+            .expect("three failures use up three per minute");
         assert!(w > Duration::ZERO && w <= WINDOW);
         assert!(b.wait("bob").is_none(), "other keys are untouched");
     }

@@ -259,13 +259,12 @@ impl Authenticator {
         login: &str,
     ) -> Result<(), LoginError> {
         let key = ip.map_or_else(String::new, |ip| ip.to_string());
-        let checked = self
-            .reset_by_address
-            .take(&key)
-            .and_then(|()| match self.reset_by_login.wait(&login.to_lowercase()) {
+        let checked = self.reset_by_address.take(&key).and_then(|()| {
+            match self.reset_by_login.wait(&login.to_lowercase()) {
                 Some(w) => Err(w),
                 None => Ok(()),
-            });
+            }
+        });
         if let Err(wait) = checked {
             self.log_limited(store, ip, login, "self-service reset rate limited")
                 .await;
@@ -569,13 +568,25 @@ mod tests {
             argon2_iterations: 1,
             ..AuthConfig::default()
         };
-        let a = Authenticator::new(&config).unwrap().with_decoy_key(&[7; 32]);
+        let a = Authenticator::new(&config)
+            .unwrap()
+            .with_decoy_key(&[7; 32]);
         let q = a.decoy_questions("nobody");
         assert_eq!(q.len(), 3);
         assert!(q[0] != q[1] && q[1] != q[2] && q[0] != q[2]);
-        assert_eq!(a.decoy_questions("NOBODY"), q, "logins are case-insensitive");
-        let b = Authenticator::new(&config).unwrap().with_decoy_key(&[7; 32]);
-        assert_eq!(b.decoy_questions("nobody"), q, "the same key after a restart");
+        assert_eq!(
+            a.decoy_questions("NOBODY"),
+            q,
+            "logins are case-insensitive"
+        );
+        let b = Authenticator::new(&config)
+            .unwrap()
+            .with_decoy_key(&[7; 32]);
+        assert_eq!(
+            b.decoy_questions("nobody"),
+            q,
+            "the same key after a restart"
+        );
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load_decoy_key(dir.path()), load_decoy_key(dir.path()));
     }

@@ -22,7 +22,12 @@ pub const FAMILIAR_FOR: Duration = Duration::from_secs(30 * 86400);
 pub const EMAIL_SETTLES_AFTER: Duration = Duration::from_secs(86400);
 
 /// Whether `ip` had a successful login of the user within `within` of `now`.
-pub fn is_familiar(creds: &Credentials, ip: Option<IpAddr>, now: Timestamp, within: Duration) -> bool {
+pub fn is_familiar(
+    creds: &Credentials,
+    ip: Option<IpAddr>,
+    now: Timestamp,
+    within: Duration,
+) -> bool {
     let Some(ip) = ip else { return false };
     let net = FamiliarAddress::net_of(ip);
     creds
@@ -32,7 +37,12 @@ pub fn is_familiar(creds: &Credentials, ip: Option<IpAddr>, now: Timestamp, with
 }
 
 /// The counter an attempt from `ip` counts against (R8.2).
-pub fn counter_for(creds: &Credentials, ip: Option<IpAddr>, now: Timestamp, smart: bool) -> LockCounter {
+pub fn counter_for(
+    creds: &Credentials,
+    ip: Option<IpAddr>,
+    now: Timestamp,
+    smart: bool,
+) -> LockCounter {
     if !smart {
         LockCounter::All
     } else if is_familiar(creds, ip, now, FAMILIAR_FOR) {
@@ -340,7 +350,11 @@ fn remember_address(creds: &mut Credentials, ip: Option<IpAddr>, now: Timestamp)
         .retain(|f| now < f.last_success.saturating_add(FAMILIAR_FOR));
     let expired = creds.familiar.len() != before;
     if let Some(i) = creds.familiar.iter().position(|f| f.net == net) {
-        if now < creds.familiar[i].last_success.saturating_add(FAMILIAR_REFRESH) {
+        if now
+            < creds.familiar[i]
+                .last_success
+                .saturating_add(FAMILIAR_REFRESH)
+        {
             return expired;
         }
         creds.familiar.remove(i);

@@ -45,7 +45,11 @@ impl Bench {
         self.now += 1;
         let mut actor = crate::domain::testkit::actor_of(&self.w.state, user);
         actor.ip = Some(ip.parse().unwrap());
-        let mut tx = Tx::new(&mut self.w.state, Timestamp::from_unix_micros(self.now), actor);
+        let mut tx = Tx::new(
+            &mut self.w.state,
+            Timestamp::from_unix_micros(self.now),
+            actor,
+        );
         let out = f(&mut tx);
         let (_, log, mail) = tx.finish_all();
         (out, log, mail)
@@ -53,8 +57,10 @@ impl Bench {
 
     fn login_ok(&mut self, id: &Id, ip: &str) -> Result<User, Refusal> {
         let id = id.clone();
-        self.at(&id.clone(), ip, |tx| record_success(tx, &id, None, None, false, true))
-            .0
+        self.at(&id.clone(), ip, |tx| {
+            record_success(tx, &id, None, None, false, true)
+        })
+        .0
     }
 
     fn fail(&mut self, id: &Id, ip: &str, smart: bool) -> (bool, Vec<Activity>, Vec<Notice>) {
@@ -90,7 +96,12 @@ impl Bench {
     }
 
     fn sessions_of(&self, id: &Id) -> usize {
-        self.w.state.sessions.values().filter(|s| s.user == *id).count()
+        self.w
+            .state
+            .sessions
+            .values()
+            .filter(|s| s.user == *id)
+            .count()
     }
 }
 
@@ -110,7 +121,11 @@ fn r8_2_a_lock_from_unfamiliar_addresses_does_not_refuse_a_familiar_one() {
     assert!(c.locked_unfamiliar && !c.locked);
     assert_eq!(c.failed_attempts, 0, "the familiar counter is untouched");
     let lock = log.iter().find(|a| a.action == "user.lock").unwrap();
-    assert!(lock.details.contains("not logged in from lately"), "{}", lock.details);
+    assert!(
+        lock.details.contains("not logged in from lately"),
+        "{}",
+        lock.details
+    );
     assert_eq!(
         mail[0].kind,
         NoticeKind::AccountLockedBy {
@@ -143,7 +158,11 @@ fn r8_2_a_lock_from_a_familiar_address_refuses_everyone_and_ends_sessions() {
     assert_eq!(b.sessions_of(&sam), 0, "a familiar lock ends the sessions");
     let lock = log.iter().find(|a| a.action == "user.lock").unwrap();
     assert!(lock.details.contains("logged in from lately"));
-    assert!(lock.details.contains("1 sessions ended"), "{}", lock.details);
+    assert!(
+        lock.details.contains("1 sessions ended"),
+        "{}",
+        lock.details
+    );
     assert_eq!(
         mail[0].kind,
         NoticeKind::AccountLockedBy {
@@ -302,7 +321,9 @@ fn um_world() -> (World, Id, Id, Id) {
         &[Permission::CreateOptionProfiles, Permission::AddAssets],
     );
     for id in [&um, &peer] {
-        w.state.credentials.insert(id.clone(), Credentials::default());
+        w.state
+            .credentials
+            .insert(id.clone(), Credentials::default());
     }
     (w, unit, um, peer)
 }
@@ -328,7 +349,9 @@ fn r7_2_a_unit_manager_resets_only_users_whose_role_and_permissions_it_could_gra
     let r = reset_by(&mut w, &um, &peer).unwrap_err();
     assert_eq!(r.code, Code::Forbidden);
     let sc = w.user("sc", Role::Scanner, Some(&unit));
-    w.state.credentials.insert(sc.clone(), Credentials::default());
+    w.state
+        .credentials
+        .insert(sc.clone(), Credentials::default());
     reset_by(&mut w, &um, &sc).unwrap();
     // A Manager resets the peer.
     reset_by(&mut w, "m1", &peer).unwrap();
@@ -338,7 +361,9 @@ fn r7_2_a_unit_manager_resets_only_users_whose_role_and_permissions_it_could_gra
 fn r7_2_no_reset_link_to_an_email_changed_less_than_24_h_ago_unless_a_manager_asks() {
     let (mut w, unit, um, _) = um_world();
     let sc = w.user("sc", Role::Scanner, Some(&unit));
-    w.state.credentials.insert(sc.clone(), Credentials::default());
+    w.state
+        .credentials
+        .insert(sc.clone(), Credentials::default());
     let id = sc.clone();
     w.run(&um, |tx| {
         crate::domain::users::edit_user(

@@ -433,7 +433,11 @@ fn r10_1_unit_managers_see_distribution_groups_of_their_unit_and_members_in_sigh
         .into_iter()
         .map(|g| g.id.as_str())
         .collect();
-    assert_eq!(ids, ["d_eu"], "another unit's and the Managers' lists are not shown");
+    assert_eq!(
+        ids,
+        ["d_eu"],
+        "another unit's and the Managers' lists are not shown"
+    );
     // Managers still see all.
     assert_eq!(list_distribution_groups(&w.acting("m1")).unwrap().len(), 3);
 
@@ -447,5 +451,5 @@ fn r10_1_unit_managers_see_distribution_groups_of_their_unit_and_members_in_sigh
     w.state.settings.visibility.hide_users_outside_unit = true;
     let a = w.acting(&um);
     let g = &w.state.distribution_groups["d_eu"];
-    assert_eq!(shown_distribution(&a, g).members, [mate.clone()]);
+    assert_eq!(shown_distribution(&a, g).members, [mate]);
 }

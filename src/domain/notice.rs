@@ -63,13 +63,17 @@ pub enum NoticeKind {
         body: String,
     },
     /// A lock, saying which counter locked (R8.2, R8.7).
-    AccountLockedBy { counter: LockCounter },
+    AccountLockedBy {
+        counter: LockCounter,
+    },
     /// The secret questions were set or changed (R8.7).
     SecretQuestionsChanged,
     /// The password was reset with the secret questions (R8.7).
     PasswordSelfReset,
     /// The email address changed; sent to the old address (R7.2).
-    EmailChanged { old: String },
+    EmailChanged {
+        old: String,
+    },
 }
 
 /// Which failure counter locked an account (R8.2, R8.7).

@@ -69,9 +69,7 @@ impl App {
             auth: Arc::new({
                 let auth = crate::auth::service::Authenticator::new(&config.auth)?;
                 match store.path().parent() {
-                    Some(dir) => {
-                        auth.with_decoy_key(&crate::auth::service::load_decoy_key(dir))
-                    }
+                    Some(dir) => auth.with_decoy_key(&crate::auth::service::load_decoy_key(dir)),
                     None => auth,
                 }
             }),

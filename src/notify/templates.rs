@@ -156,9 +156,7 @@ fn render_for_user(
             mail
         }
         NoticeKind::AccountLocked => locked(state, user, subscription),
-        NoticeKind::AccountLockedBy { counter } => {
-            locked_by(state, user, subscription, *counter)
-        }
+        NoticeKind::AccountLockedBy { counter } => locked_by(state, user, subscription, *counter),
         NoticeKind::SecretQuestionsChanged => questions_changed(state, user, subscription),
         NoticeKind::PasswordSelfReset => self_reset_done(state, user, subscription),
         NoticeKind::EmailChanged { .. } => email_changed(state, user, subscription),
