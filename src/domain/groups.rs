@@ -623,17 +623,23 @@ pub fn delete_distribution_group(tx: &mut Tx<'_>, id: &str) -> Result<Distributi
     Ok(g)
 }
 
-/// `GET /api/v1/distribution-groups`: for those who manage them. Unit
-/// Managers see the groups made in their unit only (R2.2, R10.1): the
-/// others' members and plain addresses are not theirs to read.
+/// The groups those who manage them may name (e.g. as recipients).
 pub fn list_distribution_groups<'s>(
     acting: &Acting<'s>,
 ) -> Result<Vec<&'s DistributionGroup>, Refusal> {
     may_manage_distribution(acting)?;
-    Ok(acting
-        .state
-        .distribution_groups
-        .values()
+    Ok(acting.state.distribution_groups.values().collect())
+}
+
+/// `GET /api/v1/distribution-groups`: Unit Managers read the groups made
+/// in their unit only (R2.2, R10.1): other units' and the Managers' member
+/// lists and plain addresses are not theirs to read. Show each with
+/// [`shown_distribution`].
+pub fn readable_distribution_groups<'s>(
+    acting: &Acting<'s>,
+) -> Result<Vec<&'s DistributionGroup>, Refusal> {
+    Ok(list_distribution_groups(acting)?
+        .into_iter()
         .filter(|g| sees_distribution(acting, g))
         .collect())
 }
