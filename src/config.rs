@@ -131,8 +131,17 @@ pub struct AuthConfig {
     pub activation_link_lifetime: Span,
     /// Login attempts per source address per minute before 429.
     pub rate_per_address_per_minute: u32,
-    /// Login attempts per login name per minute before 429.
+    /// Failed login attempts per login name per minute before 429; an
+    /// address with a successful login of that user in the last day is not
+    /// held by it.
     pub rate_per_login_per_minute: u32,
+    /// Self-service reset requests per source address per minute.
+    pub reset_rate_per_address_per_minute: u32,
+    /// Wrong secret answers per login name per minute.
+    pub reset_rate_per_login_per_minute: u32,
+    /// Two failure counters per user, familiar and other addresses (R8.2);
+    /// `false`: one counter, whose lock refuses everyone.
+    pub smart_lockout: bool,
 }
 
 impl Default for AuthConfig {
@@ -147,6 +156,9 @@ impl Default for AuthConfig {
             activation_link_lifetime: Span(Duration::from_secs(7 * 86400)),
             rate_per_address_per_minute: 30,
             rate_per_login_per_minute: 10,
+            reset_rate_per_address_per_minute: 10,
+            reset_rate_per_login_per_minute: 5,
+            smart_lockout: true,
         }
     }
 }
@@ -408,6 +420,20 @@ impl Config {
         }
         if self.auth.rate_per_login_per_minute == 0 {
             return Err(invalid("auth.rate_per_login_per_minute", 0, "at least 1"));
+        }
+        if self.auth.reset_rate_per_address_per_minute == 0 {
+            return Err(invalid(
+                "auth.reset_rate_per_address_per_minute",
+                0,
+                "at least 1",
+            ));
+        }
+        if self.auth.reset_rate_per_login_per_minute == 0 {
+            return Err(invalid(
+                "auth.reset_rate_per_login_per_minute",
+                0,
+                "at least 1",
+            ));
         }
         if self.activity.segment_size.0 < 4096 {
             return Err(invalid(

@@ -151,7 +151,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limits.limits().prune();
+            limits.prune();
         }
     });
     let opts = http::server::ServeOptions {

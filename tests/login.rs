@@ -370,3 +370,423 @@ fn sigterm_lets_an_in_flight_login_finish() {
     assert_eq!(answer, 201);
     assert!(status.success(), "{err}");
 }
+
+// ---- hostile clients: lockout abuse and account takeover (issue 15) ----
+
+use common::api::Api;
+
+/// A client whose connections come from `local` (any 127/8 address reaches
+/// the daemon): an address the user never logged in from.
+fn client_at(d: &Daemon, local: &str) -> reqwest::Client {
+    bailiwick::tls::install_default_provider();
+    let pem = std::fs::read(d.data_dir.join("tls/cert.pem")).unwrap();
+    let cert = reqwest::Certificate::from_pem(&pem).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([cert])
+        .resolve("localhost", d.addr)
+        .local_address(local.parse::<std::net::IpAddr>().ok())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Activity entries with `action`, newest first, as the Manager sees them.
+async fn entries(admin: &Api<'_>, action: &str) -> Vec<Value> {
+    let (s, page) = admin
+        .get(&format!("/api/v1/activity?action={action}&limit=1000"))
+        .await;
+    assert_eq!(s, 200, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+/// The spooled email whose text contains all of `needles`, waiting for it.
+async fn mail_with(d: &Daemon, needles: &[&str]) -> String {
+    let spool = d.data_dir.join("outbox-spool");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = std::fs::read_dir(&spool)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|t| needles.iter().all(|n| t.contains(n)));
+        if let Some(t) = found {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no email with {needles:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The password `sign_in` gave `login`, learnt again through a fresh link.
+async fn password_of<'d>(d: &'d Daemon, login_name: &str) -> (Api<'d>, String) {
+    let c = d.client();
+    let out = d.ctl(&["--json", "users", "activation-link", login_name]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link = v["link"]
+        .as_str()
+        .unwrap()
+        .replace("127.0.0.1", "localhost");
+    let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
+    let pw = creds["password"].as_str().unwrap().to_owned();
+    let r = login(d, &c, login_name, &pw).await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    let token = v["token"].as_str().unwrap().to_owned();
+    (Api { d, c, token }, pw)
+}
+
+#[test]
+fn lockout_as_a_denial_of_service_unfamiliar_lock_does_not_refuse_a_familiar_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&dir.path().join("data"), fast_logins());
+    rt().block_on(async {
+        // admin, the only Manager, logs in from 127.0.0.1: now familiar.
+        let (admin, pw) = password_of(&d, "admin").await;
+        let attacker = client_at(&d, "127.0.0.2");
+        for _ in 0..5 {
+            assert_eq!(
+                login(&d, &attacker, "admin", "Wrong-pass-1").await.status(),
+                401
+            );
+        }
+        // The attacker's address is refused even with the right password...
+        assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 401);
+        // ...but the Manager still logs in from its own, and its session lives.
+        assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 201);
+        assert_eq!(admin.get("/api/v1/me").await.0, 200);
+        let locks = entries(&admin, "user.lock").await;
+        assert_eq!(locks.len(), 1, "{locks:?}");
+        let why = locks[0]["details"].as_str().unwrap();
+        assert!(why.contains("not logged in from lately"), "{why}");
+        assert!(why.contains("0 sessions ended"), "{why}");
+        mail_with(&d, &["is locked", "has not logged in from lately"]).await;
+
+        // A lock earned from the familiar address refuses all and signs out.
+        for _ in 0..5 {
+            assert_eq!(
+                login(&d, &admin.c, "admin", "Wrong-pass-1").await.status(),
+                401
+            );
+        }
+        assert_eq!(admin.get("/api/v1/me").await.0, 401, "sessions ended");
+        assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 401);
+        let out = d.ctl(&["users", "unlock", "admin"]);
+        assert!(out.status.success(), "{}", text(&out));
+        // The operator's unlock cleared both counters.
+        assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 201);
+    });
+}
+
+#[test]
+fn lockout_with_smart_lockout_off_one_counter_locks_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        fast_logins().env("BAILIWICK_AUTH_SMART_LOCKOUT", "false"),
+    );
+    rt().block_on(async {
+        let (admin, pw) = password_of(&d, "admin").await;
+        let attacker = client_at(&d, "127.0.0.2");
+        for _ in 0..5 {
+            login(&d, &attacker, "admin", "Wrong-pass-1").await;
+        }
+        assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 401);
+    });
+}
+
+/// Sets admin's questions (answers "a1", "a2", "a3") with its password.
+async fn set_questions(admin: &Api<'_>, pw: &str) {
+    let qs: Vec<Value> = (1..=3)
+        .map(|i| json!({"question": format!("Question {i}?"), "answer": format!("a{i}")}))
+        .collect();
+    let (s, v) = admin
+        .put(
+            "/api/v1/me/secret-questions",
+            json!({"questions": qs, "current_password": pw}),
+        )
+        .await;
+    assert_eq!(s, 204, "{v}");
+}
+
+async fn answer(d: &Daemon, c: &reqwest::Client, answers: [&str; 3]) -> reqwest::StatusCode {
+    c.post(d.url("/api/v1/password-reset/answers"))
+        .json(&json!({"login": "admin", "answers": answers}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[test]
+fn secret_questions_do_not_bypass_the_lockout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        fast_logins()
+            .env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "1000")
+            .env("BAILIWICK_AUTH_RESET_RATE_PER_LOGIN_PER_MINUTE", "1000"),
+    );
+    rt().block_on(async {
+        let (admin, pw) = password_of(&d, "admin").await;
+        set_questions(&admin, &pw).await;
+        let attacker = client_at(&d, "127.0.0.2");
+        // Wrong answers have their own counter: five lock the reset.
+        for _ in 0..5 {
+            assert_eq!(answer(&d, &attacker, ["x", "y", "z"]).await, 401);
+        }
+        assert_eq!(answer(&d, &attacker, ["a1", "a2", "a3"]).await, 401);
+        let failed = entries(&admin, "password_reset.failed").await;
+        assert_eq!(failed.len(), 6, "{failed:?}");
+        assert!(entries(&admin, "login.failed").await.is_empty());
+        // Logins were not touched, and the password was not changed.
+        assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 201);
+        mail_with(&d, &["is locked", "at the secret questions"]).await;
+
+        // A password lock (from the attacker's side) also stops the reset.
+        let out = d.ctl(&["users", "unlock", "admin"]);
+        assert!(out.status.success());
+        for _ in 0..5 {
+            login(&d, &attacker, "admin", "Wrong-pass-1").await;
+        }
+        assert_eq!(answer(&d, &attacker, ["a1", "a2", "a3"]).await, 401);
+        assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 201);
+    });
+}
+
+#[test]
+fn a_stolen_session_cannot_set_new_secret_questions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&dir.path().join("data"), fast_logins());
+    rt().block_on(async {
+        let (admin, pw) = password_of(&d, "admin").await;
+        let qs: Vec<Value> = (1..=3)
+            .map(|i| json!({"question": format!("Q{i}?"), "answer": "x"}))
+            .collect();
+        let (s, v) = admin
+            .put("/api/v1/me/secret-questions", json!({"questions": qs}))
+            .await;
+        assert_eq!(s, 400, "a token alone is not enough: {v}");
+        let (s, _) = admin
+            .put(
+                "/api/v1/me/secret-questions",
+                json!({"questions": qs, "current_password": "Wrong-pass-1"}),
+            )
+            .await;
+        assert_eq!(s, 401);
+        // Counted and logged as a failed login.
+        let failed = entries(&admin, "login.failed").await;
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        set_questions(&admin, &pw).await;
+        mail_with(&d, &["Your secret questions were changed"]).await;
+        // A self-service reset is mailed too.
+        let r = d
+            .client()
+            .post(d.url("/api/v1/password-reset/answers"))
+            .json(&json!({"login": "admin", "answers": ["a1", "a2", "a3"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        mail_with(&d, &["Your password was reset"]).await;
+    });
+}
+
+#[test]
+fn me_password_is_not_an_unlimited_password_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&dir.path().join("data"), fast_logins());
+    rt().block_on(async {
+        let (admin, pw) = password_of(&d, "admin").await;
+        // Generated passwords, not expired: 403 before any verification,
+        // the same for a right and a wrong current password.
+        for current in [pw.as_str(), "Wrong-pass-1"] {
+            let (s, v) = admin
+                .put(
+                    "/api/v1/me/password",
+                    json!({"current": current, "new": "Brand-new-pass-9"}),
+                )
+                .await;
+            assert_eq!(s, 403, "{v}");
+        }
+        assert!(entries(&admin, "login.failed").await.is_empty());
+        let (s, v) = admin
+            .put(
+                "/api/v1/settings/security",
+                json!({"user_defined_passwords": true, "password_expiration_days": 0,
+                       "lockout_threshold": 5, "min_password_length": 8,
+                       "external_ids_enabled": false}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        // Wrong current passwords count as failed logins and lock.
+        let wrong = || async {
+            admin
+                .put(
+                    "/api/v1/me/password",
+                    json!({"current": "Wrong-pass-1", "new": "Brand-new-pass-9"}),
+                )
+                .await
+                .0
+        };
+        for _ in 0..4 {
+            assert_eq!(wrong().await, 401);
+        }
+        assert_eq!(entries(&admin, "login.failed").await.len(), 4);
+        assert_eq!(wrong().await, 401);
+        // The fifth locked it from a familiar address: sessions end too.
+        assert_eq!(admin.get("/api/v1/me").await.0, 401);
+        assert_eq!(
+            login(&d, &admin.c, "admin", &pw).await.status(),
+            401,
+            "locked"
+        );
+    });
+}
+
+#[test]
+fn me_password_checks_the_rate_limits_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default()
+            .env("BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE", "4")
+            .env("BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE", "1000"),
+    );
+    rt().block_on(async {
+        // Two logins of the address's four: the link's and this one.
+        let (admin, _) = password_of(&d, "admin").await;
+        let mut limited = false;
+        for _ in 0..4 {
+            let (s, _) = admin
+                .put(
+                    "/api/v1/me/password",
+                    json!({"current": "Wrong-pass-1", "new": "Brand-new-pass-9"}),
+                )
+                .await;
+            limited |= s == 429;
+        }
+        assert!(limited, "the address limit holds for password changes");
+    });
+}
+
+#[test]
+fn password_reset_requests_do_not_keep_a_named_user_from_logging_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default()
+            .env("BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE", "1000")
+            .env("BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE", "3"),
+    );
+    rt().block_on(async {
+        let (admin, pw) = password_of(&d, "admin").await;
+        let attacker = client_at(&d, "127.0.0.2");
+        // Reset requests have their own limiter, and do not spend logins.
+        let mut statuses = Vec::new();
+        for _ in 0..12 {
+            let r = attacker
+                .post(d.url("/api/v1/password-reset"))
+                .json(&json!({"login": "admin"}))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        assert!(statuses.contains(&429), "{statuses:?}");
+        assert_eq!(login(&d, &d.client(), "admin", &pw).await.status(), 201);
+        // Successful logins spend nothing: more than three in a minute.
+        for _ in 0..4 {
+            assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 201);
+        }
+        // Failures spend the login's budget: the attacker is held...
+        for _ in 0..3 {
+            assert_eq!(
+                login(&d, &attacker, "admin", "Wrong-pass-1").await.status(),
+                401
+            );
+        }
+        assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 429);
+        assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 429);
+        // ...but not the address that logged in as admin in the last day.
+        assert_eq!(login(&d, &admin.c, "admin", &pw).await.status(), 201);
+        // Limit hits are logged, once per login and address per minute
+        // however many there were (here reset and login hits alike).
+        let hits = entries(&admin, "login.rate_limited").await;
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0]["ip"], "127.0.0.2");
+        assert_eq!(hits[0]["target"], "login admin");
+    });
+}
+
+#[test]
+fn password_reset_answers_the_same_shape_for_every_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = Daemon::start_with(&data, fast_logins());
+    let c = d.client();
+    let ask = |login_name: &'static str| {
+        let c = c.clone();
+        let url = d.url("/api/v1/password-reset");
+        async move {
+            let r = c
+                .post(url)
+                .json(&json!({"login": login_name}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let first = rt().block_on(async {
+        // admin exists but set no questions; ghost does not exist.
+        let (s_admin, admin) = ask("admin").await;
+        let (s_ghost, ghost) = ask("ghost").await;
+        assert_eq!((s_admin, s_ghost), (200, 200), "{admin} {ghost}");
+        assert_eq!(admin["questions"].as_array().unwrap().len(), 3);
+        assert_eq!(ghost["questions"].as_array().unwrap().len(), 3);
+        assert_eq!(ask("ghost").await.1, ghost, "asking twice, the same answer");
+        // Answers for an unknown login: the same 401 as a wrong answer.
+        let r = c
+            .post(d.url("/api/v1/password-reset/answers"))
+            .json(&json!({"login": "ghost", "answers": ["a", "b", "c"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        ghost
+    });
+    let (st, _) = d.stop();
+    assert!(st.success());
+    // The same after a restart.
+    let d = Daemon::start_with(&data, fast_logins());
+    let c = d.client();
+    rt().block_on(async {
+        let r = c
+            .post(d.url("/api/v1/password-reset"))
+            .json(&json!({"login": "ghost"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.json::<Value>().await.unwrap(), first);
+    });
+}
+
+#[test]
+fn control_characters_from_attempted_logins_are_escaped_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&dir.path().join("data"), fast_logins());
+    rt().block_on(async {
+        let (admin, _) = password_of(&d, "admin").await;
+        let c = d.client();
+        login(&d, &c, "bo\u{0}ss\u{1b}[2J", "Wrong-pass-1").await;
+        let failed = entries(&admin, "login.failed").await;
+        let target = failed[0]["target"].as_str().unwrap();
+        assert_eq!(target, "login bo\\u{0}ss\\u{1b}[2J");
+        assert_eq!(failed[0]["actor_login"], "bo\\u{0}ss\\u{1b}[2J");
+    });
+}

@@ -468,3 +468,81 @@ fn r3_1_units_carry_their_assigned_assets_atomically() {
         assert!(v["detail"].as_str().unwrap().contains("10.0.0.300"), "{v}");
     });
 }
+
+/// The spooled email to `to` whose text contains `needle`, waiting for it.
+async fn mail_to(d: &Daemon, to: &str, needle: &str) -> String {
+    let spool = d.data_dir.join("outbox-spool");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = std::fs::read_dir(&spool)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|t| t.contains(&format!("<{to}>")) && t.contains(needle));
+        if let Some(t) = found {
+            return t;
+        }
+        assert!(std::time::Instant::now() < deadline, "no email to {to}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn a_unit_manager_does_not_take_over_peers_by_email_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let eu = admin.create_unit("EU").await;
+        admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        let peer = admin.create_user("paul", "unit_manager", Some(&eu)).await;
+        let sam = admin.create_user("sam", "scanner", Some(&eu)).await;
+        // paul holds a permission jane does not.
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{peer}"),
+                json!({"permissions": ["create_option_profiles", "add_assets"]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let jane = sign_in(&d, "jane").await;
+
+        // R5.2: jane could not grant paul's permissions: no email change,
+        // no reset.
+        let (s, v) = jane
+            .patch(
+                &format!("/api/v1/users/{peer}"),
+                json!({"email": "jane-owns-this@example.net"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        let (s, v) = jane
+            .post(&format!("/api/v1/users/{peer}/reset-password"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        let (_, p) = admin.get(&format!("/api/v1/users/{peer}")).await;
+        assert_eq!(p["email"], "paul@example.com");
+
+        // sam she may re-address; the old address hears of it, and no
+        // reset link goes to the new one for a day, unless a Manager asks.
+        let (s, v) = jane
+            .patch(
+                &format!("/api/v1/users/{sam}"),
+                json!({"email": "sam-new@example.net"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let old = mail_to(&d, "sam@example.com", "Your email address was changed").await;
+        assert!(old.contains("sam-new@example.net"), "{old}");
+        let (s, v) = jane
+            .post(&format!("/api/v1/users/{sam}/reset-password"), json!({}))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        assert_eq!(code(&v), "conflict");
+        let (s, v) = admin
+            .post(&format!("/api/v1/users/{sam}/reset-password"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+    });
+}

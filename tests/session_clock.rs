@@ -278,7 +278,8 @@ async fn r8_7_self_service_reset_with_three_case_sensitive_answers() {
     let qs = json!({"questions": [
         {"question": "First pet?", "answer": "Rex"},
         {"question": "Street?", "answer": "Elm"},
-        {"question": "Town?", "answer": "Oslo"}]});
+        {"question": "Town?", "answer": "Oslo"}],
+        "current_password": PASSWORD});
     assert_eq!(
         h.call("PUT", "/api/v1/me/secret-questions", Some(&t), Some(qs))
             .await
@@ -295,7 +296,8 @@ async fn r8_7_self_service_reset_with_three_case_sensitive_answers() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["questions"][0], "First pet?");
-    // Wrong case is wrong, and counts as a failed attempt (R8.2).
+    // Wrong case is wrong, and counts against the answers' own counter
+    // (R8.7), not the password's.
     let (s, _) = h
         .call(
             "POST",
@@ -305,8 +307,8 @@ async fn r8_7_self_service_reset_with_three_case_sensitive_answers() {
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let failed = h.store.snapshot().credentials["u1"].failed_attempts;
-    assert_eq!(failed, 1);
+    let creds = h.store.snapshot().credentials["u1"].clone();
+    assert_eq!((creds.failed_answers, creds.failed_attempts), (1, 0));
     let (s, v) = h
         .call(
             "POST",

@@ -39,6 +39,18 @@ impl LoginLimits {
             .map_err(|n| n.wait_time_from(self.clock.now()))
     }
 
+    /// The per-address limit alone: logins spend a login's budget only when
+    /// they fail (`budget`), so the address is checked apart.
+    pub fn check_address(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        match ip {
+            Some(ip) => self
+                .by_address
+                .check_key(&ip)
+                .map_err(|n| n.wait_time_from(self.clock.now())),
+            None => Ok(()),
+        }
+    }
+
     /// Forgets keys whose limits have fully recovered, so memory stays bounded.
     pub fn prune(&self) {
         self.by_address.retain_recent();

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::budget::{Budget, Sampler};
 use super::limits::LoginLimits;
 use super::password::{HashError, Hasher};
 use super::pool::{Busy, HashPool, Lane};
@@ -61,7 +62,59 @@ pub struct Authenticator {
     /// Addresses with a recent successful login: they hash in their own lane
     /// of the pool, so a flood from other addresses cannot lock them out.
     known: Mutex<HashMap<IpAddr, Instant>>,
+    /// Failed attempts per login (R8.3): only failures spend it.
+    failed_logins: Budget,
+    /// Self-service reset requests per address, wrong answers per login
+    /// (R8.7): apart from logins, so resets cannot block anyone's login.
+    reset_by_address: Budget,
+    reset_by_login: Budget,
+    /// Limit hits go to the activity log, sampled.
+    limit_hits: Sampler,
+    /// Keys the decoy questions of logins without real ones (R8.7).
+    decoy_key: ring::hmac::Key,
 }
+
+/// Questions a decoy is made of: what people commonly choose, so that a
+/// decoy looks like a real set.
+const DECOY_QUESTIONS: [&str; 12] = [
+    "What was the name of your first pet?",
+    "In what city were you born?",
+    "What was the make of your first car?",
+    "What is your mother's maiden name?",
+    "What was the name of your elementary school?",
+    "What is the name of the street you grew up on?",
+    "What was your childhood nickname?",
+    "What is your favorite book?",
+    "In what city did your parents meet?",
+    "What was the first concert you attended?",
+    "What is the middle name of your oldest sibling?",
+    "What was your first job?",
+];
+
+/// The decoy key file in the data directory: decoys stay the same across
+/// restarts, so that asking again after one reveals nothing.
+pub const DECOY_KEY_FILE: &str = "reset-decoy.key";
+
+/// Reads the decoy key from `dir`, or makes and stores one. Without a
+/// readable or writable directory the key lives only in memory.
+pub fn load_decoy_key(dir: &std::path::Path) -> [u8; 32] {
+    let path = dir.join(DECOY_KEY_FILE);
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return key;
+    }
+    let mut key = [0u8; 32];
+    ids::fill_random(&mut key);
+    if let Err(e) = crate::fsutil::write_private_atomic(&path, &key) {
+        tracing::warn!(error = %e, path = %path.display(), "the reset decoy key could not be stored; decoys change at restart");
+    }
+    key
+}
+
+/// Within this long of a successful login of a user, its address is not
+/// held by that login's limit (R8.3).
+const TRUSTED_FOR: Duration = Duration::from_secs(86400);
 
 /// How long a successful login keeps its address in the known lane.
 const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -86,7 +139,45 @@ impl Authenticator {
             dummy_hash,
             config: config.clone(),
             known: Mutex::default(),
+            failed_logins: Budget::per_minute(config.rate_per_login_per_minute),
+            reset_by_address: Budget::per_minute(config.reset_rate_per_address_per_minute),
+            reset_by_login: Budget::per_minute(config.reset_rate_per_login_per_minute),
+            limit_hits: Sampler::default(),
+            decoy_key: {
+                let mut k = [0u8; 32];
+                ids::fill_random(&mut k);
+                ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k)
+            },
         })
+    }
+
+    /// Uses `key` for decoy questions (see [`load_decoy_key`]).
+    pub fn with_decoy_key(mut self, key: &[u8; 32]) -> Authenticator {
+        self.decoy_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        self
+    }
+
+    /// Three plausible questions for a login that has none to show (R8.7):
+    /// the same for the same login every time, so that the answer does not
+    /// tell unknown logins from known ones.
+    pub fn decoy_questions(&self, login: &str) -> Vec<String> {
+        let tag = ring::hmac::sign(&self.decoy_key, login.to_lowercase().as_bytes());
+        let mut pool: Vec<&str> = DECOY_QUESTIONS.to_vec();
+        let mut out = Vec::with_capacity(3);
+        for b in tag.as_ref().iter().take(3) {
+            let i = usize::from(*b) % pool.len();
+            out.push(pool.remove(i).to_owned());
+        }
+        out
+    }
+
+    /// Spends what checking three answers costs, for a login without real
+    /// ones (R8.7: unknown logins take the same time, as at login).
+    pub async fn dummy_answers(&self, ip: Option<IpAddr>, answers: &[String]) -> Result<(), Busy> {
+        for a in answers {
+            self.verify(ip, a.clone(), self.dummy_hash.clone()).await?;
+        }
+        Ok(())
     }
 
     pub fn pool(&self) -> &HashPool {
@@ -95,6 +186,171 @@ impl Authenticator {
 
     pub fn limits(&self) -> &LoginLimits {
         &self.limits
+    }
+
+    /// Whether failures are counted apart for familiar addresses (R8.2).
+    pub fn smart_lockout(&self) -> bool {
+        self.config.smart_lockout
+    }
+
+    /// Forgets rate-limit state that has recovered, so memory stays bounded.
+    pub fn prune(&self) {
+        self.limits.prune();
+        self.failed_logins.prune();
+        self.reset_by_address.prune();
+        self.reset_by_login.prune();
+        self.limit_hits.prune();
+    }
+
+    /// Logs a limit hit (R8.3, R11.1), at most once per login and address
+    /// per minute so that a flood does not flood the log.
+    pub async fn log_limited(&self, store: &Store, ip: Option<IpAddr>, login: &str, what: &str) {
+        if !self.limit_hits.sample(login, ip) {
+            return;
+        }
+        let shown = credentials::shown(login);
+        let actor = Actor {
+            user: None,
+            login: shown.clone(),
+            business_unit: None,
+            ip,
+        };
+        let what = what.to_owned();
+        let logged = store
+            .write(actor, move |tx| {
+                tx.log("login.rate_limited", format!("login {shown}"), what);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = logged {
+            tracing::warn!(error = %e, "a rate-limit hit could not be logged");
+        }
+    }
+
+    /// The per-login limit, unless `ip` had a successful login of that
+    /// user within a day (R8.3): an attacker spending a login's budget does
+    /// not keep its owner out.
+    fn login_budget(
+        &self,
+        state: &crate::domain::State,
+        user: Option<&User>,
+        login: &str,
+        ip: Option<IpAddr>,
+        now: Timestamp,
+    ) -> Result<(), Duration> {
+        let trusted = user
+            .and_then(|u| state.credentials.get(&u.id))
+            .is_some_and(|c| credentials::is_familiar(c, ip, now, TRUSTED_FOR));
+        if trusted {
+            return Ok(());
+        }
+        match self.failed_logins.wait(&login.to_lowercase()) {
+            Some(w) => Err(w),
+            None => Ok(()),
+        }
+    }
+
+    /// The self-service reset's own limits (R8.7): per address, and per
+    /// login for wrong answers (spent by [`Authenticator::reset_failed`]).
+    pub async fn reset_limits(
+        &self,
+        store: &Store,
+        ip: Option<IpAddr>,
+        login: &str,
+    ) -> Result<(), LoginError> {
+        let key = ip.map_or_else(String::new, |ip| ip.to_string());
+        let checked = self.reset_by_address.take(&key).and_then(|()| {
+            match self.reset_by_login.wait(&login.to_lowercase()) {
+                Some(w) => Err(w),
+                None => Ok(()),
+            }
+        });
+        if let Err(wait) = checked {
+            self.log_limited(store, ip, login, "self-service reset rate limited")
+                .await;
+            return Err(LoginError::RateLimited(wait));
+        }
+        Ok(())
+    }
+
+    /// Spends one wrong answer of `login`'s reset budget.
+    pub fn reset_failed(&self, login: &str) {
+        self.reset_by_login.charge(&login.to_lowercase());
+    }
+
+    /// The limits of a login, for a signed-in user about to give its
+    /// current password (R8.3): checked before anything else.
+    pub async fn current_limits(
+        &self,
+        store: &Store,
+        user: &User,
+        ip: Option<IpAddr>,
+    ) -> Result<(), LoginError> {
+        if let Err(wait) = self.limits.check_address(ip) {
+            self.log_limited(store, ip, &user.login, "address rate limited")
+                .await;
+            return Err(LoginError::RateLimited(wait));
+        }
+        let state = store.snapshot();
+        let now = store.clock().now();
+        if let Err(wait) = self.login_budget(&state, Some(user), &user.login, ip, now) {
+            self.log_limited(store, ip, &user.login, "login rate limited")
+                .await;
+            return Err(LoginError::RateLimited(wait));
+        }
+        Ok(())
+    }
+
+    /// Verifies a signed-in user's current password as a login would
+    /// (R8.2, R8.3): limits first, the lock of its address, and a wrong
+    /// password counted as a failed login.
+    ///
+    /// Call [`Authenticator::current_limits`] first.
+    pub async fn verify_current(
+        &self,
+        store: &Store,
+        user: &User,
+        password: &str,
+        origin: &Origin,
+    ) -> Result<(), LoginError> {
+        let state = store.snapshot();
+        let now = store.clock().now();
+        if password.len() > MAX_PASSWORD {
+            return Err(LoginError::Denied);
+        }
+        let stored = state
+            .credentials
+            .get(&user.id)
+            .and_then(|c| c.password_hash.clone());
+        let checked_against = stored.clone().unwrap_or_else(|| self.dummy_hash.clone());
+        let verified = self
+            .verify(origin.ip, password.to_owned(), checked_against)
+            .await
+            .map_err(|Busy| LoginError::Busy)?
+            && stored.is_some();
+        let smart = self.config.smart_lockout;
+        let barrier = credentials::login_barrier_from(&state, user, origin.ip, now, smart);
+        if verified && barrier.is_none() {
+            return Ok(());
+        }
+        self.failed_logins.charge(&user.login.to_lowercase());
+        let why = barrier.unwrap_or(Denied::WrongPassword);
+        let id = user.id.clone();
+        let api = origin.api;
+        let actor = Actor {
+            user: Some(user.id.clone()),
+            login: user.login.clone(),
+            business_unit: user.business_unit.clone(),
+            ip: origin.ip,
+        };
+        store
+            .write(actor, move |tx| {
+                credentials::record_failure(tx, &id, why, api, smart);
+                Ok(())
+            })
+            .await
+            .map_err(LoginError::Unavailable)?;
+        Err(LoginError::Denied)
     }
 
     /// Hashes a secret on the pool.
@@ -152,14 +408,23 @@ impl Authenticator {
         origin: &Origin,
         with_session: bool,
     ) -> Result<LoginOk, LoginError> {
-        self.limits
-            .check(origin.ip, login)
-            .map_err(LoginError::RateLimited)?;
+        if let Err(wait) = self.limits.check_address(origin.ip) {
+            self.log_limited(store, origin.ip, login, "address rate limited")
+                .await;
+            return Err(LoginError::RateLimited(wait));
+        }
         if login.len() > MAX_LOGIN || password.len() > MAX_PASSWORD {
             return Err(LoginError::Denied);
         }
         let state = store.snapshot();
         let user = state.user_by_login(login).cloned();
+        let now = store.clock().now();
+        if let Err(wait) = self.login_budget(&state, user.as_ref(), login, origin.ip, now) {
+            self.log_limited(store, origin.ip, login, "login rate limited")
+                .await;
+            return Err(LoginError::RateLimited(wait));
+        }
+        let smart = self.config.smart_lockout;
         let stored = user
             .as_ref()
             .and_then(|u| state.credentials.get(&u.id))
@@ -175,11 +440,14 @@ impl Authenticator {
             login: user
                 .as_ref()
                 .map(|u| u.login.clone())
-                .unwrap_or_else(|| login.chars().take(64).collect()),
+                .unwrap_or_else(|| credentials::shown(login)),
             business_unit: user.as_ref().and_then(|u| u.business_unit.clone()),
             ip: origin.ip,
         };
         let api = origin.api;
+        if !verified {
+            self.failed_logins.charge(&login.to_lowercase());
+        }
         let Some(user) = user else {
             let l = login.to_owned();
             store
@@ -191,13 +459,13 @@ impl Authenticator {
                 .map_err(LoginError::Unavailable)?;
             return Err(LoginError::Denied);
         };
-        let barrier = credentials::login_barrier(&state, &user);
+        let barrier = credentials::login_barrier_from(&state, &user, origin.ip, now, smart);
         if barrier.is_some() || !verified {
             let why = barrier.unwrap_or(Denied::WrongPassword);
             let id = user.id.clone();
             store
                 .write(actor, move |tx| {
-                    credentials::record_failure(tx, &id, why, api);
+                    credentials::record_failure(tx, &id, why, api, smart);
                     Ok(())
                 })
                 .await
@@ -210,7 +478,6 @@ impl Authenticator {
             }
             _ => None,
         };
-        let now = store.clock().now();
         let (token, session) = if with_session {
             let token = ids::new_token();
             let session = self.new_session(&token, &user, now, origin);
@@ -222,7 +489,7 @@ impl Authenticator {
         let s = session.clone();
         let user = store
             .write(actor, move |tx| {
-                credentials::record_success(tx, &id, rehash, s, api)
+                credentials::record_success(tx, &id, rehash, s, api, smart)
             })
             .await
             .map_err(|e| match e {
@@ -256,9 +523,16 @@ impl Authenticator {
 /// A generated password that meets the default policy: 20 characters of
 /// letters, digits and R8.5 specials, with at least one letter and one digit.
 pub fn generate_password() -> String {
+    generate_password_of(20)
+}
+
+/// A generated password of at least 20 characters, and at least
+/// `min_length`, so that it meets the policy in force (R8.5).
+pub fn generate_password_of(min_length: u32) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-+=!@#%";
+    let len = (min_length as usize).clamp(20, 1024);
     loop {
-        let mut raw = [0u8; 20];
+        let mut raw = vec![0u8; len];
         ids::fill_random(&mut raw);
         // 64 symbols: a byte's low six bits pick one without bias.
         let p: String = raw
@@ -281,6 +555,45 @@ mod tests {
             let p = generate_password();
             assert_eq!(p.len(), 20);
             crate::domain::password::check(&p, 20).unwrap();
+        }
+    }
+
+    #[test]
+    fn decoy_questions_are_three_distinct_and_the_same_for_the_same_login() {
+        let config = AuthConfig {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            ..AuthConfig::default()
+        };
+        let a = Authenticator::new(&config)
+            .unwrap()
+            .with_decoy_key(&[7; 32]);
+        let q = a.decoy_questions("nobody");
+        assert_eq!(q.len(), 3);
+        assert!(q[0] != q[1] && q[1] != q[2] && q[0] != q[2]);
+        assert_eq!(
+            a.decoy_questions("NOBODY"),
+            q,
+            "logins are case-insensitive"
+        );
+        let b = Authenticator::new(&config)
+            .unwrap()
+            .with_decoy_key(&[7; 32]);
+        assert_eq!(
+            b.decoy_questions("nobody"),
+            q,
+            "the same key after a restart"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_decoy_key(dir.path()), load_decoy_key(dir.path()));
+    }
+
+    #[test]
+    fn generated_passwords_meet_a_minimum_length_above_20() {
+        for min in [21, 32, 64, 128] {
+            let p = generate_password_of(min);
+            assert_eq!(p.chars().count(), min as usize);
+            crate::domain::password::check(&p, min).unwrap();
         }
     }
 }

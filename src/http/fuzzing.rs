@@ -137,7 +137,7 @@ fn run(kind: usize, body: &[u8], state: &mut State, actor: Actor) -> Result<(), 
             if let Some(p) = req.new_password {
                 session::password_length(&p)?;
                 command(state, actor, |tx| {
-                    credentials::self_reset(tx, &me, &p, "hash".into())
+                    credentials::self_reset(tx, &me, &p, "hash".into(), true)
                 })?;
             }
         }

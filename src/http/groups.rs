@@ -265,9 +265,12 @@ pub async fn list_distribution_groups(
 ) -> ApiResult<Json<Page<DistributionGroupView>>> {
     let state = app.store.snapshot();
     let a = acting(&state, &caller)?;
-    let items = groups::list_distribution_groups(&a)?
+    let items = groups::readable_distribution_groups(&a)?
         .into_iter()
-        .map(|g| (g.id.clone(), DistributionGroupView::new(g)))
+        .map(|g| {
+            let shown = groups::shown_distribution(&a, g);
+            (g.id.clone(), DistributionGroupView::new(&shown))
+        })
         .collect();
     Ok(Json(paginate(items, q.limit, q.cursor.as_deref())?))
 }

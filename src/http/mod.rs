@@ -69,7 +69,13 @@ impl App {
     ) -> Result<App, crate::auth::password::HashError> {
         let authz = crate::authz::Authz::attach(&store);
         Ok(App {
-            auth: Arc::new(crate::auth::service::Authenticator::new(&config.auth)?),
+            auth: Arc::new({
+                let auth = crate::auth::service::Authenticator::new(&config.auth)?;
+                match store.path().parent() {
+                    Some(dir) => auth.with_decoy_key(&crate::auth::service::load_decoy_key(dir)),
+                    None => auth,
+                }
+            }),
             authz,
             store,
             config,

@@ -15,7 +15,7 @@ use super::extract::ApiJson;
 use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{SessionView, UserView};
 use crate::auth::pool::Busy;
-use crate::auth::service::{LoginError, Origin, generate_password};
+use crate::auth::service::{LoginError, Origin, generate_password, generate_password_of};
 use crate::domain::credentials::{self, Activation};
 use crate::domain::{Actor, Role};
 use crate::ids;
@@ -191,25 +191,16 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    let state = app.store.snapshot();
-    let stored = state
-        .credentials
-        .get(&caller.user.id)
-        .and_then(|c| c.password_hash.clone())
-        .ok_or_else(ApiError::unauthenticated)?;
     password_length(&req.new)?;
-    if !app
-        .auth
-        .verify(caller.ip, req.current, stored)
+    app.auth
+        .current_limits(&app.store, &caller.user, caller.ip)
         .await
-        .map_err(busy)?
-    {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "the current password is wrong",
-        ));
-    }
+        .map_err(login_error)?;
+    let state = app.store.snapshot();
+    // Refused before any verification: a password that cannot be changed
+    // must not make this an oracle for the current one (R8.5).
+    credentials::may_choose_password(&state, &caller.user, app.clock.now())?;
+    current_password(&app, &caller, &req.current).await?;
     // Policy first, so that a refused password costs no hash.
     crate::domain::password::check(&req.new, state.settings.security.min_password_length)?;
     let hash = app
@@ -227,6 +218,29 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Verifies the caller's current password like a login (R8.2): a wrong one
+/// is counted and logged as a failed login. The limits were checked first.
+async fn current_password(app: &App, caller: &Caller, password: &str) -> ApiResult<()> {
+    let origin = Origin {
+        ip: caller.ip,
+        user_agent: String::new(),
+        api: caller.basic,
+    };
+    match app
+        .auth
+        .verify_current(&app.store, &caller.user, password, &origin)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(LoginError::Denied) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the current password is wrong",
+        )),
+        Err(e) => Err(login_error(e)),
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretQuestion {
@@ -238,6 +252,9 @@ pub struct SecretQuestion {
 #[serde(deny_unknown_fields)]
 pub struct SecretQuestions {
     pub(crate) questions: Vec<SecretQuestion>,
+    /// The caller's password: a session alone does not set the questions
+    /// that can reset it (R8.7).
+    pub(crate) current_password: String,
 }
 
 impl SecretQuestions {
@@ -267,6 +284,11 @@ pub async fn set_secret_questions(
     ApiJson(req): ApiJson<SecretQuestions>,
 ) -> ApiResult<StatusCode> {
     req.check()?;
+    app.auth
+        .current_limits(&app.store, &caller.user, caller.ip)
+        .await
+        .map_err(login_error)?;
+    current_password(&app, &caller, &req.current_password).await?;
     let mut hashed = Vec::with_capacity(3);
     for q in req.questions {
         // Answers are case-sensitive (R8.7): hashed as given.
@@ -535,9 +557,10 @@ pub struct ResetQuestions {
     questions: Vec<String>,
 }
 
-/// Self-service reset, step 1 (R8.7): the login's three questions.
+/// Self-service reset, step 1 (R8.7): the login's three questions; the
+/// same shape for every login, known or not.
 #[utoipa::path(post, path = "/api/v1/password-reset", tag = "sessions", request_body = ResetStart,
-    responses((status = 200, body = ResetQuestions), (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = ResetQuestions),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn reset_questions(
     State(app): State<App>,
@@ -545,11 +568,11 @@ pub async fn reset_questions(
     ApiJson(req): ApiJson<ResetStart>,
 ) -> ApiResult<Json<ResetQuestions>> {
     app.auth
-        .limits()
-        .check(source.ip, &req.login)
-        .map_err(|w| login_error(crate::auth::service::LoginError::RateLimited(w)))?;
+        .reset_limits(&app.store, source.ip, &req.login)
+        .await
+        .map_err(login_error)?;
     let state = app.store.snapshot();
-    let questions = state
+    let real = state
         .user_by_login(&req.login)
         .filter(|u| {
             credentials::login_barrier(&state, u).is_none_or(|d| d == credentials::Denied::Locked)
@@ -561,12 +584,10 @@ pub async fn reset_questions(
                 .map(|(q, _)| q.clone())
                 .collect::<Vec<_>>()
         })
-        .filter(|q| q.len() == 3)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "no self-service reset is set up for this login; ask an administrator",
-            )
-        })?;
+        .filter(|q| q.len() == 3);
+    // Every login gets three questions (R8.7): real ones, or decoys that
+    // stay the same, so the answer does not say which logins exist.
+    let questions = real.unwrap_or_else(|| app.auth.decoy_questions(&req.login));
     Ok(Json(ResetQuestions { questions }))
 }
 
@@ -592,7 +613,7 @@ impl ResetAnswers {
 }
 
 /// Self-service reset, step 2 (R8.7): three right answers set a new
-/// password; wrong answers count as failed login attempts.
+/// password; wrong answers count against their own counter and lock.
 #[utoipa::path(post, path = "/api/v1/password-reset/answers", tag = "sessions", request_body = ResetAnswers,
     responses((status = 200, body = ActivationView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
@@ -602,52 +623,82 @@ pub async fn reset_answers(
     ApiJson(req): ApiJson<ResetAnswers>,
 ) -> ApiResult<Json<ActivationView>> {
     app.auth
-        .limits()
-        .check(source.ip, &req.login)
-        .map_err(|w| login_error(crate::auth::service::LoginError::RateLimited(w)))?;
+        .reset_limits(&app.store, source.ip, &req.login)
+        .await
+        .map_err(login_error)?;
     let denied = || login_error(crate::auth::service::LoginError::Denied);
     req.check()?;
     let state = app.store.snapshot();
-    let user = state
-        .user_by_login(&req.login)
-        .cloned()
-        .ok_or_else(denied)?;
-    let creds = state.credentials.get(&user.id).cloned().unwrap_or_default();
-    if creds.secret_questions.len() != 3 {
+    let user = state.user_by_login(&req.login).cloned();
+    let creds = user
+        .as_ref()
+        .and_then(|u| state.credentials.get(&u.id))
+        .filter(|c| c.secret_questions.len() == 3)
+        .cloned();
+    let (Some(user), Some(creds)) = (user, creds) else {
+        // The same hashing and the same kind of write as a real check, so
+        // that the time taken does not tell unknown logins apart (R8.7).
+        app.auth
+            .dummy_answers(source.ip, &req.answers)
+            .await
+            .map_err(busy)?;
+        app.auth.reset_failed(&req.login);
+        let shown = credentials::shown(&req.login);
+        app.store
+            .write(anonymous(source.ip, &shown), move |tx| {
+                tx.log(
+                    "password_reset.failed",
+                    format!("login {shown}"),
+                    "no self-service reset for this login",
+                );
+                Ok(())
+            })
+            .await?;
         return Err(denied());
-    }
+    };
     let mut all_right = true;
-    for (answer, (_, hash)) in req.answers.into_iter().zip(creds.secret_questions) {
+    for (answer, (_, hash)) in req.answers.into_iter().zip(creds.secret_questions.clone()) {
         all_right &= app
             .auth
             .verify(source.ip, answer, hash)
             .await
             .map_err(busy)?;
     }
+    let smart = app.auth.smart_lockout();
     let barrier = credentials::login_barrier(&state, &user).filter(|d| {
         !matches!(
             d,
             credentials::Denied::Locked | credentials::Denied::NotActivated
         )
     });
+    // A locked account does not reset itself (R8.2, R8.7), right answers or not.
+    let locked = credentials::reset_locked(&creds, source.ip, app.clock.now(), smart);
     let actor = Actor {
         user: Some(user.id.clone()),
         login: user.login.clone(),
         business_unit: user.business_unit.clone(),
         ip: source.ip,
     };
-    if !all_right || barrier.is_some() {
+    if !all_right || barrier.is_some() || locked {
+        let why = match (barrier, locked) {
+            (Some(d), _) => d.as_str(),
+            (None, true) => credentials::Denied::Locked.as_str(),
+            (None, false) => credentials::WRONG_ANSWERS,
+        };
+        if !all_right {
+            app.auth.reset_failed(&user.login);
+        }
         let id = user.id.clone();
-        let why = barrier.unwrap_or(credentials::Denied::WrongPassword);
         app.store
             .write(actor, move |tx| {
-                credentials::record_failure(tx, &id, why, false);
+                credentials::record_answer_failure(tx, &id, why);
                 Ok(())
             })
             .await?;
         return Err(denied());
     }
     let user_defined = state.settings.security.user_defined_passwords;
+    let min_length = state.settings.security.min_password_length;
     let (password, shown) = match (req.new_password, user_defined) {
         (Some(p), true) => (p, None),
         (None, true) => {
@@ -656,12 +707,12 @@ pub async fn reset_answers(
             ));
         }
         (_, false) => {
-            let p = generate_password();
+            let p = generate_password_of(min_length);
             (p.clone(), Some(p))
         }
     };
     password_length(&password)?;
-    crate::domain::password::check(&password, state.settings.security.min_password_length)?;
+    crate::domain::password::check(&password, min_length)?;
     let hash = app
         .auth
         .hash(source.ip, password.clone())
@@ -670,7 +721,7 @@ pub async fn reset_answers(
     let id = user.id.clone();
     app.store
         .write(actor, move |tx| {
-            credentials::self_reset(tx, &id, &password, hash)
+            credentials::self_reset(tx, &id, &password, hash, smart)
         })
         .await?;
     Ok(Json(ActivationView {

@@ -14,7 +14,7 @@
 
 use crate::domain::access::{name_of, unit_name};
 use crate::domain::contacts::contact_for;
-use crate::domain::notice::{MailTo, Notice, NoticeKind};
+use crate::domain::notice::{LockCounter, MailTo, Notice, NoticeKind};
 use crate::domain::settings::notification_contact_for;
 use crate::domain::{EmailContact, Role, State, User, UserStatus};
 
@@ -156,13 +156,22 @@ fn render_for_user(
             mail
         }
         NoticeKind::AccountLocked => locked(state, user, subscription),
+        NoticeKind::AccountLockedBy { counter } => locked_by(state, user, subscription, *counter),
+        NoticeKind::SecretQuestionsChanged => questions_changed(state, user, subscription),
+        NoticeKind::PasswordSelfReset => self_reset_done(state, user, subscription),
+        NoticeKind::EmailChanged { .. } => email_changed(state, user, subscription),
         NoticeKind::Notification { subject, body } => {
             notification(state, user, subscription, subject, body)
         }
     };
+    // R7.2: an email change is told to the address it replaced.
+    let to_email = match &notice.kind {
+        NoticeKind::EmailChanged { old } => old.clone(),
+        _ => user.email.clone(),
+    };
     Ok(Render::Send(Rendered {
         to_name: full_name(user).unwrap_or_default(),
-        to_email: user.email.clone(),
+        to_email,
         html: html::document(&subject, &text, &links),
         subject,
         text,
@@ -295,6 +304,96 @@ fn locked(state: &State, user: &User, subscription: &str) -> (String, String) {
         poc = primary_contact(state, user),
     );
     (subject, text)
+}
+
+fn locked_by(
+    state: &State,
+    user: &User,
+    subscription: &str,
+    counter: LockCounter,
+) -> (String, String) {
+    let subject = format!("Your account in {subscription} is locked");
+    let what = match counter {
+        LockCounter::SecretAnswers => "Self-service password reset for your account",
+        _ => "Your account",
+    };
+    let text = format!(
+        "{greeting}\n\
+         \n\
+         {what} {login} in the subscription \"{subscription}\" was locked after\n\
+         too many failed attempts {from}.\n\
+         Now {refuses}.\n\
+         \n\
+         To unlock it, ask your primary contact: {poc}\n\
+         A Manager can reactivate the account, or reset its password.\n\
+         If these attempts were not yours, say so: someone may be guessing your password.\n\
+         \n\
+         {FOOTER}\n",
+        greeting = greeting(user),
+        login = user.login,
+        from = counter.from_where(),
+        refuses = counter.refuses(),
+        poc = primary_contact(state, user),
+    );
+    (subject, text)
+}
+
+/// A change to the account that whoever holds a session could make: the
+/// owner is told, with whom to ask if it was not them.
+fn account_changed(
+    state: &State,
+    user: &User,
+    subscription: &str,
+    subject: &str,
+    what: &str,
+) -> (String, String) {
+    let subject = format!("{subject} in {subscription}");
+    let text = format!(
+        "{greeting}\n\
+         \n\
+         {what} for your account {login} in the subscription \"{subscription}\".\n\
+         \n\
+         If this was not you, tell your primary contact at once: {poc}\n\
+         \n\
+         {FOOTER}\n",
+        greeting = greeting(user),
+        login = user.login,
+        poc = primary_contact(state, user),
+    );
+    (subject, text)
+}
+
+fn questions_changed(state: &State, user: &User, subscription: &str) -> (String, String) {
+    account_changed(
+        state,
+        user,
+        subscription,
+        "Your secret questions were changed",
+        "The secret questions for self-service password reset were changed",
+    )
+}
+
+fn self_reset_done(state: &State, user: &User, subscription: &str) -> (String, String) {
+    account_changed(
+        state,
+        user,
+        subscription,
+        "Your password was reset",
+        "The password was reset with the secret questions, and every session was signed out,",
+    )
+}
+
+fn email_changed(state: &State, user: &User, subscription: &str) -> (String, String) {
+    account_changed(
+        state,
+        user,
+        subscription,
+        "Your email address was changed",
+        &format!(
+            "The email address was changed from this address to {}",
+            user.email
+        ),
+    )
 }
 
 fn notification(

@@ -118,10 +118,14 @@ impl NoticeV2 {
 impl Record for Notice {
     /// 2: `NoticeKind::Notification { subject, body }`.
     /// 3: `to: MailTo` (a user or a plain address) instead of `user`.
-    const VERSION: u16 = 3;
+    /// 4: kinds `account_locked_by`, `secret_questions_changed`,
+    /// `password_self_reset`, `email_changed`, appended after the others.
+    const VERSION: u16 = 4;
 
     fn upgrade(version: u16, body: &[u8]) -> Result<Self, DecodeError> {
         match version {
+            // Version 3 kinds are a prefix of version 4's: same bytes.
+            3 => codec::decode_body::<Notice>(body),
             1 => {
                 let old: NoticeV1 = codec::decode_body(body)?;
                 Ok(NoticeV2 {
@@ -343,7 +347,12 @@ pub fn why_not_retry(f: &FailedMail) -> Option<String> {
              with `bailiwick ctl users activation-link LOGIN` (or `users reset-password LOGIN`)",
             f.seq
         )),
-        NoticeKind::AccountLocked | NoticeKind::Notification { .. } => None,
+        NoticeKind::AccountLocked
+        | NoticeKind::Notification { .. }
+        | NoticeKind::AccountLockedBy { .. }
+        | NoticeKind::SecretQuestionsChanged
+        | NoticeKind::PasswordSelfReset
+        | NoticeKind::EmailChanged { .. } => None,
     }
 }
 
@@ -420,7 +429,15 @@ mod tests {
             Notice::to_user(NoticeKind::NewCredentials, "u1".into(), Some("tok".into()))
         );
         let again = codec::encode(&n);
-        assert_eq!(&again[..2], &3u16.to_le_bytes());
+        assert_eq!(&again[..2], &4u16.to_le_bytes());
+    }
+
+    #[test]
+    fn r12_1_a_version_3_notice_still_decodes() {
+        let n = Notice::to_user(NoticeKind::AccountLocked, "u1".into(), None);
+        let mut bytes = 3u16.to_le_bytes().to_vec();
+        bytes.extend(bincode::serde::encode_to_vec(&n, bincode::config::standard()).unwrap());
+        assert_eq!(codec::decode::<Notice>(&bytes).unwrap(), n);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
-use super::codec::Record;
+use super::codec::{DecodeError, Record, decode_body};
 use crate::domain::{
     ActivationLink, Activity, AssetGroup, AssetSet, BusinessUnit, Credentials, DistributionGroup,
     OwnedObject, ScannerAppliance, Session, Settings, Subscription, UnitAssets, User,
@@ -89,7 +89,37 @@ impl Record for User {
     const VERSION: u16 = 1;
 }
 impl Record for Credentials {
-    const VERSION: u16 = 1;
+    /// 2: smart lockout's second counter and familiar addresses, the secret
+    /// answer counter and lock, `email_changed_at`.
+    const VERSION: u16 = 2;
+
+    fn upgrade(version: u16, body: &[u8]) -> Result<Self, DecodeError> {
+        match version {
+            1 => {
+                let old: CredentialsV1 = decode_body(body)?;
+                Ok(Credentials {
+                    password_hash: old.password_hash,
+                    password_changed_at: old.password_changed_at,
+                    failed_attempts: old.failed_attempts,
+                    locked: old.locked,
+                    secret_questions: old.secret_questions,
+                    ..Credentials::default()
+                })
+            }
+            v => Err(DecodeError::UnknownVersion(v)),
+        }
+    }
+}
+
+/// Version 1 of [`Credentials`]: one failure counter and lock for every
+/// address; an old lock stays a lock that refuses every address.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct CredentialsV1 {
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<crate::domain::Timestamp>,
+    pub failed_attempts: u32,
+    pub locked: bool,
+    pub secret_questions: Vec<(String, String)>,
 }
 impl Record for ActivationLink {
     const VERSION: u16 = 1;
@@ -114,4 +144,37 @@ pub struct ActivityRecord {
 
 impl Record for ActivityRecord {
     const VERSION: u16 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::{decode, encode};
+
+    #[test]
+    fn credentials_written_at_version_1_decode_and_upgrade() {
+        let old = CredentialsV1 {
+            password_hash: Some("$argon2id$x".into()),
+            password_changed_at: Some(crate::domain::Timestamp::from_unix_micros(7)),
+            failed_attempts: 5,
+            locked: true,
+            secret_questions: vec![("q".into(), "h".into())],
+        };
+        let mut bytes = 1u16.to_le_bytes().to_vec();
+        bytes.extend(bincode::serde::encode_to_vec(&old, bincode::config::standard()).unwrap());
+        let c: Credentials = decode(&bytes).unwrap();
+        // An old lock refused every address: it stays the lock that does.
+        assert!(c.locked);
+        assert_eq!(c.failed_attempts, 5);
+        assert_eq!(c.password_hash.as_deref(), Some("$argon2id$x"));
+        assert_eq!(c.secret_questions, old.secret_questions);
+        assert_eq!((c.failed_unfamiliar, c.locked_unfamiliar), (0, false));
+        assert!(c.familiar.is_empty());
+        assert_eq!((c.failed_answers, c.answers_locked), (0, false));
+        assert_eq!(c.email_changed_at, None);
+        // Written back at the new version, it reads the same.
+        let again = encode(&c);
+        assert_eq!(&again[..2], &2u16.to_le_bytes());
+        assert_eq!(decode::<Credentials>(&again).unwrap(), c);
+    }
 }

@@ -3,12 +3,64 @@
 //! Hashing and token making happen outside (in `auth`); these commands get
 //! the results and decide.
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use super::{
-    ActivationLink, Code, Credentials, Feature, Id, Refusal, Role, Session, State, Timestamp, Tx,
-    User, UserStatus,
+    ActivationLink, Code, Credentials, FamiliarAddress, Feature, Id, MAX_FAMILIAR, Refusal, Role,
+    Session, State, Timestamp, Tx, User, UserStatus,
 };
 
-pub use super::notice::{Notice, NoticeKind};
+pub use super::notice::{LockCounter, Notice, NoticeKind};
+
+/// An address is familiar to a user this long after its last successful
+/// login from there (R8.2).
+pub const FAMILIAR_FOR: Duration = Duration::from_secs(30 * 86400);
+
+/// A new email address must be this old before anyone but a Manager or the
+/// operator sends a reset link to it (R7.2).
+pub const EMAIL_SETTLES_AFTER: Duration = Duration::from_secs(86400);
+
+/// Whether `ip` had a successful login of the user within `within` of `now`.
+pub fn is_familiar(
+    creds: &Credentials,
+    ip: Option<IpAddr>,
+    now: Timestamp,
+    within: Duration,
+) -> bool {
+    let Some(ip) = ip else { return false };
+    let net = FamiliarAddress::net_of(ip);
+    creds
+        .familiar
+        .iter()
+        .any(|f| f.net == net && now < f.last_success.saturating_add(within))
+}
+
+/// The counter an attempt from `ip` counts against (R8.2).
+pub fn counter_for(
+    creds: &Credentials,
+    ip: Option<IpAddr>,
+    now: Timestamp,
+    smart: bool,
+) -> LockCounter {
+    if !smart {
+        LockCounter::All
+    } else if is_familiar(creds, ip, now, FAMILIAR_FOR) {
+        LockCounter::Familiar
+    } else {
+        LockCounter::Unfamiliar
+    }
+}
+
+/// Whether a lock refuses an attempt from `ip`: a familiar lock refuses
+/// every address, an unfamiliar one only unfamiliar addresses (R8.2).
+/// Without smart lockout any lock refuses everyone.
+pub fn locked_for(creds: &Credentials, ip: Option<IpAddr>, now: Timestamp, smart: bool) -> bool {
+    if creds.locked {
+        return true;
+    }
+    creds.locked_unfamiliar && counter_for(creds, ip, now, smart) != LockCounter::Familiar
+}
 
 /// Why a login is not let in. Callers answer all of them with the same 401
 /// (R8.4); the kind goes to the activity log only.
@@ -71,6 +123,25 @@ pub fn login_barrier(state: &State, user: &User) -> Option<Denied> {
     None
 }
 
+/// [`login_barrier`] for an attempt from `ip`: also refused when a lock of
+/// unfamiliar addresses holds and `ip` is not familiar (R8.2).
+pub fn login_barrier_from(
+    state: &State,
+    user: &User,
+    ip: Option<IpAddr>,
+    now: Timestamp,
+    smart: bool,
+) -> Option<Denied> {
+    let barrier = login_barrier(state, user);
+    if barrier.is_some() {
+        return barrier;
+    }
+    match state.credentials.get(&user.id) {
+        Some(c) if locked_for(c, ip, now, smart) => Some(Denied::Locked),
+        _ => None,
+    }
+}
+
 /// Whether the password of `user` has expired (R8.5, R8.6).
 pub fn password_expired(state: &State, user: &User, now: Timestamp) -> bool {
     let days = state.settings.security.password_expiration_days;
@@ -94,43 +165,118 @@ pub fn password_expired(state: &State, user: &User, now: Timestamp) -> bool {
     now >= changed.saturating_add(std::time::Duration::from_secs(u64::from(days) * 86400))
 }
 
-/// Counts a failed attempt for a known user (R8.2); at the threshold the
-/// account locks, which is logged and mailed. Returns whether it locked now.
-pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool) -> bool {
+/// Counts a failed attempt for a known user (R8.2) against the counter of
+/// the actor's address; at the threshold that counter locks, which is logged
+/// and mailed. A lock that refuses familiar addresses also ends the user's
+/// sessions; one from unfamiliar addresses does not, or anyone could sign
+/// anyone out. Returns whether it locked now.
+pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool, smart: bool) -> bool {
     let threshold = tx.state().settings.security.lockout_threshold.max(1);
     let mut creds = creds_of(tx, user_id);
     let login = login_of(tx, user_id);
     let channel = if api { "API" } else { "UI" };
+    let counter = counter_for(&creds, tx.actor().ip, tx.now(), smart);
     tx.log(
         "login.failed",
         format!("user {login}"),
         format!("{channel}: {}", why.as_str()),
     );
-    if creds.locked || why != Denied::WrongPassword {
+    if why != Denied::WrongPassword || locked_for(&creds, tx.actor().ip, tx.now(), smart) {
         return false;
     }
-    creds.failed_attempts = creds.failed_attempts.saturating_add(1);
-    let locks = creds.failed_attempts >= threshold;
+    let (count, lock) = match counter {
+        LockCounter::Unfamiliar => (&mut creds.failed_unfamiliar, &mut creds.locked_unfamiliar),
+        _ => (&mut creds.failed_attempts, &mut creds.locked),
+    };
+    *count = count.saturating_add(1);
+    let attempts = *count;
+    let locks = attempts >= threshold;
     if locks {
-        creds.locked = true;
+        *lock = true;
+    }
+    tx.put_credentials(user_id, creds);
+    if locks {
+        let ended = if counter == LockCounter::Unfamiliar {
+            0
+        } else {
+            tx.end_sessions_of(user_id, None)
+        };
         tx.log(
             "user.lock",
             format!("user {login}"),
-            format!("locked after {} failed attempts", creds.failed_attempts),
+            format!(
+                "locked after {attempts} failed attempts {}; {}; {ended} sessions ended",
+                counter.from_where(),
+                counter.refuses()
+            ),
         );
         tx.queue_notice(Notice::to_user(
-            NoticeKind::AccountLocked,
+            NoticeKind::AccountLockedBy { counter },
             user_id.clone(),
             None,
         ));
     }
-    tx.put_credentials(user_id, creds);
     locks
+}
+
+/// A wrong secret answer (R8.7): logged as `password_reset.failed`, apart
+/// from wrong passwords, and counted against its own counter, which locks
+/// self-service reset at the login threshold. `why` says why it failed.
+pub fn record_answer_failure(tx: &mut Tx<'_>, user_id: &Id, why: &str) -> bool {
+    let threshold = tx.state().settings.security.lockout_threshold.max(1);
+    let mut creds = creds_of(tx, user_id);
+    let login = login_of(tx, user_id);
+    tx.log("password_reset.failed", format!("user {login}"), why);
+    if creds.answers_locked || why != WRONG_ANSWERS {
+        return false;
+    }
+    creds.failed_answers = creds.failed_answers.saturating_add(1);
+    let attempts = creds.failed_answers;
+    let locks = attempts >= threshold;
+    creds.answers_locked |= locks;
+    tx.put_credentials(user_id, creds);
+    if locks {
+        let counter = LockCounter::SecretAnswers;
+        tx.log(
+            "user.lock",
+            format!("user {login}"),
+            format!(
+                "locked after {attempts} failed attempts {}; {}; 0 sessions ended",
+                counter.from_where(),
+                counter.refuses()
+            ),
+        );
+        tx.queue_notice(Notice::to_user(
+            NoticeKind::AccountLockedBy { counter },
+            user_id.clone(),
+            None,
+        ));
+    }
+    locks
+}
+
+/// The `password_reset.failed` detail of wrong answers, the only failure
+/// that counts.
+pub const WRONG_ANSWERS: &str = "wrong answers";
+
+/// A login as given by a client, fit for the log and exports: at most 64
+/// characters, control characters escaped as `\u{..}` so that none reaches
+/// a terminal raw and none is silently dropped (`bo\0ss` is not `boss`).
+pub fn shown(login: &str) -> String {
+    let mut out = String::new();
+    for c in login.chars().take(64) {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A failed attempt for a login that does not exist: logged only.
 pub fn record_unknown_login(tx: &mut Tx<'_>, login: &str, api: bool) {
-    let shown: String = login.chars().filter(|c| !c.is_control()).take(64).collect();
+    let shown = shown(login);
     let channel = if api { "API" } else { "UI" };
     tx.log(
         "login.failed",
@@ -147,21 +293,31 @@ pub fn record_success(
     rehash: Option<String>,
     session: Option<Session>,
     api: bool,
+    smart: bool,
 ) -> Result<User, Refusal> {
     let state = tx.state();
+    let now = tx.now();
+    let ip = tx.actor().ip;
     let mut user = state
         .users
         .get(user_id)
         .cloned()
         .ok_or_else(|| Refusal::new(Code::Unauthenticated, "login failed"))?;
     // Re-checked here: the state may have changed while the hash was computed.
-    if let Some(why) = login_barrier(state, &user) {
+    if let Some(why) = login_barrier_from(state, &user, ip, now, smart) {
         return Err(Refusal::new(Code::Unauthenticated, why.as_str()));
     }
     let mut creds = state.credentials.get(user_id).cloned().unwrap_or_default();
-    let now = tx.now();
-    if creds.failed_attempts != 0 || rehash.is_some() {
+    // Counters clear, locks stay: only a Manager or the operator lifts a
+    // lock (R8.2), and a familiar address gets past an unfamiliar lock.
+    let familiar_changed = remember_address(&mut creds, ip, now);
+    if creds.failed_attempts != 0
+        || creds.failed_unfamiliar != 0
+        || rehash.is_some()
+        || familiar_changed
+    {
         creds.failed_attempts = 0;
+        creds.failed_unfamiliar = 0;
         if let Some(h) = rehash {
             creds.password_hash = Some(h);
         }
@@ -178,6 +334,56 @@ pub fn record_success(
     let channel = if api { "API" } else { "UI" };
     tx.log("login", format!("user {}", user.login), channel);
     Ok(user)
+}
+
+/// How stale a familiar address's time may get before a login refreshes
+/// it: an hour keeps most logins free of a credentials write.
+const FAMILIAR_REFRESH: Duration = Duration::from_secs(3600);
+
+/// Records a successful login from `ip`; whether anything changed.
+fn remember_address(creds: &mut Credentials, ip: Option<IpAddr>, now: Timestamp) -> bool {
+    let Some(ip) = ip else { return false };
+    let net = FamiliarAddress::net_of(ip);
+    let before = creds.familiar.len();
+    creds
+        .familiar
+        .retain(|f| now < f.last_success.saturating_add(FAMILIAR_FOR));
+    let expired = creds.familiar.len() != before;
+    if let Some(i) = creds.familiar.iter().position(|f| f.net == net) {
+        if now
+            < creds.familiar[i]
+                .last_success
+                .saturating_add(FAMILIAR_REFRESH)
+        {
+            return expired;
+        }
+        creds.familiar.remove(i);
+    }
+    if creds.familiar.len() >= MAX_FAMILIAR {
+        creds.familiar.remove(0);
+    }
+    creds.familiar.push(FamiliarAddress {
+        net,
+        last_success: now,
+    });
+    true
+}
+
+/// Clears every lock and counter (R7.2, R7.3, R8.2); whether any was set.
+pub fn clear_locks(creds: &mut Credentials) -> bool {
+    let any = creds.locked
+        || creds.locked_unfamiliar
+        || creds.answers_locked
+        || creds.failed_attempts != 0
+        || creds.failed_unfamiliar != 0
+        || creds.failed_answers != 0;
+    creds.locked = false;
+    creds.locked_unfamiliar = false;
+    creds.answers_locked = false;
+    creds.failed_attempts = 0;
+    creds.failed_unfamiliar = 0;
+    creds.failed_answers = 0;
+    any
 }
 
 /// What a valid activation link leads to.
@@ -267,8 +473,7 @@ fn set_password_from_link(tx: &mut Tx<'_>, mut link: ActivationLink, user: &User
     let mut creds = creds_of(tx, &user.id);
     creds.password_hash = Some(hash);
     creds.password_changed_at = Some(tx.now());
-    creds.failed_attempts = 0;
-    creds.locked = false;
+    clear_locks(&mut creds);
     tx.put_credentials(&user.id, creds);
     link.used = true;
     tx.put_activation_link(link);
@@ -280,14 +485,16 @@ fn set_password_from_link(tx: &mut Tx<'_>, mut link: ActivationLink, user: &User
 }
 
 /// Whether `actor` may reset `target`'s password (R7.2): Managers anyone,
-/// Unit Managers users of their own unit.
-pub fn may_reset(actor: &User, target: &User) -> bool {
+/// Unit Managers users of their own unit whose role and permissions they
+/// could grant themselves (R2.2, R5.2), so never a peer with more reach.
+pub fn may_reset(state: &State, actor: &User, target: &User) -> bool {
     match actor.role {
         Role::Manager => true,
         Role::UnitManager => {
             actor.business_unit.is_some()
                 && actor.business_unit == target.business_unit
-                && target.role != Role::Manager
+                && super::roles::UNIT_ROLES.contains(&target.role)
+                && super::roles::grants_within(state, actor, target)
         }
         _ => false,
     }
@@ -311,11 +518,11 @@ pub fn reset_password(
         .cloned()
         .ok_or_else(|| Refusal::new(Code::NotFound, "no such user"))?;
     if let Some(a) = actor
-        && !may_reset(a, &target)
+        && !may_reset(tx.state(), a, &target)
     {
         return Err(Refusal::new(
             Code::Forbidden,
-            "only Managers, or Unit Managers for users of their unit, reset passwords",
+            "only Managers, or Unit Managers for users of their unit whose role and permissions they could grant, reset passwords",
         ));
     }
     if target.role == Role::Contact {
@@ -324,19 +531,26 @@ pub fn reset_password(
             format!("{} is a Contact and has no password", target.login),
         ));
     }
+    let mut creds = creds_of(tx, target_id);
+    // A link to an address changed moments ago may go to whoever changed it.
+    let manager = actor.is_none_or(|a| a.role == Role::Manager);
+    if !manager
+        && creds
+            .email_changed_at
+            .is_some_and(|t| tx.now() < t.saturating_add(EMAIL_SETTLES_AFTER))
+    {
+        return Err(Refusal::new(
+            Code::Conflict,
+            format!(
+                "the email of {} changed less than 24 hours ago; a Manager can reset its password now, or try again later",
+                target.login
+            ),
+        ));
+    }
     issue_link(tx, &target, link_hash, expires_at);
-    let creds = Credentials {
-        password_hash: None,
-        password_changed_at: None,
-        failed_attempts: 0,
-        locked: false,
-        secret_questions: tx
-            .state()
-            .credentials
-            .get(target_id)
-            .map(|c| c.secret_questions.clone())
-            .unwrap_or_default(),
-    };
+    creds.password_hash = None;
+    creds.password_changed_at = None;
+    clear_locks(&mut creds);
     tx.put_credentials(target_id, creds);
     let ended = tx.end_sessions_of(target_id, None);
     tx.queue_notice(Notice::to_user(
@@ -399,18 +613,28 @@ pub fn unlock(tx: &mut Tx<'_>, login: &str) -> Result<User, Refusal> {
         .cloned()
         .ok_or_else(|| Refusal::new(Code::NotFound, format!("no user with login {login:?}")))?;
     let mut creds = creds_of(tx, &user.id);
-    if !creds.locked && creds.failed_attempts == 0 {
+    if !clear_locks(&mut creds) {
         return Ok(user);
     }
-    creds.locked = false;
-    creds.failed_attempts = 0;
     tx.put_credentials(&user.id, creds);
     tx.log(
         "user.unlock",
         format!("user {login}"),
-        "lock and failed attempts cleared",
+        "locks and failed attempts of passwords and secret answers cleared",
     );
     Ok(user)
+}
+
+/// Whether `user` may set its own password now (R8.5): with user-defined
+/// passwords, or when its password has expired.
+pub fn may_choose_password(state: &State, user: &User, now: Timestamp) -> Result<(), Refusal> {
+    if !state.settings.security.user_defined_passwords && !password_expired(state, user, now) {
+        return Err(Refusal::new(
+            Code::Forbidden,
+            "this subscription does not let users choose passwords; ask an administrator to reset yours",
+        ));
+    }
+    Ok(())
 }
 
 /// `PUT /me/password` (R8.5): the current password was verified by the
@@ -428,13 +652,7 @@ pub fn change_password(
         .get(user_id)
         .cloned()
         .ok_or_else(|| Refusal::new(Code::NotFound, "no such user"))?;
-    let expired = password_expired(tx.state(), &user, tx.now());
-    if !tx.state().settings.security.user_defined_passwords && !expired {
-        return Err(Refusal::new(
-            Code::Forbidden,
-            "this subscription does not let users choose passwords; ask an administrator to reset yours",
-        ));
-    }
+    may_choose_password(tx.state(), &user, tx.now())?;
     super::password::check(new, tx.state().settings.security.min_password_length)?;
     let mut creds = creds_of(tx, user_id);
     creds.password_hash = Some(new_hash);
@@ -479,18 +697,42 @@ pub fn set_secret_questions(
         format!("user {login}"),
         "three questions set",
     );
+    // Whoever holds a session could do this: the owner hears of it.
+    tx.queue_notice(Notice::to_user(
+        NoticeKind::SecretQuestionsChanged,
+        user_id.clone(),
+        None,
+    ));
     Ok(())
 }
 
+/// Whether a self-service reset from `ip` is refused by a lock (R8.7): the
+/// answer lock, or a password lock that refuses `ip` (R8.2).
+pub fn reset_locked(creds: &Credentials, ip: Option<IpAddr>, now: Timestamp, smart: bool) -> bool {
+    creds.answers_locked || locked_for(creds, ip, now, smart)
+}
+
 /// Self-service reset after three right answers (R8.7): sets the new
-/// password, clears the lock, ends sessions.
-pub fn self_reset(tx: &mut Tx<'_>, user_id: &Id, new: &str, hash: String) -> Result<(), Refusal> {
+/// password and ends sessions. It lifts no lock: a locked account cannot
+/// reset itself, only a Manager or an R7.2 resetter unlocks it (R8.2).
+pub fn self_reset(
+    tx: &mut Tx<'_>,
+    user_id: &Id,
+    new: &str,
+    hash: String,
+    smart: bool,
+) -> Result<(), Refusal> {
     super::password::check(new, tx.state().settings.security.min_password_length)?;
     let mut creds = creds_of(tx, user_id);
+    // Re-checked here: a lock may have come while the answers were hashed.
+    if reset_locked(&creds, tx.actor().ip, tx.now(), smart) {
+        return Err(Refusal::new(Code::Unauthenticated, Denied::Locked.as_str()));
+    }
     creds.password_hash = Some(hash);
     creds.password_changed_at = Some(tx.now());
     creds.failed_attempts = 0;
-    creds.locked = false;
+    creds.failed_unfamiliar = 0;
+    creds.failed_answers = 0;
     tx.put_credentials(user_id, creds);
     tx.end_sessions_of(user_id, None);
     let login = login_of(tx, user_id);
@@ -499,5 +741,14 @@ pub fn self_reset(tx: &mut Tx<'_>, user_id: &Id, new: &str, hash: String) -> Res
         format!("user {login}"),
         "after three right answers",
     );
+    tx.queue_notice(Notice::to_user(
+        NoticeKind::PasswordSelfReset,
+        user_id.clone(),
+        None,
+    ));
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "credentials_tests.rs"]
+mod tests;

@@ -627,12 +627,51 @@ pub fn delete_distribution_group(tx: &mut Tx<'_>, id: &str) -> Result<Distributi
     Ok(g)
 }
 
-/// `GET /api/v1/distribution-groups`: for those who manage them.
+/// The groups those who manage them may name (e.g. as recipients).
 pub fn list_distribution_groups<'s>(
     acting: &Acting<'s>,
 ) -> Result<Vec<&'s DistributionGroup>, Refusal> {
     may_manage_distribution(acting)?;
     Ok(acting.state.distribution_groups.values().collect())
+}
+
+/// `GET /api/v1/distribution-groups`: Unit Managers read the groups made
+/// in their unit only (R2.2, R10.1): other units' and the Managers' member
+/// lists and plain addresses are not theirs to read. Show each with
+/// [`shown_distribution`].
+pub fn readable_distribution_groups<'s>(
+    acting: &Acting<'s>,
+) -> Result<Vec<&'s DistributionGroup>, Refusal> {
+    Ok(list_distribution_groups(acting)?
+        .into_iter()
+        .filter(|g| sees_distribution(acting, g))
+        .collect())
+}
+
+fn sees_distribution(acting: &Acting<'_>, g: &DistributionGroup) -> bool {
+    if !acting.is_unit_manager() {
+        return true;
+    }
+    &g.created_by == acting.id()
+        || acting
+            .state
+            .users
+            .get(&g.created_by)
+            .is_some_and(|u| u.business_unit.as_ref() == acting.unit())
+}
+
+/// Group `g` as `acting` may read it: members it may not see (R10.1) left
+/// out, as every list leaves them out.
+pub fn shown_distribution(acting: &Acting<'_>, g: &DistributionGroup) -> DistributionGroup {
+    let mut shown = g.clone();
+    shown.members.retain(|m| {
+        acting
+            .state
+            .users
+            .get(m)
+            .is_some_and(|u| acting.may_see_user(u))
+    });
+    shown
 }
 
 /// One address a notification goes to.

@@ -416,3 +416,43 @@ fn r7_3_recipients_skip_deactivated_members_and_repeat_no_address() {
         Code::NotFound
     );
 }
+
+#[test]
+fn r10_1_unit_managers_see_distribution_groups_of_their_unit_and_members_in_sight() {
+    let (mut w, eu, um) = world();
+    let us = w.unit("US");
+    let um_us = w.user("um_us", Role::UnitManager, Some(&us));
+    let mate = w.user("mate", Role::Scanner, Some(&eu));
+    let far = w.user("far", Role::Scanner, Some(&us));
+    dg(&mut w, "m1", "d_m", &[&mate], &["board@example.com"]).unwrap();
+    dg(&mut w, &um_us, "d_us", &[&far], &["us@example.com"]).unwrap();
+    dg(&mut w, &um, "d_eu", &[&mate], &["eu@example.com"]).unwrap();
+    let a = w.acting(&um);
+    let ids: Vec<&str> = readable_distribution_groups(&a)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["d_eu"],
+        "another unit's and the Managers' lists are not shown"
+    );
+    // Managers still see all.
+    assert_eq!(
+        readable_distribution_groups(&w.acting("m1")).unwrap().len(),
+        3
+    );
+
+    // A group of the unit with a member of another unit: hidden by R10.1.
+    let new = DistributionPatch {
+        members: Some(vec![mate.clone(), far.clone()]),
+        ..Default::default()
+    };
+    run(&mut w, &um, |tx| edit_distribution_group(tx, "d_eu", new)).unwrap();
+    w.state.settings.visibility.restrict_user_info_outside_unit = true;
+    w.state.settings.visibility.hide_users_outside_unit = true;
+    let a = w.acting(&um);
+    let g = &w.state.distribution_groups["d_eu"];
+    assert_eq!(shown_distribution(&a, g).members, [mate]);
+}

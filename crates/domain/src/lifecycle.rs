@@ -141,17 +141,16 @@ pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
         UserStatus::PendingActivation
     };
     let mut details = format!("status {}", user.status.as_str());
-    if let Some(mut c) = creds
-        && (c.locked || c.failed_attempts > 0)
-    {
-        details.push_str(if c.locked {
-            "; lock cleared"
-        } else {
-            "; failed attempts cleared"
-        });
-        c.locked = false;
-        c.failed_attempts = 0;
-        tx.put_credentials(&user.id, c);
+    if let Some(mut c) = creds {
+        let was_locked = c.locked || c.locked_unfamiliar || c.answers_locked;
+        if super::credentials::clear_locks(&mut c) {
+            details.push_str(if was_locked {
+                "; lock cleared"
+            } else {
+                "; failed attempts cleared"
+            });
+            tx.put_credentials(&user.id, c);
+        }
     }
     tx.put_user(user.clone());
     tx.log("user.reactivate", target(&user), details);

@@ -284,10 +284,53 @@ pub struct Credentials {
     /// argon2id PHC string; `None` until activation sets one.
     pub password_hash: Option<String>,
     pub password_changed_at: Option<Timestamp>,
+    /// Failed logins from familiar addresses; with smart lockout off, from
+    /// every address (R8.2).
     pub failed_attempts: u32,
+    /// Locked by `failed_attempts`: every address is refused.
     pub locked: bool,
     /// Three (question, argon2id hash of the answer) pairs (R8.7).
     pub secret_questions: Vec<(String, String)>,
+    /// Failed logins from unfamiliar addresses (R8.2, smart lockout).
+    pub failed_unfamiliar: u32,
+    /// Locked by `failed_unfamiliar`: only unfamiliar addresses are refused.
+    pub locked_unfamiliar: bool,
+    /// Where the user logged in from lately, newest last, at most
+    /// [`MAX_FAMILIAR`] (R8.2).
+    pub familiar: Vec<FamiliarAddress>,
+    /// Wrong secret answers (R8.7), counted apart from passwords.
+    pub failed_answers: u32,
+    /// Locked by `failed_answers`: no self-service reset.
+    pub answers_locked: bool,
+    /// When the email address last changed (R7.2: no reset link to an
+    /// address younger than a day unless a Manager or the operator asks).
+    pub email_changed_at: Option<Timestamp>,
+}
+
+/// How many familiar addresses a user keeps; the oldest goes first.
+pub const MAX_FAMILIAR: usize = 16;
+
+/// An address (IPv6: its /64) with a successful login of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamiliarAddress {
+    pub net: std::net::IpAddr,
+    pub last_success: Timestamp,
+}
+
+impl FamiliarAddress {
+    /// The key an address is remembered under: IPv6 by /64, since one host
+    /// may hold a whole /64 and change its address at will.
+    pub fn net_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+        match ip {
+            std::net::IpAddr::V4(_) => ip,
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => std::net::IpAddr::V4(v4),
+                None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
+                    u128::from(v6) & !((1u128 << 64) - 1),
+                )),
+            },
+        }
+    }
 }
 
 /// A one-time link that reveals or sets credentials (R7.1, R7.2).

@@ -62,6 +62,64 @@ pub enum NoticeKind {
         subject: String,
         body: String,
     },
+    /// A lock, saying which counter locked (R8.2, R8.7).
+    AccountLockedBy {
+        counter: LockCounter,
+    },
+    /// The secret questions were set or changed (R8.7).
+    SecretQuestionsChanged,
+    /// The password was reset with the secret questions (R8.7).
+    PasswordSelfReset,
+    /// The email address changed; sent to the old address (R7.2).
+    EmailChanged {
+        old: String,
+    },
+}
+
+/// Which failure counter locked an account (R8.2, R8.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockCounter {
+    /// The one counter of every address (smart lockout off).
+    All,
+    /// Addresses the user logged in from lately.
+    Familiar,
+    /// Every other address.
+    Unfamiliar,
+    /// Wrong secret answers: self-service reset only.
+    SecretAnswers,
+}
+
+impl LockCounter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockCounter::All => "all",
+            LockCounter::Familiar => "familiar",
+            LockCounter::Unfamiliar => "unfamiliar",
+            LockCounter::SecretAnswers => "secret_answers",
+        }
+    }
+
+    /// Where the failures came from, for the log and the email.
+    pub fn from_where(self) -> &'static str {
+        match self {
+            LockCounter::All => "from any address",
+            LockCounter::Familiar => "from addresses the user logged in from lately",
+            LockCounter::Unfamiliar => "from addresses the user has not logged in from lately",
+            LockCounter::SecretAnswers => "at the secret questions",
+        }
+    }
+
+    /// What the lock refuses.
+    pub fn refuses(self) -> &'static str {
+        match self {
+            LockCounter::All | LockCounter::Familiar => "every address is refused",
+            LockCounter::Unfamiliar => {
+                "the right password still works from addresses the user logged in from lately"
+            }
+            LockCounter::SecretAnswers => "self-service reset is refused; logins still work",
+        }
+    }
 }
 
 impl NoticeKind {
@@ -72,6 +130,10 @@ impl NoticeKind {
             NoticeKind::NewCredentials => "new credentials",
             NoticeKind::AccountLocked => "account locked",
             NoticeKind::Notification { .. } => "notification",
+            NoticeKind::AccountLockedBy { .. } => "account locked",
+            NoticeKind::SecretQuestionsChanged => "secret questions changed",
+            NoticeKind::PasswordSelfReset => "password reset",
+            NoticeKind::EmailChanged { .. } => "email changed",
         }
     }
 }

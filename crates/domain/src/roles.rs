@@ -108,6 +108,45 @@ pub(crate) fn may_assign_role(acting: &Acting<'_>, role: Role) -> Result<(), Ref
     }
 }
 
+/// R5.2: whether `actor` could itself grant every permission `target`
+/// holds beyond its role's defaults. Managers grant all; Unit Managers only
+/// what they hold; nobody else grants any.
+pub fn grants_within(state: &State, actor: &User, target: &User) -> bool {
+    let extra: Vec<Permission> = target
+        .permissions
+        .difference(&super::permissions::defaults_for(target.role))
+        .copied()
+        .collect();
+    match actor.role {
+        Role::Manager => true,
+        Role::UnitManager => {
+            let own = super::permissions::effective(state, actor);
+            extra.iter().all(|p| own.contains(p))
+        }
+        _ => extra.is_empty(),
+    }
+}
+
+/// R2, R5.2: a Unit Manager or User Administrator changes the email of
+/// another user only if it could have given that user its role and
+/// permissions: an email is the way into an account (R7.2).
+pub(crate) fn may_change_email(acting: &Acting<'_>, target: &User) -> Result<(), Refusal> {
+    if acting.is_manager() || target.id == *acting.id() {
+        return Ok(());
+    }
+    may_assign_role(acting, target.role)?;
+    if !grants_within(acting.state, acting.user, target) {
+        return Err(refuse(
+            Code::Forbidden,
+            format!(
+                "{} holds permissions you could not grant, so you cannot change its email; ask a Manager",
+                name_of(target)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn no_user_management() -> Refusal {
     refuse(
         Code::Forbidden,

@@ -27,8 +27,8 @@ use super::access::{Acting, name_of, unit_name};
 use super::contacts;
 use super::permissions::{self, carried_over};
 use super::roles::{
-    check_admin_email, check_external_id, check_placement, may_assign_role, may_manage,
-    no_user_management, role_available,
+    check_admin_email, check_external_id, check_placement, may_assign_role, may_change_email,
+    may_manage, no_user_management, role_available,
 };
 use super::{
     Access, ActivationLink, Code, Credentials, Id, Permission, Refusal, Role, State, Timestamp, Tx,
@@ -246,6 +246,25 @@ pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Re
         (before, after, details)
     };
     tx.put_user(after.clone());
+    if after.email != before.email {
+        // The old address hears of it, and a new one must settle before a
+        // reset link goes there (R7.2).
+        let mut creds = tx
+            .state()
+            .credentials
+            .get(&after.id)
+            .cloned()
+            .unwrap_or_default();
+        creds.email_changed_at = Some(tx.now());
+        tx.put_credentials(&after.id, creds);
+        tx.queue_notice(super::notice::Notice::to_user(
+            super::notice::NoticeKind::EmailChanged {
+                old: before.email.clone(),
+            },
+            after.id.clone(),
+            None,
+        ));
+    }
     if after.role == Role::Contact && before.role != Role::Contact {
         tx.end_sessions_of(&after.id, None);
     }
@@ -301,6 +320,9 @@ fn decide_edit(acting: &Acting<'_>, id: &str, patch: UserPatch) -> Result<(User,
     }
     if let Some(v) = patch.email {
         validate::email("email", &v)?;
+        if v != before.email {
+            may_change_email(acting, &before)?;
+        }
         after.email = v;
     }
     if let Some(r) = patch.role {
