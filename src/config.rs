@@ -231,11 +231,24 @@ impl Default for MailConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     pub token: String,
+}
+
+/// Shown instead of a secret wherever a configuration is printed.
+pub const REDACTED: &str = "<redacted>";
+
+// By hand, so that a `{:?}` of the config in a log never shows the token.
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.token.is_empty() { "" } else { REDACTED };
+        f.debug_struct("MetricsConfig")
+            .field("token", &token)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -451,6 +464,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The configuration as TOML for people, every secret replaced by
+    /// [`REDACTED`]: printed configs end up in terminals, tickets and logs.
+    pub fn to_printable_toml(&self) -> String {
+        let mut shown = self.clone();
+        if !shown.metrics.token.is_empty() {
+            shown.metrics.token = REDACTED.into();
+        }
+        toml::to_string_pretty(&shown).unwrap_or_default()
     }
 
     /// The data directory: config, else `$STATE_DIRECTORY` (systemd), else `./bailiwick-data`.
