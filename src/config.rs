@@ -160,6 +160,12 @@ pub struct ActivityConfig {
     pub retention_age: Span,
     /// Delete oldest segments while the log is larger than this. 0: no limit.
     pub retention_size: ByteSize,
+    /// CSV downloads (`/activity.csv`) produced at once; more get 429.
+    pub max_exports: u32,
+    /// CSV downloads one user may have running at once; more get 429.
+    pub max_exports_per_user: u32,
+    /// The longest a CSV download may take, however steadily it is read.
+    pub export_time_limit: Span,
 }
 
 impl Default for ActivityConfig {
@@ -168,6 +174,9 @@ impl Default for ActivityConfig {
             segment_size: ByteSize(64 << 20),
             retention_age: Span(Duration::ZERO),
             retention_size: ByteSize(0),
+            max_exports: 4,
+            max_exports_per_user: 1,
+            export_time_limit: Span(Duration::from_secs(600)),
         }
     }
 }
@@ -427,6 +436,25 @@ impl Config {
                 "activity.segment_size",
                 self.activity.segment_size,
                 "at least 4KiB",
+            ));
+        }
+        if self.activity.max_exports == 0 {
+            return Err(invalid("activity.max_exports", 0, "at least 1"));
+        }
+        if self.activity.max_exports_per_user == 0
+            || self.activity.max_exports_per_user > self.activity.max_exports
+        {
+            return Err(invalid(
+                "activity.max_exports_per_user",
+                self.activity.max_exports_per_user,
+                "at least 1 and no more than activity.max_exports",
+            ));
+        }
+        if self.activity.export_time_limit.0.is_zero() {
+            return Err(invalid(
+                "activity.export_time_limit",
+                self.activity.export_time_limit,
+                "a duration above 0, e.g. \"10m\"",
             ));
         }
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.is_empty() {

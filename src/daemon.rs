@@ -47,10 +47,17 @@ pub enum DaemonError {
     Mail(#[from] notify::SetupError),
 }
 
+/// Threads of the runtime's blocking pool.
+const BLOCKING_THREADS: usize = 64;
+
 /// Runs the daemon to completion. `config_path` is re-read on SIGHUP.
 pub fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking threads serve searches, exports (bounded by
+        // activity.max_exports) and backups; hashing has its own threads.
+        // tokio's default of 512 only hides a leak until memory runs out.
+        .max_blocking_threads(BLOCKING_THREADS)
         .thread_name("bailiwick")
         .build()
         .map_err(DaemonError::Runtime)?;
@@ -151,6 +158,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         header_timeout: config.server.header_timeout.0,
         shutdown_grace: config.server.shutdown_grace.0,
         max_connections: config.server.max_connections as usize,
+        write_stall: config.server.request_timeout.0,
     };
 
     // Signals are registered before READY so that none is missed.

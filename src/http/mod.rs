@@ -9,6 +9,7 @@ mod activity;
 mod assets;
 mod authz;
 pub mod caller;
+mod export_slots;
 pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -20,6 +21,7 @@ mod org;
 pub mod problem;
 pub mod server;
 mod session;
+mod stall;
 mod users;
 pub mod views;
 
@@ -55,6 +57,8 @@ pub struct App {
     pub auth: Arc<crate::auth::service::Authenticator>,
     /// The permission index, kept current by the store's writer.
     pub authz: Arc<crate::authz::Authz>,
+    /// CSV downloads running now, bounded (see `export_slots`).
+    pub exports: Arc<export_slots::ExportSlots>,
 }
 
 impl App {
@@ -65,7 +69,12 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, crate::auth::password::HashError> {
         let authz = crate::authz::Authz::attach(&store);
+        let exports = Arc::new(export_slots::ExportSlots::new(
+            config.activity.max_exports,
+            config.activity.max_exports_per_user,
+        ));
         Ok(App {
+            exports,
             auth: Arc::new(crate::auth::service::Authenticator::new(&config.auth)?),
             authz,
             store,
