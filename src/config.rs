@@ -127,6 +127,8 @@ pub struct AuthConfig {
     pub session_idle: Span,
     /// A session ends this long after login, used or not.
     pub session_absolute: Span,
+    /// How often ended sessions are removed from storage and memory.
+    pub session_sweep_interval: Span,
     /// One-time activation and reset links expire after this.
     pub activation_link_lifetime: Span,
     /// Login attempts per source address per minute before 429.
@@ -144,6 +146,7 @@ impl Default for AuthConfig {
             hash_workers: 0,
             session_idle: Span(Duration::from_secs(30 * 60)),
             session_absolute: Span(Duration::from_secs(12 * 3600)),
+            session_sweep_interval: Span(Duration::from_secs(60)),
             activation_link_lifetime: Span(Duration::from_secs(7 * 86400)),
             rate_per_address_per_minute: 30,
             rate_per_login_per_minute: 10,
@@ -416,6 +419,13 @@ impl Config {
                 "auth.session_idle",
                 self.auth.session_idle,
                 "above 0 and no longer than auth.session_absolute",
+            ));
+        }
+        if self.auth.session_sweep_interval.0.is_zero() {
+            return Err(invalid(
+                "auth.session_sweep_interval",
+                self.auth.session_sweep_interval,
+                "a duration above 0, e.g. \"1m\"",
             ));
         }
         if self.auth.activation_link_lifetime.0.is_zero() {

@@ -144,6 +144,12 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         metrics.clone(),
     );
     let shutting_down = app.shutting_down.clone();
+    let sweeper = tokio::spawn(sweep_sessions(
+        store.clone(),
+        app.sessions.clone(),
+        config.auth.session_idle.0,
+        config.auth.session_sweep_interval.0,
+    ));
     // Rate-limit state for addresses and logins that went quiet is dropped.
     let limits = app.auth.clone();
     let router = http::router(app).layer(axum::Extension(activity_log));
@@ -173,6 +179,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     systemd::notify("STOPPING=1");
     admin_task.abort();
     pruner.abort();
+    sweeper.abort();
     delivery.stop(config.server.shutdown_grace.0).await;
     let _ = std::fs::remove_file(data_dir.join(admin::SOCKET));
     let s = store.clone();
@@ -184,6 +191,43 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     .await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Every `every`, removes the sessions that have ended (R8.1) from storage,
+/// then the in-memory uses of sessions that are gone: otherwise both grow
+/// with every login ever made.
+async fn sweep_sessions(
+    store: Store,
+    last_use: Arc<crate::auth::last_use::LastUse>,
+    idle: std::time::Duration,
+    every: std::time::Duration,
+) {
+    use crate::domain::sessions;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = store.clock().now();
+        let used = |h: &str| last_use.last_used(h);
+        // Looked for on the snapshot first: no commit when nothing ended.
+        if !sessions::expired_sessions(&store.snapshot(), now, idle, &used).is_empty() {
+            let lu = last_use.clone();
+            let swept = store
+                .write(notify::delivery::system_actor(), move |tx| {
+                    Ok(sessions::sweep(tx, idle, &|h| lu.last_used(h)))
+                })
+                .await;
+            match swept {
+                Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "removing expired sessions failed; trying again later");
+                    continue;
+                }
+            }
+        }
+        let state = store.snapshot();
+        last_use.retain(|h| state.sessions.contains_key(h));
+    }
 }
 
 /// An empty data directory: subscription `Default`, Manager `admin` as its
