@@ -97,18 +97,10 @@ pub fn write(db: &Database, out: &Path, files: FilesUpTo<'_>) -> Result<Summary,
             }
         }
         // The outboxes too: a restored appliance still owes its log entries
-        // and its mail, with their delivery state.
-        let sequenced = [
-            ACTIVITY_OUTBOX,
-            MAIL_OUTBOX,
-            super::mail::MAIL_DELIVERY,
-            super::mail::MAIL_FAILED,
-        ];
-        for def in sequenced {
-            let Ok(src) = read.open_table(def) else {
-                continue;
-            };
-            let mut dst = txn.open_table(def).map_err(|e| e.to_string())?;
+        // and its mail, with their delivery state (mail without its
+        // one-time link tokens, see `mail::copy_for_backup`).
+        if let Ok(src) = read.open_table(ACTIVITY_OUTBOX) {
+            let mut dst = txn.open_table(ACTIVITY_OUTBOX).map_err(|e| e.to_string())?;
             for row in src.iter().map_err(|e| e.to_string())? {
                 let (k, v) = row.map_err(|e| e.to_string())?;
                 dst.insert(k.value(), v.value())
@@ -116,6 +108,7 @@ pub fn write(db: &Database, out: &Path, files: FilesUpTo<'_>) -> Result<Summary,
                 rows += 1;
             }
         }
+        rows += super::mail::copy_for_backup(&read, &txn)?;
         let up_to = read
             .open_table(META)
             .ok()
