@@ -626,8 +626,7 @@ fn check_config(path: Option<&Path>) -> Result<(), Failure> {
     }
     crate::auth::password::Hasher::from_config(&config.auth)
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let text = toml::to_string_pretty(&config).unwrap_or_default();
-    println!("{text}");
+    println!("{}", config.to_printable_toml());
     match path {
         Some(p) => eprintln!(
             "configuration OK ({} with environment overrides)",

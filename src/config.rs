@@ -127,6 +127,8 @@ pub struct AuthConfig {
     pub session_idle: Span,
     /// A session ends this long after login, used or not.
     pub session_absolute: Span,
+    /// How often ended sessions are removed from storage and memory.
+    pub session_sweep_interval: Span,
     /// One-time activation and reset links expire after this.
     pub activation_link_lifetime: Span,
     /// Login attempts per source address per minute before 429.
@@ -153,6 +155,7 @@ impl Default for AuthConfig {
             hash_workers: 0,
             session_idle: Span(Duration::from_secs(30 * 60)),
             session_absolute: Span(Duration::from_secs(12 * 3600)),
+            session_sweep_interval: Span(Duration::from_secs(60)),
             activation_link_lifetime: Span(Duration::from_secs(7 * 86400)),
             rate_per_address_per_minute: 30,
             rate_per_login_per_minute: 10,
@@ -172,6 +175,12 @@ pub struct ActivityConfig {
     pub retention_age: Span,
     /// Delete oldest segments while the log is larger than this. 0: no limit.
     pub retention_size: ByteSize,
+    /// CSV downloads (`/activity.csv`) produced at once; more get 429.
+    pub max_exports: u32,
+    /// CSV downloads one user may have running at once; more get 429.
+    pub max_exports_per_user: u32,
+    /// The longest a CSV download may take, however steadily it is read.
+    pub export_time_limit: Span,
 }
 
 impl Default for ActivityConfig {
@@ -180,6 +189,9 @@ impl Default for ActivityConfig {
             segment_size: ByteSize(64 << 20),
             retention_age: Span(Duration::ZERO),
             retention_size: ByteSize(0),
+            max_exports: 4,
+            max_exports_per_user: 1,
+            export_time_limit: Span(Duration::from_secs(600)),
         }
     }
 }
@@ -243,11 +255,24 @@ impl Default for MailConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     pub token: String,
+}
+
+/// Shown instead of a secret wherever a configuration is printed.
+pub const REDACTED: &str = "<redacted>";
+
+// By hand, so that a `{:?}` of the config in a log never shows the token.
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.token.is_empty() { "" } else { REDACTED };
+        f.debug_struct("MetricsConfig")
+            .field("token", &token)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -408,6 +433,13 @@ impl Config {
                 "above 0 and no longer than auth.session_absolute",
             ));
         }
+        if self.auth.session_sweep_interval.0.is_zero() {
+            return Err(invalid(
+                "auth.session_sweep_interval",
+                self.auth.session_sweep_interval,
+                "a duration above 0, e.g. \"1m\"",
+            ));
+        }
         if self.auth.activation_link_lifetime.0.is_zero() {
             return Err(invalid(
                 "auth.activation_link_lifetime",
@@ -440,6 +472,25 @@ impl Config {
                 "activity.segment_size",
                 self.activity.segment_size,
                 "at least 4KiB",
+            ));
+        }
+        if self.activity.max_exports == 0 {
+            return Err(invalid("activity.max_exports", 0, "at least 1"));
+        }
+        if self.activity.max_exports_per_user == 0
+            || self.activity.max_exports_per_user > self.activity.max_exports
+        {
+            return Err(invalid(
+                "activity.max_exports_per_user",
+                self.activity.max_exports_per_user,
+                "at least 1 and no more than activity.max_exports",
+            ));
+        }
+        if self.activity.export_time_limit.0.is_zero() {
+            return Err(invalid(
+                "activity.export_time_limit",
+                self.activity.export_time_limit,
+                "a duration above 0, e.g. \"10m\"",
             ));
         }
         if self.mail.transport == MailTransport::Smtp && self.mail.smtp_host.is_empty() {
@@ -477,6 +528,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The configuration as TOML for people, every secret replaced by
+    /// [`REDACTED`]: printed configs end up in terminals, tickets and logs.
+    pub fn to_printable_toml(&self) -> String {
+        let mut shown = self.clone();
+        if !shown.metrics.token.is_empty() {
+            shown.metrics.token = REDACTED.into();
+        }
+        toml::to_string_pretty(&shown).unwrap_or_default()
     }
 
     /// The data directory: config, else `$STATE_DIRECTORY` (systemd), else `./bailiwick-data`.

@@ -53,10 +53,17 @@ pub enum DaemonError {
     Mail(#[from] notify::SetupError),
 }
 
+/// Threads of the runtime's blocking pool.
+const BLOCKING_THREADS: usize = 64;
+
 /// Runs the daemon to completion. `config_path` is re-read on SIGHUP.
 pub fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking threads serve searches, exports (bounded by
+        // activity.max_exports) and backups; hashing has its own threads.
+        // tokio's default of 512 only hides a leak until memory runs out.
+        .max_blocking_threads(BLOCKING_THREADS)
         .thread_name("bailiwick")
         .build()
         .map_err(DaemonError::Runtime)?;
@@ -144,6 +151,12 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         metrics.clone(),
     );
     let shutting_down = app.shutting_down.clone();
+    let sweeper = tokio::spawn(sweep_sessions(
+        store.clone(),
+        app.sessions.clone(),
+        config.auth.session_idle.0,
+        config.auth.session_sweep_interval.0,
+    ));
     // Rate-limit state for addresses and logins that went quiet is dropped.
     let limits = app.auth.clone();
     let router = http::router(app).layer(axum::Extension(activity_log));
@@ -158,6 +171,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         header_timeout: config.server.header_timeout.0,
         shutdown_grace: config.server.shutdown_grace.0,
         max_connections: config.server.max_connections as usize,
+        write_stall: config.server.request_timeout.0,
     };
 
     // Signals are registered before READY so that none is missed.
@@ -172,6 +186,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     systemd::notify("STOPPING=1");
     admin_task.abort();
     pruner.abort();
+    sweeper.abort();
     delivery.stop(config.server.shutdown_grace.0).await;
     let _ = std::fs::remove_file(data_dir.join(admin::SOCKET));
     let s = store.clone();
@@ -183,6 +198,43 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     .await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Every `every`, removes the sessions that have ended (R8.1) from storage,
+/// then the in-memory uses of sessions that are gone: otherwise both grow
+/// with every login ever made.
+async fn sweep_sessions(
+    store: Store,
+    last_use: Arc<crate::auth::last_use::LastUse>,
+    idle: std::time::Duration,
+    every: std::time::Duration,
+) {
+    use crate::domain::sessions;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = store.clock().now();
+        let used = |h: &str| last_use.last_used(h);
+        // Looked for on the snapshot first: no commit when nothing ended.
+        if !sessions::expired_sessions(&store.snapshot(), now, idle, &used).is_empty() {
+            let lu = last_use.clone();
+            let swept = store
+                .write(notify::delivery::system_actor(), move |tx| {
+                    Ok(sessions::sweep(tx, idle, &|h| lu.last_used(h)))
+                })
+                .await;
+            match swept {
+                Ok(n) => tracing::debug!(removed = n, "expired sessions removed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "removing expired sessions failed; trying again later");
+                    continue;
+                }
+            }
+        }
+        let state = store.snapshot();
+        last_use.retain(|h| state.sessions.contains_key(h));
+    }
 }
 
 /// An empty data directory: subscription `Default`, Manager `admin` as its

@@ -12,6 +12,21 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// Creates `path` afresh with mode 0600 and opens it for writing. It must
+/// not exist, not even as a symbolic link (`create_new`, `O_NOFOLLOW`): a
+/// link planted there would otherwise redirect the write. The mode is set
+/// on the open descriptor (`fchmod`), never again by path.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
+}
+
 pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }

@@ -153,6 +153,22 @@ fn config_errors_name_the_key_and_exit_2() {
     );
 }
 
+/// Issue item 19: `check-config` printed `metrics.token` in clear.
+#[test]
+fn check_config_prints_no_secrets_metrics_token_redacted() {
+    let token = "s3cret-scrape-token-0123456789";
+    let out = std::process::Command::new(BIN)
+        .args(["check-config"])
+        .env_remove("STATE_DIRECTORY")
+        .env("BAILIWICK_METRICS_TOKEN", token)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(!t.contains(token), "the token is printed: {t}");
+    assert!(t.contains("token = \"<redacted>\""), "{t}");
+}
+
 #[test]
 fn r13_corrupt_foreign_and_newer_databases_are_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();

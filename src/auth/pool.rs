@@ -11,16 +11,21 @@
 //! first (a few in a row at most while new addresses wait, so these are not
 //! starved). Both lanes share the same workers, so no more hashes run at
 //! once than there are workers.
+//!
+//! The hashes run on the pool's own threads, one per worker, never on
+//! tokio's shared blocking pool: whatever else parks blocking threads
+//! (exports, searches, backups) cannot make a login wait for a thread.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use super::workers::Workers;
 
 pub struct HashPool {
     workers: Workers,
+    threads: Threads,
     waiting: AtomicUsize,
     known_waiting: AtomicUsize,
     max_waiting: usize,
@@ -45,6 +50,7 @@ impl HashPool {
     pub fn new(workers: usize, max_waiting: usize) -> HashPool {
         HashPool {
             workers: Workers::new(workers),
+            threads: Threads::start(workers.max(1)),
             waiting: AtomicUsize::new(0),
             known_waiting: AtomicUsize::new(0),
             max_waiting,
@@ -88,13 +94,14 @@ impl HashPool {
         drop(place);
         // The slot goes with the hash, not with this future: a request
         // dropped mid-hash frees its worker only when the hash ends, so no
-        // more hashes run at once than there are workers.
-        tokio::task::spawn_blocking(move || {
+        // more hashes run at once than there are workers (and a job never
+        // waits for a thread).
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.threads.run(Box::new(move || {
             let _slot = slot;
-            f()
-        })
-        .await
-        .map_err(|_| Busy)
+            let _ = tx.send(f());
+        }));
+        rx.await.map_err(|_| Busy)
     }
 
     /// How many hashes were refused because the pool was full or the
@@ -112,6 +119,46 @@ impl HashPool {
         }
         *n += 1;
         Ok(AddressSlot { pool: self, ip })
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The pool's own hashing threads; they end when the pool is dropped.
+struct Threads {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Threads {
+    fn start(n: usize) -> Threads {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for _ in 0..n {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("bailiwick-hash".into())
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        };
+                        // A panicking hash fails its own request (its reply
+                        // is dropped), not the thread.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a hashing thread");
+            }
+        }
+        Threads { jobs }
+    }
+
+    fn run(&self, job: Job) {
+        // Fails only when no thread could be started; the dropped reply
+        // then answers Busy.
+        let _ = self.jobs.send(job);
     }
 }
 
@@ -192,6 +239,37 @@ mod tests {
         assert_eq!(pool.refused(), 2);
         // Slots are given back.
         assert_eq!(pool.run(Some(a), || 9).await, Ok(9));
+    }
+
+    /// Issue item 2 (stalled CSV downloads starve logins): hashes must not
+    /// need a thread of tokio's shared blocking pool.
+    #[test]
+    fn r8_3_hashes_run_on_their_own_threads_while_the_blocking_pool_is_full() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (release, parked) = std::sync::mpsc::channel::<()>();
+        // The one blocking thread is parked, like one behind a stalled client.
+        let parked = rt.spawn_blocking(move || parked.recv());
+        let pool = HashPool::new(2, 4);
+        let answered = rt.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                pool.run(Some("10.0.0.1".parse().unwrap()), || {
+                    std::thread::current().name().map(str::to_owned)
+                }),
+            )
+            .await
+        });
+        release.send(()).unwrap();
+        rt.block_on(parked).unwrap().unwrap();
+        assert_eq!(
+            answered.expect("the hash waited for the shared blocking pool"),
+            Ok(Some("bailiwick-hash".to_owned()))
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,13 +3,15 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -17,6 +19,7 @@ use utoipa::IntoParams;
 
 use super::App;
 use super::caller::Caller;
+use super::export_slots::Full;
 use super::extract::ApiQuery;
 use super::problem::{ApiError, ApiResult, Problem};
 use crate::audit::ActivityLog;
@@ -153,12 +156,22 @@ pub async fn list(
 /// Bytes gathered before a chunk goes to the client.
 const CHUNK: usize = 64 << 10;
 
+type Chunk = Result<Bytes, std::io::Error>;
+
 /// The same search as CSV (RFC 4180), newest first, streamed.
+///
+/// The producer runs on a blocking thread, so it must never wait on the
+/// client for long: it gives up when the client has not taken a chunk for
+/// `server.request_timeout`, and after `activity.export_time_limit` in all;
+/// downloads at once are bounded by `activity.max_exports` (per user by
+/// `activity.max_exports_per_user`). A download cut short ends with an
+/// error, not a clean end, so the client cannot take it for the whole log.
 #[utoipa::path(get, path = "/api/v1/activity.csv", tag = "activity", params(ActivityQuery),
     responses(
         (status = 200, description = "header `seq,time,actor,actor_login,business_unit,ip,action,target,details`, one entry a line", content_type = "text/csv"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json")),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many downloads running; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn csv(
     State(app): State<App>,
@@ -167,10 +180,26 @@ pub async fn csv(
     ApiQuery(q): ApiQuery<ActivityQuery>,
 ) -> ApiResult<Response> {
     let (filter, cursor, limit) = q.parse()?;
+    let slot = app.exports.claim(&caller.user.id).map_err(|full| {
+        let detail = match full {
+            Full::User => "you have a CSV download running already; finish it, then try again",
+            Full::Everyone => "too many CSV downloads are running; try again shortly",
+        };
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail);
+        e.retry_after = Some(5);
+        e
+    })?;
     let scope = Scope::of(&caller.user);
     let store = app.store.clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let stall = app.config.server.request_timeout.0;
+    let deadline = Instant::now() + app.config.activity.export_time_limit.0;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let complete = Arc::new(AtomicBool::new(false));
+    let done = complete.clone();
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let send = |c: Chunk| send_within(&runtime, &tx, c, stall, deadline);
         let mut chunk = String::from(EntryView::CSV_HEADER);
         let mut left = limit.unwrap_or(usize::MAX);
         let mut open = true;
@@ -179,19 +208,22 @@ pub async fn csv(
             left -= 1;
             if chunk.len() >= CHUNK {
                 let out = Bytes::from(std::mem::take(&mut chunk));
-                // The client went away: stop reading the log.
-                open = tx.blocking_send(Ok(out)).is_ok();
+                // The client went away, stopped reading, or took too long:
+                // stop reading the log.
+                open = send(Ok(out)) && Instant::now() < deadline;
             }
             open && left > 0
         });
         if let Err(e) = result {
             tracing::error!(error = %e, "activity CSV export failed midway");
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-        } else if open && !chunk.is_empty() {
-            let _ = tx.blocking_send(Ok(Bytes::from(chunk)));
+            let _ = send(Err(std::io::Error::other(e.to_string())));
+        } else if !open {
+            tracing::info!("activity CSV export stopped: the client did not read it in time");
+        } else if chunk.is_empty() || send(Ok(Bytes::from(chunk))) {
+            done.store(true, Ordering::Release);
         }
     });
-    let mut res = Body::new(ChannelBody(rx)).into_response();
+    let mut res = Body::new(ChannelBody { rx, complete }).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -204,8 +236,27 @@ pub async fn csv(
     Ok(res)
 }
 
-/// A response body fed by a channel: the CSV leaves as it is produced.
-struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+/// Hands `chunk` to the response body, waiting at most `stall` for room
+/// (and never past `deadline`). False when it could not.
+fn send_within(
+    runtime: &tokio::runtime::Handle,
+    tx: &tokio::sync::mpsc::Sender<Chunk>,
+    chunk: Chunk,
+    stall: Duration,
+    deadline: Instant,
+) -> bool {
+    let wait = stall.min(deadline.saturating_duration_since(Instant::now()));
+    runtime
+        .block_on(async { matches!(tokio::time::timeout(wait, tx.send(chunk)).await, Ok(Ok(()))) })
+}
+
+/// A response body fed by a channel: the CSV leaves as it is produced. A
+/// channel closed before the producer said it was complete is an error, so
+/// that the connection is cut instead of the body ending cleanly.
+struct ChannelBody {
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+    complete: Arc<AtomicBool>,
+}
 
 impl axum::body::HttpBody for ChannelBody {
     type Data = Bytes;
@@ -215,8 +266,12 @@ impl axum::body::HttpBody for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|o| o.map(|r| r.map(hyper::body::Frame::data)))
+        match std::task::ready!(self.rx.poll_recv(cx)) {
+            Some(r) => Poll::Ready(Some(r.map(hyper::body::Frame::data))),
+            None if self.complete.load(Ordering::Acquire) => Poll::Ready(None),
+            None => Poll::Ready(Some(Err(std::io::Error::other(
+                "the CSV export stopped before its end",
+            )))),
+        }
     }
 }

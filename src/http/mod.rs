@@ -9,6 +9,7 @@ mod activity;
 mod assets;
 mod authz;
 pub mod caller;
+mod export_slots;
 pub mod extract;
 // Only in test builds and under `cargo fuzz` (which sets `--cfg fuzzing`):
 // the harness is not part of the shipped daemon.
@@ -23,6 +24,7 @@ mod org;
 pub mod problem;
 pub mod server;
 pub(crate) mod session;
+mod stall;
 mod users;
 pub mod views;
 
@@ -58,6 +60,8 @@ pub struct App {
     pub auth: Arc<crate::auth::service::Authenticator>,
     /// The permission index, kept current by the store's writer.
     pub authz: Arc<crate::authz::Authz>,
+    /// CSV downloads running now, bounded (see `export_slots`).
+    pub exports: Arc<export_slots::ExportSlots>,
 }
 
 impl App {
@@ -68,7 +72,12 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, crate::auth::password::HashError> {
         let authz = crate::authz::Authz::attach(&store);
+        let exports = Arc::new(export_slots::ExportSlots::new(
+            config.activity.max_exports,
+            config.activity.max_exports_per_user,
+        ));
         Ok(App {
+            exports,
             auth: Arc::new({
                 let auth = crate::auth::service::Authenticator::new(&config.auth)?;
                 match store.path().parent() {

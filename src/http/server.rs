@@ -24,6 +24,8 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_connections: usize,
+    /// A response write without progress this long closes the connection.
+    pub write_stall: Duration,
 }
 
 /// First byte of every TLS connection (a handshake record).
@@ -66,6 +68,7 @@ pub async fn serve(
             metrics: metrics.clone(),
             watcher: graceful.watcher(),
             header_timeout: opts.header_timeout,
+            write_stall: opts.write_stall,
         };
         tokio::spawn(async move {
             conn.run(stream, peer).await;
@@ -91,6 +94,7 @@ struct Conn {
     metrics: Arc<Metrics>,
     watcher: Watcher,
     header_timeout: Duration,
+    write_stall: Duration,
 }
 
 impl Conn {
@@ -146,7 +150,10 @@ impl Conn {
             .max_header_list_size(64 * 1024)
             .keep_alive_interval(Duration::from_secs(30));
         let conn = builder
-            .serve_connection(TokioIo::new(tls_stream), service)
+            .serve_connection(
+                TokioIo::new(super::stall::WriteStall::new(tls_stream, self.write_stall)),
+                service,
+            )
             .into_owned();
         if let Err(e) = self.watcher.watch(conn).await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");

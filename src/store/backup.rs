@@ -97,18 +97,10 @@ pub fn write(db: &Database, out: &Path, files: FilesUpTo<'_>) -> Result<Summary,
             }
         }
         // The outboxes too: a restored appliance still owes its log entries
-        // and its mail, with their delivery state.
-        let sequenced = [
-            ACTIVITY_OUTBOX,
-            MAIL_OUTBOX,
-            super::mail::MAIL_DELIVERY,
-            super::mail::MAIL_FAILED,
-        ];
-        for def in sequenced {
-            let Ok(src) = read.open_table(def) else {
-                continue;
-            };
-            let mut dst = txn.open_table(def).map_err(|e| e.to_string())?;
+        // and its mail, with their delivery state (mail without its
+        // one-time link tokens, see `mail::copy_for_backup`).
+        if let Ok(src) = read.open_table(ACTIVITY_OUTBOX) {
+            let mut dst = txn.open_table(ACTIVITY_OUTBOX).map_err(|e| e.to_string())?;
             for row in src.iter().map_err(|e| e.to_string())? {
                 let (k, v) = row.map_err(|e| e.to_string())?;
                 dst.insert(k.value(), v.value())
@@ -116,6 +108,7 @@ pub fn write(db: &Database, out: &Path, files: FilesUpTo<'_>) -> Result<Summary,
                 rows += 1;
             }
         }
+        rows += super::mail::copy_for_backup(&read, &txn)?;
         let up_to = read
             .open_table(META)
             .ok()
@@ -185,9 +178,27 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
         path: data_dir.to_owned(),
         detail: e.to_string(),
     })?;
+    // The segments go under `activity/`; a link there would send them
+    // wherever it points.
+    let activity = data_dir.join(crate::audit::DIR);
+    if std::fs::symlink_metadata(&activity).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(BackupError::Failed {
+            path: activity,
+            detail: "is a symbolic link; restore into a data directory whose activity/ is a \
+                     real directory (or absent)"
+                .into(),
+        });
+    }
     let staging = data_dir.join("bailiwick.redb.restoring");
+    // Removes a leftover (or a planted link itself, never what it points to).
     let _ = std::fs::remove_file(&staging);
-    std::fs::copy(from, &staging).map_err(|e| bad(e.to_string()))?;
+    let copied = (|| -> std::io::Result<()> {
+        let mut src = std::fs::File::open(from)?;
+        let mut dst = crate::fsutil::create_private_file(&staging)?;
+        std::io::copy(&mut src, &mut dst)?;
+        dst.sync_all()
+    })();
+    copied.map_err(|e| bad(e.to_string()))?;
     let checked = (|| {
         let mut db = std::panic::catch_unwind(|| Database::open(&staging))
             .map_err(|_| "the file's structure is inconsistent".to_string())?
@@ -259,9 +270,9 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
             if let Some(dir) = path.parent() {
                 crate::fsutil::create_private_dir(dir)?;
             }
-            std::fs::write(&path, bytes)?;
-            crate::fsutil::set_mode(&path, 0o600)?;
-            std::fs::File::open(&path)?.sync_all()?;
+            let mut f = crate::fsutil::create_private_file(&path)?;
+            std::io::Write::write_all(&mut f, bytes)?;
+            f.sync_all()?;
             if let Some(dir) = path.parent() {
                 crate::fsutil::sync_dir(dir)?;
             }
@@ -272,7 +283,6 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
             detail: e.to_string(),
         })?;
     }
-    crate::fsutil::set_mode(&staging, 0o600).map_err(fail)?;
     std::fs::rename(&staging, &target).map_err(fail)?;
     crate::fsutil::sync_dir(data_dir).map_err(fail)?;
     let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
@@ -281,4 +291,86 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
         bytes,
         files: files.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Options, Store};
+
+    /// A backup holding one activity segment.
+    fn backup_with_a_segment(dir: &Path) -> PathBuf {
+        let options = Options {
+            create: true,
+            ..Default::default()
+        };
+        let live = dir.join("live");
+        std::fs::create_dir(&live).unwrap();
+        let store = Store::open(
+            &live,
+            &options,
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )
+        .unwrap();
+        let seg = dir.join("seg");
+        std::fs::write(&seg, b"segment bytes").unwrap();
+        let out = dir.join("backup.redb");
+        let files = |_| {
+            Ok(vec![FileCut {
+                name: "activity/00000000000000000001.seg".into(),
+                path: seg.clone(),
+                len: 13,
+            }])
+        };
+        store.backup_with(&out, &files).unwrap();
+        store.close();
+        out
+    }
+
+    /// Issue item 13: `restore` followed symlinks in the target directory.
+    #[test]
+    fn restore_refuses_a_symlinked_activity_dir_and_writes_nothing_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = backup_with_a_segment(dir.path());
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, data.join("activity")).unwrap();
+        let err = restore(&out, &data).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        assert!(!data.join(crate::store::DB_FILE).exists());
+    }
+
+    #[test]
+    fn restore_does_not_follow_a_symlink_planted_at_a_segment_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = backup_with_a_segment(dir.path());
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("activity")).unwrap();
+        let victim = dir.path().join("victim");
+        // Dangling: it does not "exist", so only the open itself can refuse it.
+        std::os::unix::fs::symlink(&victim, data.join("activity/00000000000000000001.seg"))
+            .unwrap();
+        assert!(restore(&out, &data).is_err());
+        assert!(!victim.exists(), "the restore wrote through the link");
+        assert!(!data.join(crate::store::DB_FILE).exists());
+    }
+
+    #[test]
+    fn restore_creates_its_files_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = backup_with_a_segment(dir.path());
+        let data = dir.path().join("data");
+        restore(&out, &data).unwrap();
+        for f in [
+            data.join(crate::store::DB_FILE),
+            data.join("activity/00000000000000000001.seg"),
+        ] {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
 }

@@ -334,6 +334,83 @@ fn requeue(
     Ok(())
 }
 
+/// What a backup says of a pending entry whose one-time link it left out.
+pub const LEFT_OUT_OF_BACKUP: &str =
+    "needs a new link: it held a one-time link, which backups never carry";
+
+/// Copies the mail tables from `read` into a backup's `txn`, without any
+/// usable one-time link token (a backup is kept longer and in more places
+/// than the live file): a pending entry that carries one goes to the failed
+/// entries without it, so `ctl mail retry` refuses it and says what to run.
+/// Returns the rows written.
+pub(super) fn copy_for_backup(
+    read: &redb::ReadTransaction,
+    txn: &redb::WriteTransaction,
+) -> Result<u64, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let mut rows = 0u64;
+    let mut left_out = Vec::new();
+    {
+        let mut dst = txn.open_table(MAIL_OUTBOX).map_err(|e| err(&e))?;
+        if let Ok(src) = read.open_table(MAIL_OUTBOX) {
+            for row in src.iter().map_err(|e| err(&e))? {
+                let (k, v) = row.map_err(|e| err(&e))?;
+                let (seq, bytes) = (k.value(), v.value());
+                match codec::decode::<Notice>(bytes) {
+                    Ok(n) if n.link_token.is_none() => {
+                        dst.insert(seq, bytes).map_err(|e| err(&e))?;
+                    }
+                    // Unreadable bytes may still hold a token: left out too.
+                    Ok(n) => left_out.push((seq, Some(n))),
+                    Err(_) => left_out.push((seq, None)),
+                }
+                rows += 1;
+            }
+        }
+    }
+    {
+        let mut dst = txn.open_table(MAIL_DELIVERY).map_err(|e| err(&e))?;
+        if let Ok(src) = read.open_table(MAIL_DELIVERY) {
+            for row in src.iter().map_err(|e| err(&e))? {
+                let (k, v) = row.map_err(|e| err(&e))?;
+                if left_out.iter().all(|(seq, _)| *seq != k.value()) {
+                    dst.insert(k.value(), v.value()).map_err(|e| err(&e))?;
+                    rows += 1;
+                }
+            }
+        }
+    }
+    let mut dst = txn.open_table(MAIL_FAILED).map_err(|e| err(&e))?;
+    if let Ok(src) = read.open_table(MAIL_FAILED) {
+        for row in src.iter().map_err(|e| err(&e))? {
+            let (k, v) = row.map_err(|e| err(&e))?;
+            dst.insert(k.value(), v.value()).map_err(|e| err(&e))?;
+            rows += 1;
+        }
+    }
+    let delivery = read.open_table(MAIL_DELIVERY).ok();
+    for (seq, notice) in left_out {
+        let tries = delivery
+            .as_ref()
+            .and_then(|t| t.get(seq).ok().flatten())
+            .and_then(|v| codec::decode::<Delivery>(v.value()).ok())
+            .unwrap_or_default();
+        let failed = FailedMail {
+            seq,
+            notice: notice.map(|n| Notice {
+                link_token: None,
+                ..n
+            }),
+            attempts: tries.attempts,
+            error: LEFT_OUT_OF_BACKUP.into(),
+            failed_at: tries.last_attempt_at.unwrap_or_else(crate::clock::system_now),
+        };
+        dst.insert(seq, codec::encode(&failed).as_slice())
+            .map_err(|e| err(&e))?;
+    }
+    Ok(rows)
+}
+
 /// Why failed entry `f` cannot usefully be sent again, if it cannot.
 pub fn why_not_retry(f: &FailedMail) -> Option<String> {
     let notice = match &f.notice {
@@ -341,10 +418,12 @@ pub fn why_not_retry(f: &FailedMail) -> Option<String> {
         Some(n) => n,
     };
     match notice.kind {
-        // The token was erased when it failed (it opens an account).
+        // The token was erased when it failed, or left out of a backup
+        // (it opens an account).
         NoticeKind::Registration | NoticeKind::NewCredentials => Some(format!(
-            "mail {} carried a one-time link, which was erased when it failed; issue a new one \
-             with `bailiwick ctl users activation-link LOGIN` (or `users reset-password LOGIN`)",
+            "mail {} carried a one-time link, which is gone (erased when it failed, or left out \
+             of a backup); issue a new one with `bailiwick ctl users activation-link LOGIN` \
+             (or `users reset-password LOGIN`)",
             f.seq
         )),
         NoticeKind::AccountLocked
@@ -548,7 +627,7 @@ mod tests {
         let store = crate::store::Store::open(dir.path(), &options, clock.clone()).unwrap();
         store
             .write_blocking(Actor::operator(), |tx| {
-                tx.queue_notice(reset("u1"));
+                tx.queue_notice(note("ops@example.net"));
                 Ok(())
             })
             .unwrap();
@@ -572,6 +651,64 @@ mod tests {
         let p = restored.mail_pending(0, 10).unwrap();
         assert_eq!(p.len(), 1, "the mail is still owed");
         assert_eq!(p[0].delivery.attempts, 1, "with its tries");
+    }
+
+    /// Issue item 10: undelivered mail kept the raw one-time token, and
+    /// backups copied it.
+    #[test]
+    fn r12_1_backups_never_carry_a_usable_raw_token_the_entry_needs_a_new_link() {
+        use crate::domain::Actor;
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::store::Options {
+            create: true,
+            ..Default::default()
+        };
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(
+            Timestamp::from_unix_micros(7),
+        ));
+        let store = crate::store::Store::open(dir.path(), &options, clock.clone()).unwrap();
+        store
+            .write_blocking(Actor::operator(), |tx| {
+                tx.queue_notice(reset("u1"));
+                tx.queue_notice(note("ops@example.net"));
+                Ok(())
+            })
+            .unwrap();
+        let seq = store.mail_pending(0, 10).unwrap()[0].seq;
+        store
+            .write_blocking(Actor::operator(), move |tx| {
+                tx.settle_mail(MailChange::Attempt { seq, at: tx.now() });
+                Ok(())
+            })
+            .unwrap();
+        let out = dir.path().join("backup.redb");
+        store.backup(&out).unwrap();
+        // The live outbox still owes the link email.
+        assert_eq!(store.mail_pending(0, 10).unwrap().len(), 2);
+        store.close();
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(
+            !bytes.windows(12).any(|w| w == b"secret-token"),
+            "the backup holds the raw token"
+        );
+        crate::store::backup::restore(&out, &dir.path().join("b")).unwrap();
+        let restored = crate::store::Store::open(
+            &dir.path().join("b"),
+            &crate::store::Options::default(),
+            clock,
+        )
+        .unwrap();
+        let p = restored.mail_pending(0, 10).unwrap();
+        assert_eq!(p.len(), 1, "only the mail without a link is still owed");
+        assert_eq!(p[0].notice.as_ref().unwrap().link_token, None);
+        let f = restored.mail_failed(10).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].seq, seq);
+        assert_eq!(f[0].error, LEFT_OUT_OF_BACKUP);
+        assert_eq!(f[0].attempts, 1, "its tries are kept");
+        assert_eq!(f[0].notice.as_ref().unwrap().link_token, None);
+        let why = why_not_retry(&f[0]).expect("retry refuses it");
+        assert!(why.contains("activation-link"), "{why}");
     }
 
     #[test]

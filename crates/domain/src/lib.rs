@@ -36,6 +36,7 @@ pub mod permissions;
 #[cfg(test)]
 pub(crate) mod props;
 pub mod roles;
+pub mod sessions;
 pub mod settings;
 pub mod subscription;
 #[cfg(any(test, feature = "testkit"))]
