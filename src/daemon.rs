@@ -137,21 +137,33 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         metrics.clone(),
     );
     let shutting_down = app.shutting_down.clone();
-    // Rate-limit state for addresses and logins that went quiet is dropped.
+    // Rate-limit state for addresses and logins that went quiet is dropped,
+    // and so is the last use of sessions that no longer exist.
     let limits = app.auth.clone();
+    let last_use = app.sessions.clone();
+    let sessions_store = store.clone();
     let router = http::router(app).layer(axum::Extension(activity_log));
     let pruner = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
             limits.limits().prune();
+            let state = sessions_store.snapshot();
+            last_use.retain(|hash| state.sessions.contains_key(hash));
         }
     });
     let opts = http::server::ServeOptions {
         header_timeout: config.server.header_timeout.0,
+        idle_timeout: config.server.idle_timeout.0,
         shutdown_grace: config.server.shutdown_grace.0,
         max_connections: config.server.max_connections as usize,
+        max_connections_per_source: config.server.max_connections_per_source as usize,
+        ipv6_prefix: config.server.ipv6_prefix,
+        // Checked when the configuration was read.
+        trusted_proxies: crate::source::TrustedProxies::parse(&config.server.trusted_proxies)
+            .unwrap_or_default(),
     };
+    raise_descriptor_limit(opts.max_connections);
 
     // Signals are registered before READY so that none is missed.
     let signals = Signals::new(tls.clone(), config_path, admin_ctx.clone(), shutting_down)?;
@@ -176,6 +188,39 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     .await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one: every connection is
+/// a descriptor, and the usual soft limit (1024) is below what
+/// `server.max_connections` allows plus the daemon's own files.
+fn raise_descriptor_limit(max_connections: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    let needed = max_connections as u64 + 64;
+    if (lim.rlim_cur as u64) < needed {
+        tracing::warn!(
+            open_files = lim.rlim_cur as u64,
+            needed,
+            "the open-file limit is below server.max_connections plus the daemon's own files; raise LimitNOFILE"
+        );
+    }
 }
 
 /// An empty data directory: subscription `Default`, Manager `admin` as its

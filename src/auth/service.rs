@@ -61,6 +61,8 @@ pub struct Authenticator {
     /// Addresses with a recent successful login: they hash in their own lane
     /// of the pool, so a flood from other addresses cannot lock them out.
     known: Mutex<HashMap<IpAddr, Instant>>,
+    /// IPv6 addresses are one source per this prefix (`server.ipv6_prefix`).
+    ipv6_prefix: u8,
 }
 
 /// How long a successful login keeps its address in the known lane.
@@ -86,7 +88,20 @@ impl Authenticator {
             dummy_hash,
             config: config.clone(),
             known: Mutex::default(),
+            ipv6_prefix: 64,
         })
+    }
+
+    /// Keys per-address state (rate limits, the pool, the known lane) by
+    /// this IPv6 prefix length, as `server.ipv6_prefix` says.
+    pub fn with_ipv6_prefix(mut self, bits: u8) -> Authenticator {
+        self.ipv6_prefix = bits;
+        self
+    }
+
+    /// The key of `ip`'s per-address state.
+    fn source(&self, ip: Option<IpAddr>) -> Option<IpAddr> {
+        ip.map(|ip| crate::source::key(ip, self.ipv6_prefix))
     }
 
     pub fn pool(&self) -> &HashPool {
@@ -100,7 +115,11 @@ impl Authenticator {
     /// Hashes a secret on the pool.
     pub async fn hash(&self, ip: Option<IpAddr>, secret: String) -> Result<String, Busy> {
         let h = self.hasher.clone();
-        match self.pool.run(ip, move || h.hash(&secret)).await? {
+        match self
+            .pool
+            .run(self.source(ip), move || h.hash(&secret))
+            .await?
+        {
             Ok(hash) => Ok(hash),
             Err(e) => {
                 tracing::error!(error = %e, "password hashing failed");
@@ -118,20 +137,22 @@ impl Authenticator {
     ) -> Result<bool, Busy> {
         let h = self.hasher.clone();
         self.pool
-            .run_in(ip, self.lane(ip), move || h.verify(&secret, &hash))
+            .run_in(self.source(ip), self.lane(ip), move || {
+                h.verify(&secret, &hash)
+            })
             .await
     }
 
     fn lane(&self, ip: Option<IpAddr>) -> Lane {
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        match ip.and_then(|ip| known.get(&ip)) {
+        match self.source(ip).and_then(|ip| known.get(&ip)) {
             Some(since) if since.elapsed() < KNOWN_FOR => Lane::Known,
             _ => Lane::Open,
         }
     }
 
     fn remember(&self, ip: Option<IpAddr>) {
-        let Some(ip) = ip else { return };
+        let Some(ip) = self.source(ip) else { return };
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         if known.len() >= MAX_KNOWN && !known.contains_key(&ip) {
             known.retain(|_, since| since.elapsed() < KNOWN_FOR);
@@ -153,7 +174,7 @@ impl Authenticator {
         with_session: bool,
     ) -> Result<LoginOk, LoginError> {
         self.limits
-            .check(origin.ip, login)
+            .check(self.source(origin.ip), login)
             .map_err(LoginError::RateLimited)?;
         if login.len() > MAX_LOGIN || password.len() > MAX_PASSWORD {
             return Err(LoginError::Denied);
