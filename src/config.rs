@@ -63,14 +63,27 @@ pub struct ServerConfig {
     pub data_dir: String,
     /// Largest request body accepted; larger gets 413.
     pub max_body: ByteSize,
-    /// Time a client has to send the request head (slowloris guard).
+    /// Time a client has from connecting to a complete first request head,
+    /// TLS handshake included, whatever the protocol (slowloris guard).
     pub header_timeout: Span,
+    /// Time a connection with no request in flight stays open.
+    pub idle_timeout: Span,
     /// Time a whole request may take, body and handler included.
     pub request_timeout: Span,
     /// Time in-flight requests get to finish after SIGTERM.
     pub shutdown_grace: Span,
     /// Connections served at once; more wait in the kernel backlog.
     pub max_connections: u32,
+    /// Connections served at once from one source address (an IPv6 source
+    /// is its `ipv6_prefix`); more are closed at once. Trusted proxies are
+    /// not limited this way.
+    pub max_connections_per_source: u32,
+    /// Leading bits of an IPv6 address that make one source for per-source
+    /// limits (connections, logins): a host usually owns a whole /64.
+    pub ipv6_prefix: u8,
+    /// Addresses or blocks (`10.0.0.0/8`) of reverse proxies whose
+    /// `X-Forwarded-For` names the client. Empty: no header is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -81,9 +94,13 @@ impl Default for ServerConfig {
             data_dir: String::new(),
             max_body: ByteSize(1 << 20),
             header_timeout: Span(Duration::from_secs(10)),
+            idle_timeout: Span(Duration::from_secs(60)),
             request_timeout: Span(Duration::from_secs(30)),
             shutdown_grace: Span(Duration::from_secs(20)),
             max_connections: 1024,
+            max_connections_per_source: 64,
+            ipv6_prefix: 64,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -395,6 +412,34 @@ impl Config {
         if self.server.max_connections == 0 {
             return Err(invalid("server.max_connections", 0, "at least 1"));
         }
+        if self.server.max_connections_per_source == 0 {
+            return Err(invalid(
+                "server.max_connections_per_source",
+                0,
+                "at least 1",
+            ));
+        }
+        if self.server.idle_timeout.0.is_zero() {
+            return Err(invalid(
+                "server.idle_timeout",
+                self.server.idle_timeout,
+                "a duration above 0, e.g. \"60s\"",
+            ));
+        }
+        if !(1..=128).contains(&self.server.ipv6_prefix) {
+            return Err(invalid(
+                "server.ipv6_prefix",
+                self.server.ipv6_prefix,
+                "a prefix length from 1 to 128 (64: one source per /64)",
+            ));
+        }
+        if let Err(entry) = crate::source::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return Err(invalid(
+                "server.trusted_proxies",
+                entry,
+                "addresses or blocks such as \"10.0.0.0/8\" or \"2001:db8::1\"",
+            ));
+        }
         let url = &self.server.public_url;
         let https_url = url.starts_with("https://") && url.len() > "https://".len();
         if !url.is_empty() && !https_url {
@@ -620,6 +665,14 @@ fn apply_env(
             "false" | "0" | "no" => toml::Value::Boolean(false),
             _ => return Err(env_err(format!("{raw:?} is not true or false"))),
         },
+        // Lists are comma-separated: BAILIWICK_SERVER_TRUSTED_PROXIES=10.0.0.1,10.0.0.2
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_owned()),
     };
     let section_table = table

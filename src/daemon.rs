@@ -157,7 +157,8 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         config.auth.session_idle.0,
         config.auth.session_sweep_interval.0,
     ));
-    // Rate-limit state for addresses and logins that went quiet is dropped.
+    // Rate-limit state for addresses and logins that went quiet is dropped
+    // (the sweeper above drops the last use of sessions that are gone).
     let limits = app.auth.clone();
     let router = http::router(app).layer(axum::Extension(activity_log));
     let pruner = tokio::spawn(async move {
@@ -169,10 +170,17 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     });
     let opts = http::server::ServeOptions {
         header_timeout: config.server.header_timeout.0,
+        idle_timeout: config.server.idle_timeout.0,
         shutdown_grace: config.server.shutdown_grace.0,
         max_connections: config.server.max_connections as usize,
         write_stall: config.server.request_timeout.0,
+        max_connections_per_source: config.server.max_connections_per_source as usize,
+        ipv6_prefix: config.server.ipv6_prefix,
+        // Checked when the configuration was read.
+        trusted_proxies: crate::source::TrustedProxies::parse(&config.server.trusted_proxies)
+            .unwrap_or_default(),
     };
+    raise_descriptor_limit(opts.max_connections);
 
     // Signals are registered before READY so that none is missed.
     let signals = Signals::new(tls.clone(), config_path, admin_ctx.clone(), shutting_down)?;
@@ -234,6 +242,39 @@ async fn sweep_sessions(
         }
         let state = store.snapshot();
         last_use.retain(|h| state.sessions.contains_key(h));
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: every connection is
+/// a descriptor, and the usual soft limit (1024) is below what
+/// `server.max_connections` allows plus the daemon's own files.
+fn raise_descriptor_limit(max_connections: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    let needed = max_connections as u64 + 64;
+    if (lim.rlim_cur as u64) < needed {
+        tracing::warn!(
+            open_files = lim.rlim_cur as u64,
+            needed,
+            "the open-file limit is below server.max_connections plus the daemon's own files; raise LimitNOFILE"
+        );
     }
 }
 

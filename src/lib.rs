@@ -23,6 +23,7 @@ pub mod ids;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod source;
 pub mod store;
 pub mod systemd;
 pub mod tls;

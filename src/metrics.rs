@@ -4,6 +4,8 @@
 //! on demand, cost nothing on the request path.
 
 use std::collections::BTreeMap;
+
+use axum::http::Method;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,9 +16,45 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// The methods counted by name; any other is answered 405 and counted as
+/// `OTHER`, so the number of series is bounded by construction: route
+/// templates x these methods (and `OTHER`) x status classes.
+pub const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
+/// The label of `method`: its name if standard, else `OTHER`.
+pub fn method_label(method: &Method) -> &'static str {
+    STANDARD_METHODS
+        .iter()
+        .find(|m| *m == method)
+        .map_or("OTHER", Method::as_str)
+}
+
+/// The label of a status: its class (`2xx`); codes outside 100-599 are `other`.
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Keyed by method label, route template (or `unmatched`), status class.
+    requests: Mutex<BTreeMap<(&'static str, String, &'static str), u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -26,6 +64,8 @@ pub struct Metrics {
     pub locks: AtomicU64,
     pub plain_http_refused: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    /// Connections held back or closed by a connection limit.
+    pub connections_limited: AtomicU64,
     /// Emails handed to the transport (R12).
     pub mail_sent: AtomicU64,
     /// Tries that failed and will be repeated.
@@ -45,11 +85,18 @@ pub struct Gauges {
 }
 
 impl Metrics {
-    pub fn observe(&self, method: &str, route: &str, status: u16, took: Duration) {
+    /// Counts one answered request. `route` must be a route template or
+    /// `unmatched`, never the request's own path.
+    pub fn observe(&self, method: &Method, route: &str, status: u16, took: Duration) {
         {
+            let key = (method_label(method), status_class(status));
             let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-            *map.entry((method.to_owned(), route.to_owned(), status))
-                .or_default() += 1;
+            match map.get_mut(&(key.0, route.to_owned(), key.1)) {
+                Some(n) => *n += 1,
+                None => {
+                    map.insert((key.0, route.to_owned(), key.1), 1);
+                }
+            }
         }
         let secs = took.as_secs_f64();
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -144,6 +191,12 @@ impl Metrics {
                 self.tls_handshake_failures.load(Ordering::Relaxed),
             ),
             (
+                "bailiwick_connections_limited_total",
+                "Connections held back (server.max_connections) or closed (server.max_connections_per_source).",
+                "counter",
+                self.connections_limited.load(Ordering::Relaxed),
+            ),
+            (
                 "bailiwick_activity_outbox_depth",
                 "Activity entries committed, not yet in a segment.",
                 "gauge",
@@ -208,8 +261,8 @@ mod tests {
     #[test]
     fn renders_counters_and_histogram() {
         let m = Metrics::default();
-        m.observe("GET", "/healthz", 200, Duration::from_millis(2));
-        m.observe("GET", "/healthz", 200, Duration::from_millis(700));
+        m.observe(&Method::GET, "/healthz", 200, Duration::from_millis(2));
+        m.observe(&Method::GET, "/healthz", 204, Duration::from_millis(700));
         let text = m.render(&Gauges {
             activity_backlog: 3,
             mail_outbox_depth: 0,
@@ -217,10 +270,24 @@ mod tests {
             users: 1,
         });
         assert!(text.contains(
-            "bailiwick_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+            "bailiwick_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"2xx\"} 2"
         ));
         assert!(text.contains("bailiwick_http_request_duration_seconds_bucket{le=\"0.0025\"} 1"));
         assert!(text.contains("bailiwick_http_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("bailiwick_activity_outbox_depth 3"));
+    }
+
+    /// Invented methods and every status collapse into a fixed set of series.
+    #[test]
+    fn invented_methods_and_statuses_add_no_series() {
+        let m = Metrics::default();
+        for i in 0..2000u32 {
+            let method = Method::from_bytes(format!("X{i:0>60}").as_bytes()).unwrap();
+            m.observe(&method, "unmatched", 100 + (i % 500) as u16, Duration::ZERO);
+        }
+        let series = m.requests.lock().unwrap().len();
+        assert!(series <= 6, "{series} series");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
     }
 }

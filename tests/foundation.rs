@@ -360,7 +360,7 @@ fn operations_endpoints_answer_and_errors_are_problem_json() {
         let m = r.text().await.unwrap();
         assert!(
             m.contains(
-                "bailiwick_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+                "bailiwick_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"2xx\"} 1"
             ),
             "{m}"
         );

@@ -33,13 +33,13 @@ impl LastUse {
             .copied()
     }
 
-    /// Keeps only the sessions for which `live` holds: entries of sessions
-    /// that ended otherwise (expiry, a restart's leftovers) go.
+    /// Keeps only the sessions `live` says still exist: sessions that
+    /// expired or were removed without a logout here would otherwise stay in
+    /// the map for good.
     pub fn retain(&self, live: impl Fn(&str) -> bool) {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|hash, _| live(hash));
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|hash, _| live(hash));
+        map.shrink_to_fit();
     }
 
     pub fn len(&self) -> usize {
@@ -72,5 +72,18 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m.last_used("live"), Some(t));
         assert_eq!(m.last_used("gone"), None);
+    }
+
+    #[test]
+    fn last_use_of_sessions_that_are_gone_is_pruned() {
+        let l = LastUse::default();
+        let now = Timestamp::from_unix_micros(1_700_000_000_000_000);
+        for i in 0..1000 {
+            l.touch(&format!("s{i}"), now);
+        }
+        l.retain(|h| h == "s7");
+        assert_eq!(l.len(), 1);
+        assert_eq!(l.last_used("s7"), Some(now));
+        assert_eq!(l.last_used("s8"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Login rate limits (R8.3), per source address and per login name, checked
 //! before any password hashing.
 
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -8,9 +9,14 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+/// The address key is the caller's per-source key (an IPv6 /64, see
+/// `crate::source`); the login key is a keyed hash of the lowercased login,
+/// so that an entry costs the same whatever length of login a client sends.
+/// Both maps are pruned ([`LoginLimits::prune`]) of keys that recovered.
 pub struct LoginLimits {
     by_address: DefaultKeyedRateLimiter<IpAddr>,
-    by_login: DefaultKeyedRateLimiter<String>,
+    by_login: DefaultKeyedRateLimiter<u64>,
+    login_keys: RandomState,
     clock: DefaultClock,
 }
 
@@ -21,6 +27,7 @@ impl LoginLimits {
         LoginLimits {
             by_address: RateLimiter::dashmap(quota(per_address_per_minute)),
             by_login: RateLimiter::dashmap(quota(per_login_per_minute)),
+            login_keys: RandomState::new(),
             clock: DefaultClock::default(),
         }
     }
@@ -35,7 +42,7 @@ impl LoginLimits {
                 .map_err(|n| n.wait_time_from(self.clock.now()))?;
         }
         self.by_login
-            .check_key(&login.to_lowercase())
+            .check_key(&self.login_keys.hash_one(login.to_lowercase()))
             .map_err(|n| n.wait_time_from(self.clock.now()))
     }
 
@@ -78,5 +85,24 @@ mod tests {
         assert!(l.check(Some(a), "bob").is_ok());
         assert!(l.check(Some(a), "carol").is_ok());
         assert!(l.check(Some(a), "dave").is_err(), "a used its 3 per minute");
+    }
+
+    /// Per-address and per-login state is bounded: keys that recovered are
+    /// pruned (login keys are fixed-size hashes, however long the login).
+    #[test]
+    fn r8_3_limit_state_is_pruned_and_fixed_size_per_key() {
+        // A quota this large recovers in microseconds, so prune can drop all.
+        let l = LoginLimits::new(1_000_000, 1_000_000);
+        let long = "x".repeat(4096);
+        for i in 0..5000u32 {
+            let ip = IpAddr::from(i.to_be_bytes());
+            assert!(l.check(Some(ip), &format!("{long}{i}")).is_ok());
+        }
+        assert_eq!(l.by_address.len(), 5000);
+        assert_eq!(l.by_login.len(), 5000);
+        std::thread::sleep(Duration::from_millis(50));
+        l.prune();
+        assert_eq!(l.by_address.len(), 0);
+        assert_eq!(l.by_login.len(), 0);
     }
 }

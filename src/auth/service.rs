@@ -72,6 +72,8 @@ pub struct Authenticator {
     limit_hits: Sampler,
     /// Keys the decoy questions of logins without real ones (R8.7).
     decoy_key: ring::hmac::Key,
+    /// IPv6 addresses are one source per this prefix (`server.ipv6_prefix`).
+    ipv6_prefix: u8,
 }
 
 /// Questions a decoy is made of: what people commonly choose, so that a
@@ -148,6 +150,7 @@ impl Authenticator {
                 ids::fill_random(&mut k);
                 ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k)
             },
+            ipv6_prefix: 64,
         })
     }
 
@@ -178,6 +181,18 @@ impl Authenticator {
             self.verify(ip, a.clone(), self.dummy_hash.clone()).await?;
         }
         Ok(())
+    }
+
+    /// Keys per-address state (rate limits, the pool, the known lane) by
+    /// this IPv6 prefix length, as `server.ipv6_prefix` says.
+    pub fn with_ipv6_prefix(mut self, bits: u8) -> Authenticator {
+        self.ipv6_prefix = bits;
+        self
+    }
+
+    /// The key of `ip`'s per-address state.
+    fn source(&self, ip: Option<IpAddr>) -> Option<IpAddr> {
+        ip.map(|ip| crate::source::key(ip, self.ipv6_prefix))
     }
 
     pub fn pool(&self) -> &HashPool {
@@ -356,7 +371,11 @@ impl Authenticator {
     /// Hashes a secret on the pool.
     pub async fn hash(&self, ip: Option<IpAddr>, secret: String) -> Result<String, Busy> {
         let h = self.hasher.clone();
-        match self.pool.run(ip, move || h.hash(&secret)).await? {
+        match self
+            .pool
+            .run(self.source(ip), move || h.hash(&secret))
+            .await?
+        {
             Ok(hash) => Ok(hash),
             Err(e) => {
                 tracing::error!(error = %e, "password hashing failed");
@@ -374,20 +393,22 @@ impl Authenticator {
     ) -> Result<bool, Busy> {
         let h = self.hasher.clone();
         self.pool
-            .run_in(ip, self.lane(ip), move || h.verify(&secret, &hash))
+            .run_in(self.source(ip), self.lane(ip), move || {
+                h.verify(&secret, &hash)
+            })
             .await
     }
 
     fn lane(&self, ip: Option<IpAddr>) -> Lane {
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        match ip.and_then(|ip| known.get(&ip)) {
+        match self.source(ip).and_then(|ip| known.get(&ip)) {
             Some(since) if since.elapsed() < KNOWN_FOR => Lane::Known,
             _ => Lane::Open,
         }
     }
 
     fn remember(&self, ip: Option<IpAddr>) {
-        let Some(ip) = ip else { return };
+        let Some(ip) = self.source(ip) else { return };
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         if known.len() >= MAX_KNOWN && !known.contains_key(&ip) {
             known.retain(|_, since| since.elapsed() < KNOWN_FOR);
@@ -408,7 +429,7 @@ impl Authenticator {
         origin: &Origin,
         with_session: bool,
     ) -> Result<LoginOk, LoginError> {
-        if let Err(wait) = self.limits.check_address(origin.ip) {
+        if let Err(wait) = self.limits.check_address(self.source(origin.ip)) {
             self.log_limited(store, origin.ip, login, "address rate limited")
                 .await;
             return Err(LoginError::RateLimited(wait));

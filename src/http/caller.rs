@@ -39,8 +39,12 @@ impl Caller {
     }
 }
 
-/// The source address of a request.
+/// The client address of a request: the connection's, or the one a trusted
+/// proxy forwarded.
 pub fn peer_ip(parts: &Parts) -> Option<IpAddr> {
+    if let Some(c) = parts.extensions.get::<super::server::ClientAddr>() {
+        return Some(c.0);
+    }
     parts
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()

@@ -79,7 +79,8 @@ impl App {
         Ok(App {
             exports,
             auth: Arc::new({
-                let auth = crate::auth::service::Authenticator::new(&config.auth)?;
+                let auth = crate::auth::service::Authenticator::new(&config.auth)?
+                    .with_ipv6_prefix(config.server.ipv6_prefix);
                 match store.path().parent() {
                     Some(dir) => auth.with_decoy_key(&crate::auth::service::load_decoy_key(dir)),
                     None => auth,
@@ -325,7 +326,19 @@ const DRAIN_LIMIT: u64 = 16 << 20;
 /// timeout, security headers, and metrics.
 async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    // An invented method is refused before anything is kept about it: it
+    // would otherwise be a new metric series (and memory) per request.
+    if crate::metrics::method_label(req.method()) == "OTHER" {
+        let res = secure(method_not_allowed().await.into_response());
+        app.metrics.observe(
+            req.method(),
+            "unmatched",
+            res.status().as_u16(),
+            started.elapsed(),
+        );
+        return res;
+    }
+    let method = req.method().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -337,7 +350,7 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut res = if let Some(n) = declared.filter(|n| *n > limit) {
+    let res = if let Some(n) = declared.filter(|n| *n > limit) {
         // Read (and drop) a moderately oversized body first: a client still
         // writing it would otherwise see a broken pipe instead of the 413.
         if n <= DRAIN_LIMIT {
@@ -366,6 +379,14 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
             .into_response(),
         }
     };
+    let res = secure(problem_for_rejection(res).await);
+    app.metrics
+        .observe(&method, &route, res.status().as_u16(), started.elapsed());
+    res
+}
+
+/// The headers every answer carries.
+fn secure(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         "x-content-type-options",
@@ -379,8 +400,43 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000"),
     );
-    app.metrics
-        .observe(&method, &route, res.status().as_u16(), started.elapsed());
+    res
+}
+
+/// Largest plain-text rejection read to carry its words into the problem.
+const REJECTION_TEXT_LIMIT: usize = 4096;
+
+/// axum's own extractor rejections (a bad path parameter, a body that cannot
+/// be read) are `text/plain`; they become problem+json like every other
+/// refusal: `validation` with axum's words, or the code of their status.
+/// Handlers never answer a client error in plain text, so nothing else is
+/// caught here.
+async fn problem_for_rejection(res: Response) -> Response {
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain || !res.status().is_client_error() {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT_LIMIT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let err = match parts.status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", text)
+        }
+        StatusCode::METHOD_NOT_ALLOWED => return method_not_allowed().await.into_response(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::malformed(text),
+        _ => ApiError::validation(text),
+    };
+    let mut res = err.into_response();
+    if let Some(v) = parts.headers.get(header::CONNECTION) {
+        res.headers_mut().insert(header::CONNECTION, v.clone());
+    }
     res
 }
 

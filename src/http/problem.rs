@@ -131,8 +131,10 @@ impl From<WriteError> for ApiError {
             WriteError::Refused(r) => r.into(),
             WriteError::Unavailable(CommitError::Internal) => ApiError::internal(),
             WriteError::Unavailable(c) => {
+                // The storage error names files and system errors: the log
+                // gets it, the client only learns to try again.
                 tracing::error!(error = %c, "write not stored");
-                ApiError::unavailable(format!("the change was not stored: {c}; try again"))
+                ApiError::unavailable("the change was not stored; try again")
             }
         }
     }
@@ -173,6 +175,17 @@ mod tests {
         );
         assert_eq!(status_of(Code::Gone), StatusCode::GONE);
         assert_eq!(status_of(Code::PasswordPolicy), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn commit_failures_answer_a_generic_unavailable_without_the_storage_error() {
+        let secret = "I/O error: /var/lib/bailiwick/bailiwick.redb: No space left on device";
+        for cause in [CommitError::Storage(secret.into()), CommitError::Closed] {
+            let p = ApiError::from(WriteError::Unavailable(cause)).to_problem();
+            assert_eq!(p.status, 503);
+            assert_eq!(p.code, "unavailable");
+            assert_eq!(p.detail, "the change was not stored; try again");
+        }
     }
 
     #[test]

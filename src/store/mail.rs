@@ -403,7 +403,9 @@ pub(super) fn copy_for_backup(
             }),
             attempts: tries.attempts,
             error: LEFT_OUT_OF_BACKUP.into(),
-            failed_at: tries.last_attempt_at.unwrap_or_else(crate::clock::system_now),
+            failed_at: tries
+                .last_attempt_at
+                .unwrap_or_else(crate::clock::system_now),
         };
         dst.insert(seq, codec::encode(&failed).as_slice())
             .map_err(|e| err(&e))?;
