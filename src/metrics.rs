@@ -82,6 +82,8 @@ pub struct Gauges {
     pub mail_outbox_depth: u64,
     pub log_bytes: u64,
     pub users: u64,
+    /// Password hashes and verifications run since start.
+    pub password_hashes: u64,
 }
 
 impl Metrics {
@@ -244,6 +246,12 @@ impl Metrics {
                 "gauge",
                 g.users,
             ),
+            (
+                "bailiwick_password_hashes_total",
+                "Password hashes and verifications run (argon2id).",
+                "counter",
+                g.password_hashes,
+            ),
         ];
         for (name, help, kind, v) in singles {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -268,6 +276,7 @@ mod tests {
             mail_outbox_depth: 0,
             log_bytes: 0,
             users: 1,
+            password_hashes: 0,
         });
         assert!(text.contains(
             "bailiwick_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"2xx\"} 2"

@@ -430,7 +430,8 @@ async fn password_of<'d>(d: &'d Daemon, login_name: &str) -> (Api<'d>, String) {
     let link = v["link"]
         .as_str()
         .unwrap()
-        .replace("127.0.0.1", "localhost");
+        .replace("127.0.0.1", "localhost")
+        .replace("/ui/activation/", "/api/v1/activation/");
     let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
     let pw = creds["password"].as_str().unwrap().to_owned();
     let r = login(d, &c, login_name, &pw).await;

@@ -31,6 +31,8 @@ pub struct HashPool {
     max_waiting: usize,
     per_address: Mutex<HashMap<IpAddr, u32>>,
     refused: AtomicUsize,
+    /// Hashes and verifications run since start.
+    ran: std::sync::atomic::AtomicU64,
 }
 
 /// Which waiting line a request joins.
@@ -56,6 +58,7 @@ impl HashPool {
             max_waiting,
             per_address: Mutex::new(HashMap::new()),
             refused: AtomicUsize::new(0),
+            ran: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -92,6 +95,7 @@ impl HashPool {
         })?;
         let slot = self.workers.acquire(lane).await;
         drop(place);
+        self.ran.fetch_add(1, Ordering::Relaxed);
         // The slot goes with the hash, not with this future: a request
         // dropped mid-hash frees its worker only when the hash ends, so no
         // more hashes run at once than there are workers (and a job never
@@ -106,6 +110,11 @@ impl HashPool {
 
     /// How many hashes were refused because the pool was full or the
     /// address had one in flight.
+    /// Hashes and verifications run since start (`/metrics`).
+    pub fn ran(&self) -> u64 {
+        self.ran.load(Ordering::Relaxed)
+    }
+
     pub fn refused(&self) -> usize {
         self.refused.load(Ordering::Relaxed)
     }

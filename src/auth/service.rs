@@ -67,6 +67,8 @@ pub struct Authenticator {
     /// Self-service reset requests per address, wrong answers per login
     /// (R8.7): apart from logins, so resets cannot block anyone's login.
     reset_by_address: Budget,
+    /// One-time link openings per address (R7.1).
+    link_by_address: Budget,
     reset_by_login: Budget,
     /// Limit hits go to the activity log, sampled.
     limit_hits: Sampler,
@@ -143,6 +145,7 @@ impl Authenticator {
             known: Mutex::default(),
             failed_logins: Budget::per_minute(config.rate_per_login_per_minute),
             reset_by_address: Budget::per_minute(config.reset_rate_per_address_per_minute),
+            link_by_address: Budget::per_minute(config.reset_rate_per_address_per_minute),
             reset_by_login: Budget::per_minute(config.reset_rate_per_login_per_minute),
             limit_hits: Sampler::default(),
             decoy_key: {
@@ -213,6 +216,7 @@ impl Authenticator {
         self.limits.prune();
         self.failed_logins.prune();
         self.reset_by_address.prune();
+        self.link_by_address.prune();
         self.reset_by_login.prune();
         self.limit_hits.prune();
     }
@@ -273,7 +277,7 @@ impl Authenticator {
         ip: Option<IpAddr>,
         login: &str,
     ) -> Result<(), LoginError> {
-        let key = ip.map_or_else(String::new, |ip| ip.to_string());
+        let key = self.source(ip).map_or_else(String::new, |ip| ip.to_string());
         let checked = self.reset_by_address.take(&key).and_then(|()| {
             match self.reset_by_login.wait(&login.to_lowercase()) {
                 Some(w) => Err(w),
@@ -286,6 +290,14 @@ impl Authenticator {
             return Err(LoginError::RateLimited(wait));
         }
         Ok(())
+    }
+
+    /// The one-time links' own limit (R7.1): per source address, checked
+    /// before the link is even looked up, so guessing links is slow and a
+    /// flood of them cannot reach the hashing pool.
+    pub fn link_limits(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let key = self.source(ip).map_or_else(String::new, |ip| ip.to_string());
+        self.link_by_address.take(&key)
     }
 
     /// Spends one wrong answer of `login`'s reset budget.

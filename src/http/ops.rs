@@ -91,6 +91,7 @@ pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
         mail_outbox_depth: app.store.mail_backlog(),
         log_bytes: app.store.activity_log_bytes(),
         users: state.users.len() as u64,
+        password_hashes: app.auth.pool().ran(),
     });
     let mut res = text.into_response();
     res.headers_mut().insert(

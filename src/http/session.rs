@@ -411,6 +411,17 @@ pub async fn open_activation(
     reveal_password(&app, &source, &token).await.map(Json)
 }
 
+/// What a one-time link must pass before anything is spent on it (R7.1):
+/// the per-address limit, then the link itself on the snapshot, so that an
+/// unknown, used or expired link costs no hash.
+fn live_link_first(app: &App, source: &Source, hash: &str) -> ApiResult<()> {
+    app.auth
+        .link_limits(source.ip)
+        .map_err(|wait| login_error(LoginError::RateLimited(wait)))?;
+    credentials::live_link(&app.store.snapshot(), hash, app.clock.now())?;
+    Ok(())
+}
+
 /// Uses up a one-time link and reveals the login and a new generated
 /// password (or only the login, with user-defined passwords): the API's
 /// `GET` of the link and the console's "Show my password".
@@ -420,10 +431,7 @@ pub(crate) async fn reveal_password(
     token: &str,
 ) -> ApiResult<ActivationView> {
     let hash = ids::token_hash(token);
-    // Refuse unknown links before spending a hash on them.
-    if !app.store.snapshot().activation_links.contains_key(&hash) {
-        return Err(ApiError::not_found("no such activation link"));
-    }
+    live_link_first(app, source, &hash)?;
     let password = generate_password();
     let generated = app
         .auth
@@ -484,10 +492,8 @@ pub(crate) async fn choose_password(
 ) -> ApiResult<String> {
     let req = ChosenPassword { password };
     let hash = ids::token_hash(token);
+    live_link_first(app, source, &hash)?;
     let state = app.store.snapshot();
-    if !state.activation_links.contains_key(&hash) {
-        return Err(ApiError::not_found("no such activation link"));
-    }
     password_length(&req.password)?;
     crate::domain::password::check(&req.password, state.settings.security.min_password_length)?;
     let hashed = app
