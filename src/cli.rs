@@ -434,6 +434,10 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
     } else {
         print_human(&value);
     }
+    // Warnings (a certificate about to expire) also go where people look.
+    for w in value["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    }
     Ok(())
 }
 

@@ -129,6 +129,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         data_dir: data_dir.clone(),
         listen: local.to_string(),
         tls_fingerprint: std::sync::Mutex::new(cert.fingerprint.clone()),
+        tls_cert: std::sync::Mutex::new(Some(cert.clone())),
         started,
         public_url: public_url.clone(),
         link_lifetime: config.auth.activation_link_lifetime.0,
@@ -340,6 +341,12 @@ fn announce_certificate(cert: &tls::CertInfo) {
         cert.fingerprint
     );
     tracing::info!(kind, path = %cert.cert_path.display(), fingerprint = %cert.fingerprint, "TLS certificate loaded");
+    if let Some(warning) = cert
+        .not_after
+        .and_then(|end| tls::expiry_warning(end, time::OffsetDateTime::now_utc(), cert.generated))
+    {
+        tracing::warn!("{warning}");
+    }
 }
 
 struct Signals {
@@ -394,6 +401,9 @@ impl Signals {
                 Ok(info) => {
                     if let Ok(mut f) = self.admin.tls_fingerprint.lock() {
                         *f = info.fingerprint.clone();
+                    }
+                    if let Ok(mut c) = self.admin.tls_cert.lock() {
+                        *c = Some(info.clone());
                     }
                     tracing::info!(fingerprint = %info.fingerprint, "reloaded TLS certificate");
                 }

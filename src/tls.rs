@@ -48,6 +48,45 @@ pub struct CertInfo {
     pub generated: bool,
     /// SHA-256 of the leaf certificate, colon-separated hex.
     pub fingerprint: String,
+    /// End of the leaf certificate's validity, when it can be read.
+    pub not_after: Option<time::OffsetDateTime>,
+}
+
+/// Validity of a generated certificate: the 825 days browsers accept for a
+/// server certificate, not rcgen's default (the year 4096).
+pub const GENERATED_VALIDITY: time::Duration = time::Duration::days(825);
+
+/// `ctl status` warns this long before the certificate expires.
+pub const EXPIRY_WARNING: time::Duration = time::Duration::days(30);
+
+/// The warning `ctl status` shows for a certificate that ends at
+/// `not_after`, if it ends within [`EXPIRY_WARNING`] of `now` (or has ended).
+pub fn expiry_warning(
+    not_after: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+    generated: bool,
+) -> Option<String> {
+    let left = not_after - now;
+    if left > EXPIRY_WARNING {
+        return None;
+    }
+    let when = not_after
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let what = if left.is_negative() {
+        format!("the TLS certificate expired at {when}")
+    } else {
+        format!(
+            "the TLS certificate expires at {when}, in {} days",
+            left.whole_days()
+        )
+    };
+    let fix = if generated {
+        "remove tls/cert.pem and tls/key.pem from the data directory and send SIGHUP (or restart) to generate a new one; clients that pin the fingerprint need the new one"
+    } else {
+        "install a new certificate at tls.cert/tls.key and send SIGHUP"
+    };
+    Some(format!("{what}: {fix}"))
 }
 
 /// The rustls crypto provider of the whole process.
@@ -71,6 +110,7 @@ pub fn load(cfg: &TlsConfig, data_dir: &Path) -> Result<(Arc<ServerConfig>, Cert
     let certs = read_certs(&cert)?;
     let key_der = read_key(&key)?;
     let fingerprint = fingerprint(&certs[0]);
+    let not_after = not_after(&certs[0]);
     let config = server_config(certs, key_der).map_err(|detail| TlsError::Config {
         cert: cert.clone(),
         key,
@@ -82,6 +122,7 @@ pub fn load(cfg: &TlsConfig, data_dir: &Path) -> Result<(Arc<ServerConfig>, Cert
             cert_path: cert,
             generated,
             fingerprint,
+            not_after,
         },
     ))
 }
@@ -150,6 +191,10 @@ fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "bailiwick self-signed");
+    // A day back, for clocks a little behind; then the accepted maximum.
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + GENERATED_VALIDITY;
     let key_pair = rcgen::KeyPair::generate().map_err(|e| TlsError::Generate(e.to_string()))?;
     let certificate = params
         .self_signed(&key_pair)
@@ -178,6 +223,64 @@ pub fn fingerprint(cert: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// `notAfter` of a DER X.509 certificate: Certificate ::= SEQUENCE {
+/// tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber, signature,
+/// issuer, validity SEQUENCE { notBefore, notAfter }, ... }, ... }.
+/// `None` when the certificate cannot be read that far.
+pub fn not_after(cert: &[u8]) -> Option<time::OffsetDateTime> {
+    let (_, cert, _) = der_item(cert)?;
+    let (_, mut tbs, _) = der_item(cert)?;
+    let (tag, _, rest) = der_item(tbs)?;
+    if tag == 0xa0 {
+        tbs = rest;
+    }
+    // serialNumber, signature, issuer.
+    for _ in 0..3 {
+        tbs = der_item(tbs)?.2;
+    }
+    let (_, validity, _) = der_item(tbs)?;
+    let (_, _, validity) = der_item(validity)?;
+    let (tag, time, _) = der_item(validity)?;
+    let text = std::str::from_utf8(time).ok()?;
+    let full = match tag {
+        // UTCTime: YYMMDDHHMMSSZ, years 1950-2049 (RFC 5280).
+        0x17 => {
+            let yy: u32 = text.get(..2)?.parse().ok()?;
+            let century = if yy >= 50 { "19" } else { "20" };
+            format!("{century}{text}")
+        }
+        // GeneralizedTime: YYYYMMDDHHMMSSZ.
+        0x18 => text.to_owned(),
+        _ => return None,
+    };
+    let format = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(&full, &format)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
+}
+
+/// One DER item: (tag, contents, what follows).
+fn der_item(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = bytes.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
 }
 
 /// The TLS configuration in force, swapped whole on reload.
@@ -222,6 +325,48 @@ mod tests {
         let (_, again) = load(&TlsConfig::default(), dir.path()).unwrap();
         assert_eq!(first.fingerprint, again.fingerprint, "not regenerated");
         assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
+    }
+
+    #[test]
+    fn generated_certificate_is_valid_825_days_and_warned_about_30_days_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = time::OffsetDateTime::now_utc();
+        let (_, info) = load(&TlsConfig::default(), dir.path()).unwrap();
+        let after = time::OffsetDateTime::now_utc();
+        let end = info
+            .not_after
+            .expect("notAfter read back from the certificate");
+        // Second precision in the certificate.
+        assert!(end >= before + GENERATED_VALIDITY - time::Duration::seconds(1));
+        assert!(end <= after + GENERATED_VALIDITY);
+        // The warning window.
+        assert_eq!(
+            expiry_warning(end, end - time::Duration::days(31), true),
+            None
+        );
+        let soon = expiry_warning(end, end - time::Duration::days(29), true).unwrap();
+        assert!(
+            soon.contains("in 29 days") && soon.contains("SIGHUP"),
+            "{soon}"
+        );
+        let gone = expiry_warning(end, end + time::Duration::days(1), false).unwrap();
+        assert!(
+            gone.contains("expired") && gone.contains("tls.cert"),
+            "{gone}"
+        );
+    }
+
+    #[test]
+    fn not_after_reads_utc_and_generalized_times() {
+        use rcgen::{CertificateParams, KeyPair, date_time_ymd};
+        for year in [2031, 2077] {
+            let mut p = CertificateParams::new(vec!["x".into()]).unwrap();
+            p.not_after = date_time_ymd(year, 6, 30);
+            let cert = p.self_signed(&KeyPair::generate().unwrap()).unwrap();
+            assert_eq!(not_after(cert.der()), Some(date_time_ymd(year, 6, 30)));
+        }
+        assert_eq!(not_after(b"\x30\x03junk"), None);
+        assert_eq!(not_after(&[]), None);
     }
 
     #[test]

@@ -93,4 +93,10 @@ pub struct Status {
     /// Emails given up on after `mail.max_attempts` tries.
     #[serde(default)]
     pub mail_failed: u64,
+    /// End of the TLS certificate's validity (RFC 3339), when readable.
+    #[serde(default)]
+    pub tls_expires_at: Option<String>,
+    /// Things the operator should act on, e.g. a certificate about to expire.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }

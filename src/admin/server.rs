@@ -17,6 +17,8 @@ pub struct Context {
     pub data_dir: PathBuf,
     pub listen: String,
     pub tls_fingerprint: std::sync::Mutex<String>,
+    /// The certificate in use, for its expiry; replaced on reload.
+    pub tls_cert: std::sync::Mutex<Option<crate::tls::CertInfo>>,
     pub started: Instant,
     /// Base of one-time links, and how long they live.
     pub public_url: String,
@@ -111,6 +113,7 @@ async fn handle(request: Request, ctx: &Context) -> Response {
         Request::Status => {
             let s = store.snapshot();
             let sub = s.subscription.as_ref();
+            let cert = ctx.tls_cert.lock().ok().and_then(|c| c.clone());
             ok(Status {
                 version: env!("CARGO_PKG_VERSION").into(),
                 pid: std::process::id(),
@@ -131,6 +134,20 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                 activity_backlog: store.activity_backlog(),
                 mail_pending: store.mail_backlog(),
                 mail_failed: store.mail_failed_count(),
+                tls_expires_at: cert.as_ref().and_then(|c| c.not_after).and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                }),
+                warnings: cert
+                    .and_then(|c| {
+                        crate::tls::expiry_warning(
+                            c.not_after?,
+                            time::OffsetDateTime::now_utc(),
+                            c.generated,
+                        )
+                    })
+                    .into_iter()
+                    .collect(),
             })
         }
         Request::FeaturesList => {
