@@ -791,3 +791,52 @@ fn control_characters_from_attempted_logins_are_escaped_in_the_log() {
         assert_eq!(failed[0]["actor_login"], "bo\\u{0}ss\\u{1b}[2J");
     });
 }
+
+/// Password hashes run so far, from `/metrics`.
+async fn hashes_run(d: &Daemon, c: &reqwest::Client) -> u64 {
+    let m = c
+        .get(d.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    m.lines()
+        .find_map(|l| l.strip_prefix("bailiwick_password_hashes_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no hash counter in:\n{m}"))
+}
+
+#[test]
+fn a_used_or_expired_activation_link_costs_no_hash_and_links_are_rate_limited_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default().env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "5"),
+    );
+    let c = d.client();
+    rt().block_on(async {
+        let r = c.get(link(&d)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let before = hashes_run(&d, &c).await;
+        // Used: 410, unknown: 404, and neither spends a hash.
+        for _ in 0..2 {
+            assert_eq!(c.get(link(&d)).send().await.unwrap().status(), 410);
+        }
+        let unknown = d.url("/api/v1/activation/no-such-link");
+        assert_eq!(c.get(&unknown).send().await.unwrap().status(), 404);
+        let r = c
+            .post(link(&d))
+            .json(&json!({"password": "Some-Long-Passphrase-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 410);
+        assert_eq!(hashes_run(&d, &c).await, before, "a dead link cost a hash");
+        // The sixth link opened from this address within the minute waits.
+        let r = c.get(&unknown).send().await.unwrap();
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key("retry-after"));
+    });
+}
