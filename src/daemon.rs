@@ -270,9 +270,9 @@ fn raise_descriptor_limit(max_connections: usize) {
         }
     }
     let needed = max_connections as u64 + 64;
-    if (lim.rlim_cur as u64) < needed {
+    if lim.rlim_cur < needed {
         tracing::warn!(
-            open_files = lim.rlim_cur as u64,
+            open_files = lim.rlim_cur,
             needed,
             "the open-file limit is below server.max_connections plus the daemon's own files; raise LimitNOFILE"
         );

@@ -277,7 +277,9 @@ impl Authenticator {
         ip: Option<IpAddr>,
         login: &str,
     ) -> Result<(), LoginError> {
-        let key = self.source(ip).map_or_else(String::new, |ip| ip.to_string());
+        let key = self
+            .source(ip)
+            .map_or_else(String::new, |ip| ip.to_string());
         let checked = self.reset_by_address.take(&key).and_then(|()| {
             match self.reset_by_login.wait(&login.to_lowercase()) {
                 Some(w) => Err(w),
@@ -296,7 +298,9 @@ impl Authenticator {
     /// before the link is even looked up, so guessing links is slow and a
     /// flood of them cannot reach the hashing pool.
     pub fn link_limits(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
-        let key = self.source(ip).map_or_else(String::new, |ip| ip.to_string());
+        let key = self
+            .source(ip)
+            .map_or_else(String::new, |ip| ip.to_string());
         self.link_by_address.take(&key)
     }
 
