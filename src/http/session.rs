@@ -402,7 +402,8 @@ pub struct ActivationView {
 #[utoipa::path(get, path = "/api/v1/activation/{token}", tag = "sessions",
     params(("token" = String, Path)),
     responses((status = 200, body = ActivationView), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "used or expired", body = Problem, content_type = "application/problem+json")))]
+        (status = 410, description = "used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many links opened from this address; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn open_activation(
     State(app): State<App>,
     source: Source,
@@ -467,7 +468,8 @@ pub struct ChosenPassword {
     params(("token" = String, Path)), request_body = ChosenPassword,
     responses((status = 200, body = ActivationView), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json")))]
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many links opened from this address; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn complete_activation(
     State(app): State<App>,
     source: Source,
