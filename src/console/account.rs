@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::pages::{Chrome, api_error};
-use super::session::Viewer;
+use super::session::{CsrfForm, Viewer};
 use crate::domain::access::Acting;
 use crate::domain::settings;
 use crate::http::App;
@@ -67,12 +67,6 @@ pub async fn activity(
         ended: q.ended,
     };
     super::render(StatusCode::OK, &page)
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn sign_out_others(

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::pages::Chrome;
-use super::session::{self, Viewer};
+use super::session::{self, CsrfForm, Viewer};
 use crate::auth::service::LoginError;
 use crate::http::App;
 use crate::http::session::{Source, end_session, sign_in};
@@ -98,12 +98,6 @@ fn too_many(login: String, secs: u64) -> Response {
     );
     res.headers_mut().insert(header::RETRY_AFTER, secs.into());
     res
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn logout(

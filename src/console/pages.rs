@@ -48,12 +48,15 @@ impl Chrome {
 
 /// "First Last", or the login when the names are empty.
 pub fn display_name(u: &crate::domain::User) -> String {
-    let n = format!("{} {}", u.first_name, u.last_name);
-    let n = n.trim();
-    if n.is_empty() {
-        u.login.clone()
-    } else {
-        n.to_owned()
+    name_or_login(&u.first_name, &u.last_name, &u.login)
+}
+
+/// "First Last", or `login` when both names are empty.
+pub fn name_or_login(first: &str, last: &str, login: &str) -> String {
+    let n = format!("{first} {last}");
+    match n.trim() {
+        "" => login.to_owned(),
+        n => n.to_owned(),
     }
 }
 

@@ -75,6 +75,14 @@ impl Viewer {
     }
 }
 
+/// A form whose only field is the session's CSRF token (sign out, sign out
+/// of other sessions).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// The session token in the request's cookie, if any.
 pub fn token(headers: &HeaderMap) -> Option<&str> {
     headers

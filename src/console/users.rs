@@ -29,10 +29,15 @@ pub struct Row {
     pub status_class: &'static str,
 }
 
-/// The status a person sees: a lock (R8.2) shows over Active and Pending
-/// activation, since it is what keeps the person out.
+/// Whether a lock (R8.2) is what a person sees of the status: over Active
+/// and Pending activation, since it is what keeps the person out.
+fn shows_lock(status: UserStatus, locked: bool) -> bool {
+    locked && status != UserStatus::Deactivated
+}
+
+/// The status a person sees.
 pub fn status_title(status: UserStatus, locked: bool) -> &'static str {
-    if locked && status != UserStatus::Deactivated {
+    if shows_lock(status, locked) {
         "Locked"
     } else {
         status.title()
@@ -50,11 +55,7 @@ pub fn unit_name(state: &Snapshot, unit: Option<&str>) -> String {
 }
 
 fn name_of(v: &UserView) -> String {
-    let n = format!("{} {}", v.first_name, v.last_name);
-    match n.trim() {
-        "" => v.login.clone(),
-        n => n.to_owned(),
-    }
+    super::pages::name_or_login(&v.first_name, &v.last_name, &v.login)
 }
 
 impl Row {
@@ -67,7 +68,7 @@ impl Row {
             role: v.role.title(),
             unit: unit_name(state, v.business_unit.as_deref()),
             status: status_title(v.status, v.locked),
-            status_class: if v.locked && v.status != UserStatus::Deactivated {
+            status_class: if shows_lock(v.status, v.locked) {
                 "locked"
             } else {
                 v.status.as_str()
