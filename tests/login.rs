@@ -373,7 +373,7 @@ fn sigterm_lets_an_in_flight_login_finish() {
 
 // ---- hostile clients: lockout abuse and account takeover (issue 15) ----
 
-use common::api::Api;
+use common::api::{Api, code, sign_in};
 
 /// A client whose connections come from `local` (any 127/8 address reaches
 /// the daemon): an address the user never logged in from.
@@ -480,6 +480,78 @@ fn lockout_as_a_denial_of_service_unfamiliar_lock_does_not_refuse_a_familiar_add
         assert!(out.status.success(), "{}", text(&out));
         // The operator's unlock cleared both counters.
         assert_eq!(login(&d, &attacker, "admin", &pw).await.status(), 201);
+    });
+}
+
+#[test]
+fn r8_2_a_locked_user_is_listed_and_unlocked_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&dir.path().join("data"), fast_logins());
+    rt().block_on(async {
+        let (admin, admin_pw) = password_of(&d, "admin").await;
+        let eu = admin.create_unit("EU").await;
+        let us = admin.create_unit("US").await;
+        admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        admin.create_user("olga", "unit_manager", Some(&us)).await;
+        admin.create_user("rita", "reader", Some(&eu)).await;
+        let sam = admin.create_user("sam", "scanner", Some(&eu)).await;
+        let m2 = admin.create_user("m2", "manager", None).await;
+        let (sam_api, sam_pw) = password_of(&d, "sam").await;
+        for _ in 0..5 {
+            login(&d, &sam_api.c, "sam", "Wrong-pass-1").await;
+        }
+        assert_eq!(login(&d, &sam_api.c, "sam", &sam_pw).await.status(), 401);
+
+        // The Manager finds it with status=locked, and sees why it is out.
+        let (s, page) = admin.get("/api/v1/users?status=locked").await;
+        assert_eq!(s, 200, "{page}");
+        let locked: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["login"].as_str().unwrap())
+            .collect();
+        assert_eq!(locked, ["sam"]);
+        assert_eq!(page["items"][0]["locked"], true);
+        assert_eq!(page["items"][0]["status"], "active");
+        let (s, v) = admin.get("/api/v1/users?status=stuck").await;
+        assert_eq!((s.as_u16(), code(&v)), (400, "validation"), "{v}");
+
+        // Neither a Reader of the unit nor another unit's Unit Manager may.
+        let unlock = format!("/api/v1/users/{sam}/unlock");
+        for who in ["rita", "olga"] {
+            let api = sign_in(&d, who).await;
+            let (s, v) = api.post(&unlock, json!({})).await;
+            assert!(matches!(s.as_u16(), 403 | 404), "{who}: {s} {v}");
+        }
+        assert_eq!(login(&d, &sam_api.c, "sam", &sam_pw).await.status(), 401);
+        // The unit's Unit Manager may (R7.2's resetters), once.
+        let jane = sign_in(&d, "jane").await;
+        let (s, v) = jane.post(&unlock, json!({})).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["locked"], false);
+        assert_eq!(login(&d, &sam_api.c, "sam", &sam_pw).await.status(), 201);
+        let (s, v) = jane.post(&unlock, json!({})).await;
+        assert_eq!((s.as_u16(), code(&v)), (409, "conflict"), "{v}");
+        assert_eq!(entries(&admin, "user.unlock").await.len(), 1);
+
+        // The primary contact and only other Manager, locked, cannot be
+        // deactivated first; reactivation alone lets it back in.
+        let other = sign_in(&d, "m2").await;
+        for _ in 0..5 {
+            login(&d, &admin.c, "admin", "Wrong-pass-1").await;
+        }
+        assert_eq!(login(&d, &admin.c, "admin", &admin_pw).await.status(), 401);
+        let (s, v) = other.get("/api/v1/users?status=locked").await;
+        assert_eq!(v["items"][0]["login"], "admin", "{s} {v}");
+        let admin_id = v["items"][0]["id"].as_str().unwrap().to_owned();
+        let (s, v) = other
+            .post(&format!("/api/v1/users/{admin_id}/reactivate"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "active");
+        assert_eq!(login(&d, &admin.c, "admin", &admin_pw).await.status(), 201);
+        let _ = m2;
     });
 }
 

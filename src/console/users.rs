@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::pages::{Chrome, api_error};
 use super::session::Viewer;
 use crate::domain::access::Acting;
-use crate::domain::directory::{self, UnitFilter, UserFilter, UserView};
+use crate::domain::directory::{self, StatusFilter, UnitFilter, UserFilter, UserView};
 use crate::domain::{Role, State as Snapshot, UserStatus};
 use crate::http::App;
 use crate::http::problem::ApiError;
@@ -116,12 +116,7 @@ impl ListQuery {
         };
         let status = match self.status.as_str() {
             "" => None,
-            s => Some(
-                UserStatus::ALL
-                    .into_iter()
-                    .find(|x| x.as_str() == s)
-                    .ok_or_else(|| ApiError::validation(format!("no status {s}")))?,
-            ),
+            s => Some(StatusFilter::parse(s)?),
         };
         Ok(UserFilter {
             business_unit: match self.business_unit.as_str() {
@@ -207,7 +202,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer, Query(q): Query<ListQu
                 selected: q.role == r.as_str(),
             })
             .collect(),
-        statuses: UserStatus::ALL
+        statuses: StatusFilter::ALL
             .into_iter()
             .map(|s| Choice {
                 value: s.as_str().into(),

@@ -168,6 +168,7 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(objects::launch))
         .routes(routes!(users::deactivate_user))
         .routes(routes!(users::reactivate_user))
+        .routes(routes!(users::unlock_user))
         .routes(routes!(org::list_units, org::create_unit))
         .routes(routes!(org::get_unit, org::edit_unit, org::delete_unit))
         .routes(routes!(org::get_primary_contact, org::set_primary_contact))

@@ -17,11 +17,11 @@ use super::views::{Page, UserView};
 use crate::domain::access::Acting;
 use crate::domain::credentials::{Notice, NoticeKind};
 use crate::domain::deletion::{self, Delete};
-use crate::domain::directory::{self, UnitFilter, UserFilter};
+use crate::domain::directory::{self, StatusFilter, UnitFilter, UserFilter};
 use crate::domain::lifecycle::{self, Outcome};
 use crate::domain::moving::{self, Move};
 use crate::domain::users::{self, ActivationGrant, NewUser, UserPatch};
-use crate::domain::{Access, Code, Permission, Refusal, Role, User, UserStatus};
+use crate::domain::{Access, Code, Permission, Refusal, Role, User};
 use crate::ids;
 
 /// `Some(None)` for an explicit `null`, `None` (by `#[serde(default)]`)
@@ -45,8 +45,10 @@ pub struct UserQuery {
     business_unit: Option<String>,
     #[param(value_type = Option<String>, example = "scanner")]
     role: Option<Role>,
-    #[param(value_type = Option<String>, example = "active")]
-    status: Option<UserStatus>,
+    /// `pending_activation`, `active`, `deactivated`, or `locked` (R8.2:
+    /// the users a lock keeps out).
+    #[param(value_type = Option<String>, example = "locked")]
+    status: Option<String>,
     /// Case-insensitive part of the login, names or email.
     q: Option<String>,
     /// 1 to 1000; default 100.
@@ -77,7 +79,7 @@ pub async fn list_users(
             }
         }),
         role: q.role,
-        status: q.status,
+        status: q.status.as_deref().map(StatusFilter::parse).transpose()?,
         q: q.q.filter(|s| !s.is_empty()),
     };
     let page = directory::list_users(&acting, &filter, q.limit, q.cursor.as_deref())?;
@@ -281,7 +283,8 @@ pub async fn deactivate_user(
     Ok(Json(shown_to(&app, &caller, &user)))
 }
 
-/// Reactivate a user (R7.3): Managers only; clears a lockout (R8.2).
+/// Reactivate a user (R7.3): Managers only; clears a lockout (R8.2). Of an
+/// active but locked user it only clears the lock.
 #[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "users",
     params(("id" = String, Path, description = "user id")),
     responses((status = 200, body = UserView),
@@ -297,6 +300,27 @@ pub async fn reactivate_user(
     let user = app
         .store
         .write(caller.actor(), move |tx| lifecycle::reactivate(tx, &id))
+        .await?;
+    Ok(Json(shown_to(&app, &caller, &user)))
+}
+
+/// Unlock a user (R8.2): Managers, or the user's Unit Managers (those who
+/// may reset its password, R7.2), clear its locks and failed attempts.
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "users",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn unlock_user(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let user = app
+        .store
+        .write(caller.actor(), move |tx| lifecycle::unlock(tx, &id))
         .await?;
     Ok(Json(shown_to(&app, &caller, &user)))
 }

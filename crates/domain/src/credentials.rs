@@ -369,6 +369,12 @@ fn remember_address(creds: &mut Credentials, ip: Option<IpAddr>, now: Timestamp)
     true
 }
 
+/// Whether any lock an administrator clears is set (R8.2, R8.7): either
+/// password counter's, or the secret answers'.
+pub fn is_locked(creds: &Credentials) -> bool {
+    creds.locked || creds.locked_unfamiliar || creds.answers_locked
+}
+
 /// Clears every lock and counter (R7.2, R7.3, R8.2); whether any was set.
 pub fn clear_locks(creds: &mut Credentials) -> bool {
     let any = creds.locked

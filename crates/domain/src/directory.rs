@@ -33,6 +33,8 @@ pub struct UserView {
     pub role: Role,
     pub business_unit: Option<Id>,
     pub status: UserStatus,
+    /// A lock (R8.2, R8.7) an administrator clears: from either counter of
+    /// failed logins, or of wrong secret answers.
     pub locked: bool,
     pub asset_groups: Option<Vec<Id>>,
     /// Effective permissions: every applicable one for Managers (R5.1).
@@ -63,7 +65,10 @@ pub fn view(acting: &Acting<'_>, user: &User) -> Option<UserView> {
         role: user.role,
         business_unit: user.business_unit.clone(),
         status: user.status,
-        locked: state.credentials.get(&user.id).is_some_and(|c| c.locked),
+        locked: state
+            .credentials
+            .get(&user.id)
+            .is_some_and(super::credentials::is_locked),
         asset_groups: full.then(|| user.asset_groups.clone()),
         permissions: permissions::effective(state, user),
         access: user.access,
@@ -93,9 +98,64 @@ pub enum UnitFilter {
 pub struct UserFilter {
     pub business_unit: Option<UnitFilter>,
     pub role: Option<Role>,
-    pub status: Option<UserStatus>,
+    pub status: Option<StatusFilter>,
     /// Case-insensitive substring of login, names, or (when visible) email.
     pub q: Option<String>,
+}
+
+/// `status=` of the user list: a status, or `locked` for the users a lock
+/// keeps out (R8.2), whatever their status but deactivated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Is(UserStatus),
+    Locked,
+}
+
+impl StatusFilter {
+    pub const ALL: [StatusFilter; 4] = [
+        StatusFilter::Is(UserStatus::PendingActivation),
+        StatusFilter::Is(UserStatus::Active),
+        StatusFilter::Is(UserStatus::Deactivated),
+        StatusFilter::Locked,
+    ];
+
+    /// The API's spelling: a status's, or `locked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Is(s) => s.as_str(),
+            StatusFilter::Locked => "locked",
+        }
+    }
+
+    /// What a person sees.
+    pub fn title(self) -> &'static str {
+        match self {
+            StatusFilter::Is(s) => s.title(),
+            StatusFilter::Locked => "Locked",
+        }
+    }
+
+    /// Parses `status=`; a `validation` refusal names the choices.
+    pub fn parse(s: &str) -> Result<StatusFilter, Refusal> {
+        StatusFilter::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                refuse(
+                    Code::Validation,
+                    format!(
+                        "status: give pending_activation, active, deactivated or locked, not {s:?}"
+                    ),
+                )
+            })
+    }
+
+    fn admits(self, v: &UserView) -> bool {
+        match self {
+            StatusFilter::Is(s) => v.status == s,
+            StatusFilter::Locked => v.locked && v.status != UserStatus::Deactivated,
+        }
+    }
 }
 
 /// One page of a list (docs/api.md: `{"items", "next_cursor"}`).
@@ -186,7 +246,7 @@ fn matches(v: &UserView, f: &UserFilter, q: Option<&str>) -> bool {
         .flatten()
         .any(|s| s.to_lowercase().contains(q))
     });
-    unit_ok && f.role.is_none_or(|r| r == v.role) && f.status.is_none_or(|s| s == v.status) && q_ok
+    unit_ok && f.role.is_none_or(|r| r == v.role) && f.status.is_none_or(|s| s.admits(v)) && q_ok
 }
 
 #[cfg(test)]

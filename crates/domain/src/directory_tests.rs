@@ -38,10 +38,10 @@ fn users_list_filters_by_unit_role_status_and_text() {
     let bob = w.user("bob", Role::Reader, None);
     w.rename(&bob, "Robert", "Marley");
     w.set_status(&bob, UserStatus::PendingActivation);
-    let f = |bu, role, status, q: Option<&str>| UserFilter {
+    let f = |bu, role, status: Option<UserStatus>, q: Option<&str>| UserFilter {
         business_unit: bu,
         role,
-        status,
+        status: status.map(StatusFilter::Is),
         q: q.map(str::to_owned),
     };
     assert_eq!(
@@ -184,5 +184,39 @@ fn r5_1_views_report_every_applicable_permission_for_managers() {
     assert!(
         !v.permissions.contains(&Permission::ScaPolicies),
         "no SCA module"
+    );
+}
+
+#[test]
+fn r8_2_status_locked_lists_the_users_a_lock_keeps_out() {
+    let mut w = World::new();
+    let ann = w.user("ann", Role::Scanner, None);
+    let bob = w.user("bob", Role::Scanner, None);
+    let cid = w.user("cid", Role::Scanner, None);
+    w.user("dan", Role::Scanner, None);
+    let lock = |unfamiliar: bool, answers: bool| crate::Credentials {
+        locked: !unfamiliar && !answers,
+        locked_unfamiliar: unfamiliar,
+        answers_locked: answers,
+        ..crate::Credentials::default()
+    };
+    w.state.credentials.insert(ann.clone(), lock(false, false));
+    w.state.credentials.insert(bob.clone(), lock(true, false));
+    w.state.credentials.insert(cid.clone(), lock(false, true));
+    // A deactivated user is listed as deactivated, not as locked.
+    w.set_status(&cid, UserStatus::Deactivated);
+    let f = |s| UserFilter {
+        status: Some(s),
+        ..UserFilter::default()
+    };
+    assert_eq!(listing(&w, "m1", f(StatusFilter::Locked)), ["ann", "bob"]);
+    assert_eq!(
+        listing(&w, "m1", f(StatusFilter::Is(UserStatus::Deactivated))),
+        ["cid"]
+    );
+    assert_eq!(StatusFilter::parse("locked").unwrap(), StatusFilter::Locked);
+    assert_eq!(
+        StatusFilter::parse("stuck").unwrap_err().code,
+        Code::Validation
     );
 }

@@ -7,7 +7,9 @@
 //!
 //! Decisions: only Managers do either. Primary contacts (R4.4) and the last
 //! active Manager (R2.6) are not deactivated. Reactivation clears a lockout
-//! and the failed-attempt count (R8.2); a user that never set a password
+//! and the failed-attempt count (R8.2), and of an active but locked user it
+//! does only that (the seed re-activates users "locked out"); `unlock` does
+//! the same for anyone allowed to reset the password (R7.2); a user that never set a password
 //! goes back to `pending_activation`, everyone else (Contacts included) to
 //! `active`. Asking for the status a user already has is a `conflict`, so a
 //! retried request tells the caller it already happened.
@@ -119,19 +121,62 @@ pub fn deactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
     Ok(user)
 }
 
+/// `POST /api/v1/users/{id}/unlock` (R8.2): whoever may reset the user's
+/// password (R7.2: Managers, the unit's Unit Managers) clears its locks and
+/// failed-attempt counts. Action `user.unlock`. The status is untouched, so
+/// a deactivated user stays deactivated.
+pub fn unlock(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
+    let (user, mut creds) = {
+        let acting = Acting::from_tx(tx)?;
+        let user = acting.visible_user(id)?;
+        if !super::credentials::may_reset(acting.state, acting.user, user) {
+            return Err(Refusal::new(
+                Code::Forbidden,
+                "only Managers and the user's Unit Managers unlock users; ask a Manager",
+            ));
+        }
+        let creds = acting.state.credentials.get(&user.id).cloned();
+        if !creds.as_ref().is_some_and(super::credentials::is_locked) {
+            return Err(Refusal::new(
+                Code::Conflict,
+                format!("{} is not locked", name_of(user)),
+            ));
+        }
+        (user.clone(), creds.unwrap_or_default())
+    };
+    super::credentials::clear_locks(&mut creds);
+    tx.put_credentials(&user.id, creds);
+    tx.log(
+        "user.unlock",
+        target(&user),
+        "locks and failed attempts cleared",
+    );
+    Ok(user)
+}
+
 /// `POST /api/v1/users/{id}/reactivate`. Action `user.reactivate`.
 pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
     let (mut user, creds) = {
         let acting = Acting::from_tx(tx)?;
         let user = acting.visible_user(id)?;
         managers_only(&acting, "reactivate")?;
-        if user.status != UserStatus::Deactivated {
-            return Err(Refusal::new(
-                Code::Conflict,
-                format!("{} is not deactivated", name_of(user)),
-            ));
-        }
         let creds = acting.state.credentials.get(&user.id).cloned();
+        if user.status != UserStatus::Deactivated {
+            // The seed's "re-activate if the user is locked out": for an
+            // active user, reactivation is the Manager's unlock.
+            if !creds.as_ref().is_some_and(super::credentials::is_locked) {
+                return Err(Refusal::new(
+                    Code::Conflict,
+                    format!("{} is neither deactivated nor locked", name_of(user)),
+                ));
+            }
+            let user = user.clone();
+            let mut c = creds.unwrap_or_default();
+            super::credentials::clear_locks(&mut c);
+            tx.put_credentials(&user.id, c);
+            tx.log("user.reactivate", target(&user), "lock cleared");
+            return Ok(user);
+        }
         (user.clone(), creds)
     };
     let has_password = creds.as_ref().is_some_and(|c| c.password_hash.is_some());
@@ -274,5 +319,76 @@ mod tests {
         assert_eq!(u.status, UserStatus::PendingActivation);
         let r = w.run("m1", |tx| reactivate(tx, &p)).unwrap_err();
         assert_eq!(r.code, Code::Conflict);
+    }
+
+    fn locked(w: &mut World, id: &str, unfamiliar: bool) {
+        w.state.credentials.insert(
+            id.to_owned(),
+            Credentials {
+                password_hash: Some("$argon2id$x".into()),
+                failed_attempts: 5,
+                locked: !unfamiliar,
+                locked_unfamiliar: unfamiliar,
+                ..Credentials::default()
+            },
+        );
+    }
+
+    #[test]
+    fn r8_2_reactivating_an_active_locked_user_clears_only_the_lock() {
+        let mut w = World::new();
+        let s = w.user("sam", Role::Scanner, None);
+        locked(&mut w, &s, false);
+        let u = w.run("m1", |tx| reactivate(tx, &s)).unwrap();
+        assert_eq!(u.status, UserStatus::Active);
+        let c = &w.state.credentials[&s];
+        assert!(!c.locked && c.failed_attempts == 0);
+        assert_eq!(c.password_hash.as_deref(), Some("$argon2id$x"));
+        // Neither deactivated nor locked now: a conflict, nothing changes.
+        let r = w.run("m1", |tx| reactivate(tx, &s)).unwrap_err();
+        assert_eq!(r.code, Code::Conflict);
+    }
+
+    #[test]
+    fn r8_2_the_primary_contact_and_last_manager_can_be_unlocked() {
+        // Deactivate-then-reactivate is refused for them (R4.4, R2.6), so
+        // reactivation of the locked active user must work on its own.
+        let mut w = World::new();
+        let m2 = w.user("m2", Role::Manager, None);
+        locked(&mut w, "m1", false);
+        w.run(&m2, |tx| reactivate(tx, "m1")).unwrap();
+        assert!(!w.state.credentials["m1"].locked);
+        locked(&mut w, "m1", true);
+        w.run(&m2, |tx| unlock(tx, "m1")).unwrap();
+        assert!(!w.state.credentials["m1"].locked_unfamiliar);
+    }
+
+    #[test]
+    fn r8_2_r7_2_unlock_is_for_those_who_may_reset_the_password() {
+        let mut w = World::new();
+        let eu = w.unit("EU");
+        let us = w.unit("US");
+        let um = w.user("jane", Role::UnitManager, Some(&eu));
+        let other_um = w.user("olga", Role::UnitManager, Some(&us));
+        let reader = w.user("rita", Role::Reader, Some(&eu));
+        let s = w.user("sam", Role::Scanner, Some(&eu));
+        locked(&mut w, &s, true);
+        for who in [&reader, &other_um] {
+            let r = w.run(who, |tx| unlock(tx, &s)).unwrap_err();
+            assert!(
+                matches!(r.code, Code::Forbidden | Code::NotFound),
+                "{who}: {r:?}"
+            );
+        }
+        assert!(w.state.credentials[&s].locked_unfamiliar);
+        let u = w.run(&um, |tx| unlock(tx, &s)).unwrap();
+        assert_eq!(u.status, UserStatus::Active);
+        assert!(!w.state.credentials[&s].locked_unfamiliar);
+        let r = w.run(&um, |tx| unlock(tx, &s)).unwrap_err();
+        assert_eq!(r.code, Code::Conflict);
+        // A Unit Manager may not reactivate: that stays the Managers' (R7.3).
+        locked(&mut w, &s, false);
+        let r = w.run(&um, |tx| reactivate(tx, &s)).unwrap_err();
+        assert_eq!(r.code, Code::Forbidden);
     }
 }
