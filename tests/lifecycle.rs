@@ -204,6 +204,60 @@ fn r7_4_a_move_copies_california_keeps_the_reach_and_says_what_happened() {
 }
 
 #[test]
+fn r7_4_a_unit_change_by_edit_names_the_move_when_something_would_stay_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let o = org(&admin, &d).await;
+        // Owning nothing, a unit change by edit is the whole move.
+        let pat = admin.create_user("pat", "reader", Some(&o.eu)).await;
+        let (s, v) = admin
+            .patch(&format!("/api/v1/users/{pat}"), json!({"business_unit": o.us}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["business_unit"], o.us.as_str());
+
+        // sam owns a schedule in EU: the edit would leave it with EU's
+        // Unit Managers, so it is refused and names the move.
+        let sam = sign_in(&d, "sam").await;
+        let (s, schedule) = sam
+            .post(
+                "/api/v1/objects",
+                json!({"kind": "scheduled_scan", "name": "nightly", "asset_groups": [o.california]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{schedule}");
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{}", o.sam),
+                json!({"business_unit": o.us, "asset_groups": []}),
+            )
+            .await;
+        assert_eq!((s.as_u16(), code(&v)), (409, "use_move"), "{v}");
+        let detail = v["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("/api/v1/users/{}/move", o.sam)),
+            "{detail}"
+        );
+        let (_, u) = admin.get(&format!("/api/v1/users/{}", o.sam)).await;
+        assert_eq!(u["business_unit"], o.eu.as_str(), "nothing changed");
+        // The move settles it: the schedule goes with sam, none stays in EU.
+        let (s, v) = admin
+            .post(
+                &format!("/api/v1/users/{}/move", o.sam),
+                json!({"business_unit": o.us, "keep_configurations": true,
+                       "keep_asset_groups": true}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, moved) = admin.get(&format!("/api/v1/objects/{}", id(&schedule))).await;
+        assert_eq!(s, 200, "{moved}");
+        assert_eq!(moved["business_unit"], o.us.as_str());
+    });
+}
+
+#[test]
 fn r7_5_a_delete_settles_everything_and_refuses_primary_contacts() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(&dir.path().join("data"));

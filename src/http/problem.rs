@@ -110,7 +110,8 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::PrimaryContact
         | Code::RoleLocked
         | Code::BusinessUnitNotEmpty
-        | Code::ScheduleOwnerDeactivated => StatusCode::CONFLICT,
+        | Code::ScheduleOwnerDeactivated
+        | Code::UseMove => StatusCode::CONFLICT,
         Code::Gone => StatusCode::GONE,
         Code::PermissionNotApplicable
         | Code::RoleNotAllowed
@@ -199,5 +200,56 @@ mod tests {
         assert_eq!(p.code, "primary_contact");
         assert_eq!(p.kind, "urn:bailiwick:problem:primary_contact");
         assert_eq!(p.title, "Conflict");
+    }
+
+    /// docs/api.md's code tables, as (code, status) pairs.
+    fn documented() -> Vec<(String, u16)> {
+        include_str!("../../docs/api.md")
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                let status = cells.get(2)?.parse().ok()?;
+                Some((code.to_owned(), status))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_code_is_in_the_docs_table() {
+        let docs = documented();
+        let status = |code: &str| {
+            let rows: Vec<u16> = docs
+                .iter()
+                .filter(|(c, _)| c == code)
+                .map(|x| x.1)
+                .collect();
+            assert_eq!(rows.len(), 1, "{code} is in docs/api.md's code tables once");
+            rows[0]
+        };
+        for code in Code::ALL {
+            assert_eq!(
+                status(code.as_str()),
+                status_of(code).as_u16(),
+                "{} in docs/api.md",
+                code.as_str()
+            );
+        }
+        // The HTTP layer's own, with the status the layer gives them.
+        for (code, s) in [
+            ("malformed", 400),
+            ("tls_required", 400),
+            ("method_not_allowed", 405),
+            ("payload_too_large", 413),
+            ("rate_limited", 429),
+            ("internal", ApiError::internal().status.as_u16()),
+            ("unavailable", 503),
+            ("timeout", 503),
+        ] {
+            assert_eq!(status(code), s, "{code} in docs/api.md");
+        }
+        // Nothing documented that the code does not give.
+        let known = docs.len();
+        assert_eq!(known, Code::ALL.len() + 8, "{docs:?}");
     }
 }

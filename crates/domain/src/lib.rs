@@ -90,9 +90,35 @@ pub enum Code {
     IpLimitExceeded,
     PasswordPolicy,
     PasswordChangeRequired,
+    /// A unit change that only the move workflow (R7.4) may make.
+    UseMove,
 }
 
 impl Code {
+    /// Every code, for the documentation's table and its test.
+    pub const ALL: [Code; 20] = [
+        Code::Validation,
+        Code::NotFound,
+        Code::Forbidden,
+        Code::Unauthenticated,
+        Code::Conflict,
+        Code::LoginTaken,
+        Code::EmailTaken,
+        Code::LastManager,
+        Code::PrimaryContact,
+        Code::RoleLocked,
+        Code::BusinessUnitNotEmpty,
+        Code::ScheduleOwnerDeactivated,
+        Code::Gone,
+        Code::PermissionNotApplicable,
+        Code::RoleNotAllowed,
+        Code::FeatureUnavailable,
+        Code::IpLimitExceeded,
+        Code::PasswordPolicy,
+        Code::PasswordChangeRequired,
+        Code::UseMove,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Validation => "validation",
@@ -114,6 +140,7 @@ impl Code {
             Code::IpLimitExceeded => "ip_limit_exceeded",
             Code::PasswordPolicy => "password_policy",
             Code::PasswordChangeRequired => "password_change_required",
+            Code::UseMove => "use_move",
         }
     }
 }

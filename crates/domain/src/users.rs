@@ -342,6 +342,9 @@ fn decide_edit(acting: &Acting<'_>, id: &str, patch: UserPatch) -> Result<(User,
     }
     let role_changed = after.role != before.role;
     let unit_changed = after.business_unit != before.business_unit;
+    if unit_changed {
+        refuse_unsettled_move(acting.state, &before)?;
+    }
     if role_changed && before.role == Role::UserAdministrator {
         return Err(refuse(
             Code::RoleLocked,
@@ -413,6 +416,37 @@ fn decide_edit(acting: &Acting<'_>, id: &str, patch: UserPatch) -> Result<(User,
         check_external_id(acting, &after)?;
     }
     Ok((before, after))
+}
+
+/// A unit change by edit (R7.4): a user who owns configurations, results or
+/// asset groups is moved only by the move workflow, which settles each of
+/// them (keep or delete, move, link or copy), so nothing it owns stays
+/// behind in the old unit for the old unit's Unit Managers to see and
+/// change. A user who owns none of them changes unit by edit: there is
+/// nothing to settle.
+fn refuse_unsettled_move(state: &State, user: &User) -> Result<(), Refusal> {
+    let objects = state
+        .objects
+        .values()
+        .filter(|o| o.owner.as_ref() == Some(&user.id))
+        .count();
+    let groups = state
+        .asset_groups
+        .values()
+        .filter(|g| g.owner == user.id)
+        .count();
+    if objects == 0 && groups == 0 {
+        return Ok(());
+    }
+    Err(refuse(
+        Code::UseMove,
+        format!(
+            "{} owns {objects} configurations or results and {groups} asset groups, which a move settles; \
+             use POST /api/v1/users/{}/move to choose what to keep",
+            name_of(user),
+            user.id
+        ),
+    ))
 }
 
 fn describe_edit(state: &State, before: &User, after: &User) -> String {

@@ -749,3 +749,31 @@ fn asset_groups_are_stored_deduplicated() {
     };
     assert_eq!(code(edit(&mut w, "m1", &s, bad)), Code::Validation);
 }
+
+#[test]
+fn r7_4_a_unit_change_by_edit_of_a_user_who_owns_things_names_the_move() {
+    let mut w = World::new();
+    let eu = w.unit("EU");
+    let us = w.unit("US");
+    let to_us = || UserPatch {
+        business_unit: Some(Some(us.clone())),
+        ..Default::default()
+    };
+    // Owning nothing, the edit is the move: nothing is left behind.
+    let plain = w.user("pat", Role::Scanner, Some(&eu));
+    let u = edit(&mut w, "m1", &plain, to_us()).unwrap();
+    assert_eq!(u.business_unit.as_ref(), Some(&us));
+    // A configuration or a personal asset group would stay in EU.
+    let sam = w.user("sam", Role::Scanner, Some(&eu));
+    let o = w.object(crate::ObjectKind::ScheduledScan, &sam, &["10.0.0.1"]);
+    let r = edit(&mut w, "m1", &sam, to_us()).unwrap_err();
+    assert_eq!(r.code, Code::UseMove);
+    assert!(
+        r.message.contains(&format!("/api/v1/users/{sam}/move")),
+        "{r:?}"
+    );
+    assert_eq!(w.state.objects[&o].business_unit.as_ref(), Some(&eu));
+    let gus = w.user("gus", Role::Scanner, Some(&eu));
+    w.group("Gus's", &[&eu], &gus, Role::Scanner, &["10.0.0.2"]);
+    assert_eq!(code(edit(&mut w, "m1", &gus, to_us())), Code::UseMove);
+}
