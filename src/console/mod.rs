@@ -47,6 +47,7 @@ pub fn router() -> Router<App> {
         )
         .route("/ui/users", get(users::list))
         .route("/ui/users/{id}", get(users::show))
+        .route("/ui/users/{id}/{change}", post(users::change_status))
         .route("/ui/account/activity", get(account::activity))
         .route(
             "/ui/account/activity/sign-out-others",

@@ -3,18 +3,20 @@
 //! person, through the same `domain::directory` views.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::pages::{Chrome, api_error};
-use super::session::Viewer;
+use super::session::{CsrfForm, Viewer};
 use crate::domain::access::Acting;
 use crate::domain::directory::{self, StatusFilter, UnitFilter, UserFilter, UserView};
 use crate::domain::{Role, State as Snapshot, UserStatus};
 use crate::http::App;
 use crate::http::problem::ApiError;
+use crate::http::users::StatusChange;
 
 /// One row of the Users table, in the words a person reads.
 pub struct Row {
@@ -229,9 +231,82 @@ struct UserPage {
     permissions: Vec<&'static str>,
     contact: Option<&'static str>,
     restricted: bool,
+    /// The buttons this person may press (the domain decides again on POST).
+    changes: Vec<(&'static str, &'static str)>,
+    csrf: String,
+    done: Option<&'static str>,
 }
 
-pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>) -> Response {
+#[derive(Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+/// The status buttons shown to `viewer` for `v`: Deactivate and Reactivate
+/// are the Managers' (R7.3), Unlock is for whoever may reset the password
+/// (R7.2, R8.2). Shown by the same predicates the commands check.
+fn changes_for(
+    state: &Snapshot,
+    viewer: &Viewer,
+    v: &UserView,
+) -> Vec<(&'static str, &'static str)> {
+    let Some(target) = state.users.get(&v.id) else {
+        return Vec::new();
+    };
+    let me = viewer.user();
+    let manager = me.role == Role::Manager && me.id != v.id;
+    let mut out = Vec::new();
+    if manager && v.status != UserStatus::Deactivated {
+        out.push(("deactivate", "Deactivate"));
+    }
+    if manager && (v.status == UserStatus::Deactivated || v.locked) {
+        out.push(("reactivate", "Reactivate"));
+    }
+    // For a Manager, Reactivate already clears the lock: one button, not two.
+    let reactivates = out.iter().any(|(p, _)| *p == "reactivate");
+    if v.locked && !reactivates && crate::domain::credentials::may_reset(state, me, target) {
+        out.push(("unlock", "Unlock"));
+    }
+    out
+}
+
+/// What a status button did, said on the user's page.
+fn done_message(done: &str) -> Option<&'static str> {
+    match done {
+        "deactivate" => Some("Deactivated: the user's sessions have ended."),
+        "reactivate" => Some("Reactivated: the user may sign in again."),
+        "unlock" => Some("Unlocked: the user may sign in again."),
+        _ => None,
+    }
+}
+
+/// `POST /ui/users/{id}/{change}`: the same command as the API's
+/// `POST /api/v1/users/{id}/{change}`; a refusal shows its detail.
+pub async fn change_status(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path((id, change)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = viewer.check_csrf(&form.csrf) {
+        return *refused;
+    }
+    let Some(c) = StatusChange::parse(&change) else {
+        return api_error(&viewer, ApiError::not_found("no such page"));
+    };
+    match crate::http::users::change_status(&app, &viewer.caller, id.clone(), c).await {
+        Ok(_) => Redirect::to(&format!("/ui/users/{id}?done={change}")).into_response(),
+        Err(e) => api_error(&viewer, e),
+    }
+}
+
+pub async fn show(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Response {
     let state = app.store.snapshot();
     let view =
         Acting::of(&state, &viewer.user().id).and_then(|acting| directory::get_user(&acting, &id));
@@ -266,6 +341,9 @@ pub async fn show(State(app): State<App>, viewer: Viewer, Path(id): Path<String>
             crate::domain::contacts::PocLabel::PocBu => "Primary contact of its business unit",
         }),
         restricted: v.restricted,
+        changes: changes_for(&state, &viewer, &v),
+        csrf: viewer.csrf.clone(),
+        done: done_message(&done.done),
     };
     super::render(StatusCode::OK, &page)
 }

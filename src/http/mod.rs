@@ -25,7 +25,7 @@ pub mod problem;
 pub mod server;
 pub(crate) mod session;
 mod stall;
-mod users;
+pub(crate) mod users;
 pub mod views;
 
 use std::sync::Arc;

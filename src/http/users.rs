@@ -262,6 +262,44 @@ pub(crate) fn shown_to(app: &App, caller: &Caller, user: &User) -> UserView {
         .unwrap_or_else(|| UserView::new(&state, user))
 }
 
+/// The commands that change whether a user may sign in (R7.3, R8.2), one
+/// translation for the API's handlers and the console's buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusChange {
+    Deactivate,
+    Reactivate,
+    Unlock,
+}
+
+impl StatusChange {
+    /// The last part of its path, in the API and the console.
+    pub(crate) fn parse(s: &str) -> Option<StatusChange> {
+        match s {
+            "deactivate" => Some(StatusChange::Deactivate),
+            "reactivate" => Some(StatusChange::Reactivate),
+            "unlock" => Some(StatusChange::Unlock),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) async fn change_status(
+    app: &App,
+    caller: &Caller,
+    id: String,
+    change: StatusChange,
+) -> ApiResult<User> {
+    let user = app
+        .store
+        .write(caller.actor(), move |tx| match change {
+            StatusChange::Deactivate => lifecycle::deactivate(tx, &id),
+            StatusChange::Reactivate => lifecycle::reactivate(tx, &id),
+            StatusChange::Unlock => lifecycle::unlock(tx, &id),
+        })
+        .await?;
+    Ok(user)
+}
+
 /// Deactivate a user (R7.3): Managers only; never a primary contact or the
 /// last active Manager. Its sessions end at once.
 #[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users",
@@ -276,10 +314,7 @@ pub async fn deactivate_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
-    let user = app
-        .store
-        .write(caller.actor(), move |tx| lifecycle::deactivate(tx, &id))
-        .await?;
+    let user = change_status(&app, &caller, id, StatusChange::Deactivate).await?;
     Ok(Json(shown_to(&app, &caller, &user)))
 }
 
@@ -297,10 +332,7 @@ pub async fn reactivate_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
-    let user = app
-        .store
-        .write(caller.actor(), move |tx| lifecycle::reactivate(tx, &id))
-        .await?;
+    let user = change_status(&app, &caller, id, StatusChange::Reactivate).await?;
     Ok(Json(shown_to(&app, &caller, &user)))
 }
 
@@ -318,10 +350,7 @@ pub async fn unlock_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
-    let user = app
-        .store
-        .write(caller.actor(), move |tx| lifecycle::unlock(tx, &id))
-        .await?;
+    let user = change_status(&app, &caller, id, StatusChange::Unlock).await?;
     Ok(Json(shown_to(&app, &caller, &user)))
 }
 

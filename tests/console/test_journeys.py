@@ -266,3 +266,17 @@ def test_r8_5_security_settings_then_r8_2_a_user_locked_after_the_threshold(daem
     boss.get_by_role("navigation").get_by_role("link", name="Users").click()
     row = boss.get_by_role("row").filter(has=boss.get_by_role("link", name="Sam Example"))
     expect(row).to_contain_text("Locked")
+    # The filter finds exactly the locked ones.
+    boss.get_by_label("Status").select_option(label="Locked")
+    boss.get_by_role("button", name="Filter").click()
+    expect(boss.get_by_role("link", name="Sam Example")).to_be_visible()
+    expect(boss.get_by_role("link", name="boss")).to_have_count(0)
+    # The Manager reactivates it (R8.2, R7.3) from the user's page.
+    boss.get_by_role("link", name="Sam Example").click()
+    expect(boss.get_by_role("heading", level=1)).to_have_text("Sam Example")
+    check_page(boss, "user-locked")
+    boss.get_by_role("button", name="Reactivate").click()
+    expect(boss.get_by_role("status")).to_have_text("Reactivated: the user may sign in again.")
+    expect(boss.get_by_role("button", name="Reactivate")).to_have_count(0)
+    sign_in(visitor, d, "sam", "Sams-Own-Passphrase-1")
+    expect(visitor.get_by_role("heading", level=1)).to_have_text("Users")
