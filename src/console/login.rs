@@ -13,7 +13,7 @@ use super::pages::Chrome;
 use super::session::{self, CsrfForm, Viewer};
 use crate::auth::service::LoginError;
 use crate::http::App;
-use crate::http::session::{Source, end_session, sign_in};
+use crate::http::session::{Channel, Source, end_session, sign_in};
 
 /// R8.4: one message for every failure, whatever failed.
 const FAILED: &str = "Login failed. Check your login and password.";
@@ -60,7 +60,7 @@ pub async fn submit(
     source: Source,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    match sign_in(&app, &source, &form.login, &form.password).await {
+    match sign_in(&app, &source, &form.login, &form.password, Channel::Ui).await {
         Ok(ok) => {
             let Some(token) = ok.token else {
                 return show(

@@ -14,6 +14,7 @@
 
 mod account;
 mod activation;
+mod activity;
 mod assets;
 mod login;
 mod pages;
@@ -48,6 +49,8 @@ pub fn router() -> Router<App> {
         .route("/ui/users", get(users::list))
         .route("/ui/users/{id}", get(users::show))
         .route("/ui/users/{id}/{change}", post(users::change_status))
+        .route("/ui/activity", get(activity::page))
+        .route("/ui/activity.csv", get(activity::csv))
         .route("/ui/account/activity", get(account::activity))
         .route(
             "/ui/account/activity/sign-out-others",

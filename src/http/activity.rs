@@ -47,21 +47,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Log {
 #[serde(deny_unknown_fields)]
 pub struct ActivityQuery {
     /// Actor: user id or login.
-    user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Action, e.g. `login`; a trailing `*` matches a prefix (`user.*`).
-    action: Option<String>,
+    pub(crate) action: Option<String>,
     /// RFC 3339; entries at or after.
-    since: Option<String>,
+    pub(crate) since: Option<String>,
     /// RFC 3339; entries before.
-    until: Option<String>,
+    pub(crate) until: Option<String>,
     /// Source address.
-    ip: Option<String>,
+    pub(crate) ip: Option<String>,
     /// Substring of the details, any case (e.g. `API`).
-    details: Option<String>,
+    pub(crate) details: Option<String>,
     /// 1 to 1000; default 100 (CSV: everything when absent).
-    limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 fn time(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
@@ -140,8 +140,19 @@ pub async fn list(
     Log(log): Log,
     ApiQuery(q): ApiQuery<ActivityQuery>,
 ) -> ApiResult<Json<Page>> {
+    Ok(Json(search(&app, &caller.user, log, &q).await?))
+}
+
+/// One page of the search as `user` may see it (R11.2): the API's and the
+/// console's Activity.
+pub(crate) async fn search(
+    app: &App,
+    user: &crate::domain::User,
+    log: Arc<ActivityLog>,
+    q: &ActivityQuery,
+) -> ApiResult<Page> {
     let (filter, cursor, limit) = q.parse()?;
-    let scope = Scope::of(&caller.user);
+    let scope = Scope::of(user);
     let store = app.store.clone();
     let limit = limit.unwrap_or(query::DEFAULT_LIMIT);
     let page = tokio::task::spawn_blocking(move || {
@@ -150,7 +161,7 @@ pub async fn list(
     .await
     .map_err(failed)?
     .map_err(failed)?;
-    Ok(Json(page))
+    Ok(page)
 }
 
 /// Bytes gathered before a chunk goes to the client.
@@ -179,8 +190,19 @@ pub async fn csv(
     Log(log): Log,
     ApiQuery(q): ApiQuery<ActivityQuery>,
 ) -> ApiResult<Response> {
+    csv_download(&app, &caller.user, log, &q)
+}
+
+/// The CSV download of the search as `user` may see it: the API's and the
+/// console's "Download CSV", under the same download limits.
+pub(crate) fn csv_download(
+    app: &App,
+    user: &crate::domain::User,
+    log: Arc<ActivityLog>,
+    q: &ActivityQuery,
+) -> ApiResult<Response> {
     let (filter, cursor, limit) = q.parse()?;
-    let slot = app.exports.claim(&caller.user.id).map_err(|full| {
+    let slot = app.exports.claim(&user.id).map_err(|full| {
         let detail = match full {
             Full::User => "you have a CSV download running already; finish it, then try again",
             Full::Everyone => "too many CSV downloads are running; try again shortly",
@@ -189,7 +211,7 @@ pub async fn csv(
         e.retry_after = Some(5);
         e
     })?;
-    let scope = Scope::of(&caller.user);
+    let scope = Scope::of(user);
     let store = app.store.clone();
     let stall = app.config.server.request_timeout.0;
     let deadline = Instant::now() + app.config.activity.export_time_limit.0;

@@ -5,7 +5,7 @@
 //! with `utoipa_axum::routes!`, which registers it in the router and in the
 //! OpenAPI document at once, so the two cannot drift apart.
 
-mod activity;
+pub(crate) mod activity;
 mod assets;
 mod authz;
 pub mod caller;

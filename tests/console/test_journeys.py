@@ -1,7 +1,10 @@
 """The console's journeys in a real Chromium, found by role and accessible
 name as a person finds things (UI.md's names), against the real binary."""
 
+import csv
+import io
 import json
+import pathlib
 import re
 import ssl
 import urllib.request
@@ -280,3 +283,60 @@ def test_r8_5_security_settings_then_r8_2_a_user_locked_after_the_threshold(daem
     expect(boss.get_by_role("button", name="Reactivate")).to_have_count(0)
     sign_in(visitor, d, "sam", "Sams-Own-Passphrase-1")
     expect(visitor.get_by_role("heading", level=1)).to_have_text("Users")
+
+
+def test_r11_2_activity_filters_by_user_and_api_and_the_csv_matches_the_table(daemon, contexts):
+    """Journey 6: the Manager filters the log by user and "API"; "Download
+    CSV" gives the same entries; a Scanner sees only its own."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    for _ in range(2):
+        st, s = api(d, "POST", "/api/v1/session", body={"login": "boss", "password": "Tall-Trees-42"})
+        assert st == 201, s
+    token = s["token"]
+    st, sam = api(d, "POST", "/api/v1/users", token,
+                  {"login": "sam", "email": "sam@example.com", "first_name": "Sam",
+                   "last_name": "Example", "role": "scanner"})
+    assert st == 201, sam
+    link = json.loads(d.ctl("--json", "users", "activation-link", "sam"))["link"]
+    st, creds = api(d, "GET", link.split(str(d.port), 1)[1].replace("/ui/", "/api/v1/"))
+    assert st == 200, creds
+    st, s = api(d, "POST", "/api/v1/session", body={"login": "sam", "password": creds["password"]})
+    assert st == 201, s
+
+    boss = contexts(d.origin).page
+    sign_in(boss, d, "boss", "Tall-Trees-42")
+    boss.get_by_role("navigation").get_by_role("link", name="Activity", exact=True).click()
+    expect(boss.get_by_role("heading", level=1)).to_have_text("Activity")
+    check_page(boss, "activity")
+    boss.get_by_label("User").fill("boss")
+    boss.get_by_label("Details").fill("API")
+    boss.get_by_role("button", name="Filter").click()
+    body = boss.get_by_role("table").get_by_role("rowgroup").nth(1)
+    rows = body.get_by_role("row")
+    expect(rows).to_have_count(2)
+    table = [[c.strip() for c in r.get_by_role("cell").all_inner_texts()] for r in rows.all()]
+    for time, user, unit, ip, action, target, details in table:
+        assert user == "boss" and action == "login" and "API" in details, table
+    check_page(boss, "activity-filtered")
+    with boss.expect_download() as dl:
+        boss.get_by_role("link", name="Download CSV").click()
+    text = pathlib.Path(dl.value.path()).read_text()
+    lines = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["actor_login"], r["action"], r["details"]) for r in lines] == \
+        [(u, a, det) for _, u, _, _, a, _, det in table], (text, table)
+
+    # A refused filter says which field and keeps the rest of the input.
+    boss.get_by_label("Source IP").fill("not-an-address")
+    boss.get_by_role("button", name="Filter").click()
+    expect(boss.get_by_role("alert")).to_contain_text("Source IP:")
+    expect(boss.get_by_label("User")).to_have_value("boss")
+
+    # A Scanner sees its own entries only (R11.2).
+    visitor = contexts(d.origin).page
+    sign_in(visitor, d, "sam", creds["password"])
+    visitor.get_by_role("navigation").get_by_role("link", name="Activity", exact=True).click()
+    users = visitor.get_by_role("table").get_by_role("rowgroup").nth(1) \
+        .get_by_role("row").all()
+    assert users, "sam sees its own logins"
+    for r in users:
+        assert r.get_by_role("cell").nth(1).inner_text().strip() == "sam"
