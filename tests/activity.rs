@@ -505,7 +505,11 @@ fn r11_2_search_filters_scoping_by_role_and_csv_export() {
         // search for "API" in the details), matched in any case.
         let api = all(&d, &c, &boss, "action=login&details=api").await;
         assert_eq!(api.len(), 4, "details match any case");
-        assert!(all(&d, &c, &boss, "action=login&details=UI").await.is_empty());
+        assert!(
+            all(&d, &c, &boss, "action=login&details=UI")
+                .await
+                .is_empty()
+        );
         assert_eq!(
             all(&d, &c, &boss, "action=login&ip=127.0.0.1").await.len(),
             4

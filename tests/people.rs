@@ -546,3 +546,53 @@ fn a_unit_manager_does_not_take_over_peers_by_email_and_reset() {
         assert_eq!(s, 200, "{v}");
     });
 }
+
+#[test]
+fn business_units_are_paged_and_r4_1_those_without_a_primary_contact_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let mut ids = Vec::new();
+        for name in ["EU", "US", "APAC"] {
+            ids.push(admin.create_unit(name).await);
+        }
+        let (s, first) = admin.get("/api/v1/business-units?limit=2").await;
+        assert_eq!(s, 200, "{first}");
+        assert_eq!(first["items"].as_array().unwrap().len(), 2);
+        let cursor = first["next_cursor"].as_str().expect("a next page");
+        let (s, rest) = admin
+            .get(&format!("/api/v1/business-units?limit=2&cursor={cursor}"))
+            .await;
+        assert_eq!(s, 200, "{rest}");
+        assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+        assert!(rest["next_cursor"].is_null());
+
+        // EU gets a contact; the others are the ones to fix.
+        let jane = admin.create_user("jane", "unit_manager", Some(&ids[0])).await;
+        sign_in(&d, "jane").await;
+        let (s, v) = admin
+            .put(
+                &format!("/api/v1/business-units/{}/primary-contact", ids[0]),
+                json!({"user": jane}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, lacking) = admin
+            .get("/api/v1/business-units?without_primary_contact=true")
+            .await;
+        assert_eq!(s, 200, "{lacking}");
+        let mut names: Vec<&str> = lacking["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["APAC", "US"]);
+        for bad in ["limit=0", "limit=1001", "colour=blue"] {
+            let (s, v) = admin.get(&format!("/api/v1/business-units?{bad}")).await;
+            assert_eq!(s, 400, "{bad}: {v}");
+        }
+    });
+}

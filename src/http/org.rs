@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::assets::{AssetsView, UnitAssetsRequest};
 use super::caller::Caller;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
 use super::users::{explicit_null, shown_to};
 use super::views::{Page, UserView, snake};
@@ -99,20 +99,42 @@ impl From<ContactView> for EmailContact {
 
 const PROBLEM: &str = "application/problem+json";
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UnitQuery {
+    /// `true`: only units with no primary contact yet (R4.1).
+    without_primary_contact: Option<bool>,
+    /// 1 to 1000; default 100.
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
 /// Business units the caller may see: all for Managers and User
-/// Administrators, its own for everyone else.
-#[utoipa::path(get, path = "/api/v1/business-units", tag = "organisation",
-    responses((status = 200, body = Page<UnitView>)),
+/// Administrators, its own for everyone else; paged like every list.
+#[utoipa::path(get, path = "/api/v1/business-units", tag = "organisation", params(UnitQuery),
+    responses((status = 200, body = Page<UnitView>),
+        (status = 400, body = Problem, content_type = PROBLEM)),
     security(("bearer" = []), ("basic" = [])))]
-pub async fn list_units(State(app): State<App>, caller: Caller) -> ApiResult<Json<Page<UnitView>>> {
+pub async fn list_units(
+    State(app): State<App>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<UnitQuery>,
+) -> ApiResult<Json<Page<UnitView>>> {
     let state = app.store.snapshot();
     let acting = Acting::of(&state, &caller.user.id)?;
+    let filter = units::UnitFilter {
+        without_primary_contact: q.without_primary_contact.unwrap_or(false),
+    };
+    let page = units::page_units(&acting, filter, q.limit, q.cursor.as_deref())?;
     Ok(Json(Page {
-        items: units::list_units(&acting)
+        items: page
+            .items
             .into_iter()
             .map(|u| UnitView::new(&state, u))
             .collect(),
-        next_cursor: None,
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -255,6 +255,43 @@ pub fn list_units<'s>(acting: &Acting<'s>) -> Vec<&'s BusinessUnit> {
         .collect()
 }
 
+/// The filters of `GET /api/v1/business-units`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnitFilter {
+    /// Only units that have no primary contact yet (R4.1: one per unit).
+    pub without_primary_contact: bool,
+}
+
+/// `GET /api/v1/business-units`: the units the actor may see, oldest id
+/// first, after `cursor` (the last id of the previous page), like every list.
+pub fn page_units<'s>(
+    acting: &Acting<'s>,
+    filter: UnitFilter,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<super::directory::Page<&'s BusinessUnit>, Refusal> {
+    use std::ops::Bound;
+    let limit = super::directory::page_limit(limit)?;
+    let start = cursor.map_or(Bound::Unbounded, |c| Bound::Excluded(c.to_owned()));
+    let mut items: Vec<&'s BusinessUnit> = acting
+        .state
+        .units
+        .range((start, Bound::Unbounded))
+        .map(|(_, u)| u)
+        .filter(|u| acting.may_see_unit(u))
+        .filter(|u| !filter.without_primary_contact || u.primary_contact.is_none())
+        .take(limit + 1)
+        .collect();
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = if more {
+        items.last().map(|u| u.id.clone())
+    } else {
+        None
+    };
+    Ok(super::directory::Page { items, next_cursor })
+}
+
 /// `GET /api/v1/business-units/{id}`: `not_found` for units the actor may
 /// not see.
 pub fn get_unit<'s>(acting: &Acting<'s>, id: &str) -> Result<&'s BusinessUnit, Refusal> {
@@ -494,6 +531,40 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(err.code, Code::Forbidden);
+    }
+
+    #[test]
+    fn units_are_paged_like_every_list_and_r4_1_those_without_a_contact_found() {
+        let mut w = World::new();
+        let ids: Vec<Id> = ["A", "B", "C"].iter().map(|n| w.unit(n)).collect();
+        let a = w.user("a", Role::Scanner, Some(&ids[0]));
+        w.state.units.get_mut(&ids[0]).unwrap().primary_contact = Some(a);
+        let acting = w.acting("m1");
+        let first = page_units(&acting, UnitFilter::default(), Some(2), None).unwrap();
+        assert_eq!(first.items.len(), 2);
+        let cursor = first.next_cursor.clone().expect("a next page");
+        let rest = page_units(&acting, UnitFilter::default(), Some(2), Some(&cursor)).unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert_eq!(rest.next_cursor, None);
+        let all: Vec<&Id> = first
+            .items
+            .iter()
+            .chain(&rest.items)
+            .map(|u| &u.id)
+            .collect();
+        assert_eq!(all, ids.iter().collect::<Vec<_>>());
+        let lacking = UnitFilter {
+            without_primary_contact: true,
+        };
+        let names: Vec<&str> = page_units(&acting, lacking, None, None)
+            .unwrap()
+            .items
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect();
+        assert_eq!(names, ["B", "C"]);
+        let bad = page_units(&acting, UnitFilter::default(), Some(0), None).unwrap_err();
+        assert_eq!(bad.code, Code::Validation);
     }
 
     #[test]
