@@ -228,7 +228,7 @@ fn r11_3_kill_9_mid_writes_then_one_entry_per_committed_change_and_a_clean_chain
         // to one: nothing lost, nothing doubled, nothing for a change that
         // did not commit.
         let (_, sessions) = get(&d, &c, &token, "/api/v1/me/sessions").await;
-        let sessions = sessions.as_array().unwrap().len();
+        let sessions = sessions["items"].as_array().unwrap().len();
         assert_eq!(logins - logouts, sessions, "entries vs sessions");
         let before_restart = logins - 1 + logouts;
         eprintln!("kill -9: acknowledged {acked}, cut off {unknown}, logged {before_restart}, sessions {sessions}");

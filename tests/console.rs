@@ -78,7 +78,11 @@ async fn sessions(d: &Daemon, c: &reqwest::Client, token: &str) -> usize {
         .json()
         .await
         .unwrap();
-    list.as_array().unwrap_or_else(|| panic!("{list}")).len() - 1
+    list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}"))
+        .len()
+        - 1
 }
 
 #[test]

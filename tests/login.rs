@@ -251,16 +251,35 @@ fn r8_1_basic_auth_works_and_logout_ends_the_session() {
             .json()
             .await
             .unwrap();
-        assert_eq!(list.as_array().unwrap().len(), 2);
+        assert_eq!(list["items"].as_array().unwrap().len(), 2);
+        assert!(list["next_cursor"].is_null());
         assert_eq!(
-            list.as_array()
+            list["items"]
+                .as_array()
                 .unwrap()
                 .iter()
                 .filter(|s| s["current"] == true)
                 .count(),
             1
         );
-        assert_eq!(list[0]["ip"], "127.0.0.1");
+        assert_eq!(list["items"][0]["ip"], "127.0.0.1");
+        // Paged like every list: one at a time, the cursor leads on.
+        let page = |q: String| {
+            let c = c.clone();
+            let url = d.url(&format!("/api/v1/me/sessions?{q}"));
+            async move {
+                let r = c.get(url).bearer_auth(t1).send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (s, first) = page("limit=1".into()).await;
+        assert_eq!(s, 200, "{first}");
+        assert_eq!(first["items"][0]["id"], list["items"][0]["id"]);
+        let cursor = first["next_cursor"].as_str().expect("a next page");
+        let (_, second) = page(format!("limit=1&cursor={cursor}")).await;
+        assert_eq!(second["items"][0]["id"], list["items"][1]["id"]);
+        assert!(second["next_cursor"].is_null());
+        assert_eq!(page("cursor=nosuch".into()).await.0, 400);
 
         let r: Value = c
             .post(d.url("/api/v1/me/sessions/sign-out-others"))

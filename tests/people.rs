@@ -569,7 +569,9 @@ fn business_units_are_paged_and_r4_1_those_without_a_primary_contact_found() {
         assert!(rest["next_cursor"].is_null());
 
         // EU gets a contact; the others are the ones to fix.
-        let jane = admin.create_user("jane", "unit_manager", Some(&ids[0])).await;
+        let jane = admin
+            .create_user("jane", "unit_manager", Some(&ids[0]))
+            .await;
         sign_in(&d, "jane").await;
         let (s, v) = admin
             .put(

@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::caller::{Caller, login_error, peer_ip, user_agent};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
-use super::views::{SessionView, UserView};
+use super::views::{Page, SessionView, UserView};
 use crate::auth::pool::Busy;
 use crate::auth::service::{LoginError, Origin, generate_password, generate_password_of};
 use crate::domain::credentials::{self, Activation};
@@ -330,19 +330,54 @@ pub(crate) fn sessions_of(app: &App, user: &str, current: Option<&str>) -> Vec<S
             )
         })
         .collect();
-    list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    list.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
     list
 }
 
-/// Own sessions (R8.8).
-#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "sessions",
-    responses((status = 200, body = Vec<SessionView>)), security(("bearer" = [])))]
-pub async fn my_sessions(State(app): State<App>, caller: Caller) -> Json<Vec<SessionView>> {
-    Json(sessions_of(
-        &app,
-        &caller.user.id,
-        caller.session.as_deref(),
-    ))
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// 1 to 1000; default 100.
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One page of sessions, oldest first, after the session whose id is the
+/// cursor: a list like every other (docs/api.md).
+fn page_of(list: Vec<SessionView>, q: &SessionQuery) -> ApiResult<Page<SessionView>> {
+    let limit = crate::domain::directory::page_limit(q.limit)?;
+    let start = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => {
+            list.iter().position(|s| s.id == c).ok_or_else(|| {
+                ApiError::validation("cursor: pass the next_cursor of the previous page")
+            })? + 1
+        }
+    };
+    let rest = list.len().saturating_sub(start);
+    let items: Vec<SessionView> = list.into_iter().skip(start).take(limit).collect();
+    let next_cursor = if rest > limit {
+        items.last().map(|s| s.id.clone())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Own sessions (R8.8), oldest first.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "sessions", params(SessionQuery),
+    responses((status = 200, body = Page<SessionView>),
+        (status = 400, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn my_sessions(
+    State(app): State<App>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<SessionQuery>,
+) -> ApiResult<Json<Page<SessionView>>> {
+    let list = sessions_of(&app, &caller.user.id, caller.session.as_deref());
+    Ok(Json(page_of(list, &q)?))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -381,14 +416,18 @@ pub(crate) async fn end_other_sessions(app: &App, caller: &Caller) -> ApiResult<
 /// A user's sessions, for Managers (R8.8).
 #[utoipa::path(get, path = "/api/v1/users/{id}/sessions", tag = "users",
     params(("id" = String, Path)),
-    responses((status = 200, body = Vec<SessionView>), (status = 403, body = Problem, content_type = "application/problem+json"),
+    params(SessionQuery),
+    responses((status = 200, body = Page<SessionView>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn user_sessions(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<SessionView>>> {
+    ApiQuery(q): ApiQuery<SessionQuery>,
+) -> ApiResult<Json<Page<SessionView>>> {
     if caller.user.role != Role::Manager && caller.user.id != id {
         return Err(ApiError::forbidden(
             "only Managers see other users' sessions",
@@ -397,7 +436,8 @@ pub async fn user_sessions(
     if !app.store.snapshot().users.contains_key(&id) {
         return Err(ApiError::not_found("no such user"));
     }
-    Ok(Json(sessions_of(&app, &id, caller.session.as_deref())))
+    let list = sessions_of(&app, &id, caller.session.as_deref());
+    Ok(Json(page_of(list, &q)?))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
