@@ -377,6 +377,26 @@ fn operations_endpoints_answer_and_errors_are_problem_json() {
                 "{path} missing from OpenAPI"
             );
         }
+        // Every `{name}` of a path is declared as a path parameter of every
+        // operation on it: a client generated from the document needs it.
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            let names: Vec<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|p| p.split('}').next())
+                .collect();
+            for (method, op) in ops.as_object().unwrap() {
+                for name in &names {
+                    let declared = op["parameters"].as_array().is_some_and(|ps| {
+                        ps.iter().any(|p| p["name"] == *name && p["in"] == "path")
+                    });
+                    assert!(
+                        declared,
+                        "{method} {path}: path parameter {name} is not declared"
+                    );
+                }
+            }
+        }
     });
 }
 

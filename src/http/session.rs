@@ -415,8 +415,7 @@ pub(crate) async fn end_other_sessions(app: &App, caller: &Caller) -> ApiResult<
 
 /// A user's sessions, for Managers (R8.8).
 #[utoipa::path(get, path = "/api/v1/users/{id}/sessions", tag = "users",
-    params(("id" = String, Path)),
-    params(SessionQuery),
+    params(("id" = String, Path, description = "user id"), SessionQuery),
     responses((status = 200, body = Page<SessionView>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
