@@ -16,10 +16,12 @@ mod account;
 mod activation;
 mod activity;
 mod assets;
+mod lifecycle;
 mod login;
 mod pages;
 mod session;
 mod setup;
+mod user_form;
 mod users;
 
 use axum::Router;
@@ -47,7 +49,20 @@ pub fn router() -> Router<App> {
             get(activation::page).post(activation::submit),
         )
         .route("/ui/users", get(users::list))
-        .route("/ui/users/{id}", get(users::show))
+        .route(
+            "/ui/users/new",
+            get(user_form::new_page).post(user_form::create),
+        )
+        .route("/ui/users/{id}", get(users::show).post(user_form::save))
+        .route(
+            "/ui/users/{id}/move",
+            get(lifecycle::move_page).post(lifecycle::move_user),
+        )
+        .route(
+            "/ui/users/{id}/delete",
+            get(lifecycle::delete_page).post(lifecycle::delete_user),
+        )
+        .route("/ui/users/{id}/reset-password", post(users::reset_password))
         .route("/ui/users/{id}/{change}", post(users::change_status))
         .route("/ui/activity", get(activity::page))
         .route("/ui/activity.csv", get(activity::csv))

@@ -102,9 +102,157 @@ pub fn field_of(detail: &str) -> Option<&str> {
     plain.then_some(field)
 }
 
+/// The field of a form that a refusal is about, among the form's input
+/// names, or `"form"` for a refusal about the whole of it. The domain starts
+/// the message of a refused value with its field's name (`"business_unit:
+/// ..."`, `"login \"x\": ..."`, `"role kb_only ..."`); the refusals that do not
+/// are known by their code.
+pub fn field_among(e: &ApiError, fields: &[&'static str]) -> &'static str {
+    let lead = e.detail.split([' ', ':']).next().unwrap_or("");
+    let by_name = match lead {
+        "permission" => "permissions",
+        "external" => "external_id",
+        l => l,
+    };
+    let by_code = match e.code {
+        "login_taken" => "login",
+        "email_taken" => "email",
+        "last_manager" | "role_locked" | "role_not_allowed" => "role",
+        "use_move" | "ip_limit_exceeded" => "business_unit",
+        "permission_not_applicable" => "permissions",
+        _ => "",
+    };
+    fields
+        .iter()
+        .copied()
+        .find(|f| *f == by_name)
+        .or_else(|| fields.iter().copied().find(|f| *f == by_code))
+        .unwrap_or("form")
+}
+
+/// A refusal shown beside the field it names.
+#[derive(Default)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn of(e: ApiError, fields: &[&'static str]) -> FieldError {
+        FieldError {
+            field: field_among(&e, fields),
+            detail: e.detail,
+        }
+    }
+
+    /// The message for `field`, if the refusal is about it.
+    pub fn about(&self, field: &str) -> Option<&str> {
+        (!self.detail.is_empty() && self.field == field).then_some(self.detail.as_str())
+    }
+}
+
+/// A submitted form whose fields may repeat (checkbox lists), in order.
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Fields {
+        Fields(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of `name`, or "" when absent.
+    pub fn one(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use super::{field_among, field_of};
+    use crate::http::problem::ApiError;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn a_refusal_is_shown_beside_the_field_it_names() {
+        let fields = [
+            "login",
+            "email",
+            "role",
+            "business_unit",
+            "permissions",
+            "external_id",
+        ];
+        let e = |code, detail: &str| ApiError::new(StatusCode::CONFLICT, code, detail);
+        assert_eq!(
+            field_among(
+                &e("login_taken", "login jd is taken; choose another"),
+                &fields
+            ),
+            "login"
+        );
+        assert_eq!(
+            field_among(
+                &e("validation", "login \"a b\": use 1 to 64 letters"),
+                &fields
+            ),
+            "login"
+        );
+        assert_eq!(
+            field_among(&e("validation", "business_unit: choose one"), &fields),
+            "business_unit"
+        );
+        assert_eq!(
+            field_among(
+                &e("last_manager", "Ann Lee is the last active Manager"),
+                &fields
+            ),
+            "role"
+        );
+        assert_eq!(
+            field_among(
+                &e(
+                    "email_taken",
+                    "another User Administrator already uses a@b.c"
+                ),
+                &fields
+            ),
+            "email"
+        );
+        assert_eq!(
+            field_among(
+                &e("conflict", "external ID \"7\" already names another user"),
+                &fields
+            ),
+            "external_id"
+        );
+        assert_eq!(
+            field_among(
+                &e("forbidden", "you manage the users of Paris only"),
+                &fields
+            ),
+            "form"
+        );
+        // A field the form does not have is not named.
+        assert_eq!(
+            field_among(&e("use_move", "Ann owns 2 results"), &["login"]),
+            "form"
+        );
+    }
 
     #[test]
     fn a_refusal_names_its_field_by_the_leading_name() {

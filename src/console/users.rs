@@ -56,7 +56,7 @@ pub fn unit_name(state: &Snapshot, unit: Option<&str>) -> String {
     }
 }
 
-fn name_of(v: &UserView) -> String {
+pub fn name_of(v: &UserView) -> String {
     super::pages::name_or_login(&v.first_name, &v.last_name, &v.login)
 }
 
@@ -142,6 +142,7 @@ struct UsersPage {
     roles: Vec<Choice>,
     statuses: Vec<Choice>,
     q: String,
+    may_create: bool,
     /// The link to the next page, keeping the filters.
     next: Option<String>,
 }
@@ -171,9 +172,9 @@ pub async fn list(State(app): State<App>, viewer: Viewer, Query(q): Query<ListQu
                     }),
             )
             .collect();
-            Ok((page, units))
+            Ok((page, units, acting.may_manage_users()))
         });
-    let (page, units) = match page {
+    let (page, units, may_create) = match page {
         Ok(p) => p,
         Err(e) => return api_error(&viewer, e),
     };
@@ -213,6 +214,7 @@ pub async fn list(State(app): State<App>, viewer: Viewer, Query(q): Query<ListQu
             })
             .collect(),
         q: q.q.clone(),
+        may_create,
         next,
     };
     super::render(StatusCode::OK, &page)
@@ -231,54 +233,12 @@ struct UserPage {
     permissions: Vec<&'static str>,
     contact: Option<&'static str>,
     restricted: bool,
-    /// The buttons this person may press (the domain decides again on POST).
-    changes: Vec<(&'static str, &'static str)>,
-    csrf: String,
-    done: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
 pub struct Done {
     #[serde(default)]
     done: String,
-}
-
-/// The status buttons shown to `viewer` for `v`: Deactivate and Reactivate
-/// are the Managers' (R7.3), Unlock is for whoever may reset the password
-/// (R7.2, R8.2). Shown by the same predicates the commands check.
-fn changes_for(
-    state: &Snapshot,
-    viewer: &Viewer,
-    v: &UserView,
-) -> Vec<(&'static str, &'static str)> {
-    let Some(target) = state.users.get(&v.id) else {
-        return Vec::new();
-    };
-    let me = viewer.user();
-    let manager = me.role == Role::Manager && me.id != v.id;
-    let mut out = Vec::new();
-    if manager && v.status != UserStatus::Deactivated {
-        out.push(("deactivate", "Deactivate"));
-    }
-    if manager && (v.status == UserStatus::Deactivated || v.locked) {
-        out.push(("reactivate", "Reactivate"));
-    }
-    // For a Manager, Reactivate already clears the lock: one button, not two.
-    let reactivates = out.iter().any(|(p, _)| *p == "reactivate");
-    if v.locked && !reactivates && crate::domain::credentials::may_reset(state, me, target) {
-        out.push(("unlock", "Unlock"));
-    }
-    out
-}
-
-/// What a status button did, said on the user's page.
-fn done_message(done: &str) -> Option<&'static str> {
-    match done {
-        "deactivate" => Some("Deactivated: the user's sessions have ended."),
-        "reactivate" => Some("Reactivated: the user may sign in again."),
-        "unlock" => Some("Unlocked: the user may sign in again."),
-        _ => None,
-    }
 }
 
 /// `POST /ui/users/{id}/{change}`: the same command as the API's
@@ -296,8 +256,33 @@ pub async fn change_status(
         return api_error(&viewer, ApiError::not_found("no such page"));
     };
     match crate::http::users::change_status(&app, &viewer.caller, id.clone(), c).await {
-        Ok(_) => Redirect::to(&format!("/ui/users/{id}?done={change}")).into_response(),
+        Ok(_) => Redirect::to(&format!("/ui/users/{id}?done={}", c.path())).into_response(),
         Err(e) => api_error(&viewer, e),
+    }
+}
+
+/// `POST /ui/users/{id}/reset-password`: the API's administrator reset
+/// (R7.2): a new one-time link by email, the lock cleared, sessions ended.
+pub async fn reset_password(
+    State(app): State<App>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = viewer.check_csrf(&form.csrf) {
+        return *refused;
+    }
+    match crate::http::session::reset_by_administrator(&app, &viewer.caller, id.clone()).await {
+        Ok(_) => Redirect::to(&format!("/ui/users/{id}?done=reset-password")).into_response(),
+        Err(e) => api_error(&viewer, e),
+    }
+}
+
+/// How a user's page names its primary-contact role (R4).
+pub fn contact_title(p: crate::domain::contacts::PocLabel) -> &'static str {
+    match p {
+        crate::domain::contacts::PocLabel::Poc => "Primary contact of the subscription",
+        crate::domain::contacts::PocLabel::PocBu => "Primary contact of its business unit",
     }
 }
 
@@ -308,12 +293,24 @@ pub async fn show(
     Query(done): Query<Done>,
 ) -> Response {
     let state = app.store.snapshot();
-    let view =
-        Acting::of(&state, &viewer.user().id).and_then(|acting| directory::get_user(&acting, &id));
-    let v = match view {
+    let view = Acting::of(&state, &viewer.user().id)
+        .and_then(|acting| Ok((directory::get_user(&acting, &id)?, acting)));
+    let (v, acting) = match view {
         Ok(v) => v,
         Err(e) => return api_error(&viewer, e.into()),
     };
+    if super::user_form::edits(&acting, &v) {
+        let form = super::user_form::current_form(&acting, &v);
+        return super::user_form::show_existing(
+            &viewer,
+            &acting,
+            &v,
+            StatusCode::OK,
+            form,
+            Default::default(),
+            &done.done,
+        );
+    }
     let groups = v.asset_groups.as_ref().map(|ids| {
         ids.iter()
             .map(|g| {
@@ -336,14 +333,8 @@ pub async fn show(
         external_id: v.external_id.clone(),
         groups,
         permissions: v.permissions.iter().map(|p| p.as_str()).collect(),
-        contact: v.primary_contact.map(|p| match p {
-            crate::domain::contacts::PocLabel::Poc => "Primary contact of the subscription",
-            crate::domain::contacts::PocLabel::PocBu => "Primary contact of its business unit",
-        }),
+        contact: v.primary_contact.map(contact_title),
         restricted: v.restricted,
-        changes: changes_for(&state, &viewer, &v),
-        csrf: viewer.csrf.clone(),
-        done: done_message(&done.done),
     };
     super::render(StatusCode::OK, &page)
 }

@@ -17,7 +17,7 @@ use super::views::{Page, SessionView, UserView};
 use crate::auth::pool::Busy;
 use crate::auth::service::{LoginError, Origin, generate_password, generate_password_of};
 use crate::domain::credentials::{self, Activation};
-use crate::domain::{Actor, Role};
+use crate::domain::{Actor, Role, Timestamp, User};
 use crate::ids;
 
 fn busy(_: Busy) -> ApiError {
@@ -581,6 +581,20 @@ pub async fn admin_reset(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ResetIssued>> {
+    let (user, expires_at) = reset_by_administrator(&app, &caller, id).await?;
+    Ok(Json(ResetIssued {
+        user: UserView::new(&app.store.snapshot(), &user),
+        link_expires_at: expires_at.to_rfc3339(),
+    }))
+}
+
+/// R7.2: emails a new one-time link, clears the lock and ends every session
+/// of the user. Answers the user and when the link stops working.
+pub(crate) async fn reset_by_administrator(
+    app: &App,
+    caller: &Caller,
+    id: String,
+) -> ApiResult<(User, Timestamp)> {
     let token = ids::new_token();
     let hash = ids::token_hash(&token);
     let expires_at = app
@@ -598,10 +612,7 @@ pub async fn admin_reset(
     for s in state.sessions.values().filter(|s| s.user == user.id) {
         app.sessions.forget(&s.token_hash);
     }
-    Ok(Json(ResetIssued {
-        user: UserView::new(&state, &user),
-        link_expires_at: expires_at.to_rfc3339(),
-    }))
+    Ok((user, expires_at))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -16,10 +16,10 @@ use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{Page, UserView};
 use crate::domain::access::Acting;
 use crate::domain::credentials::{Notice, NoticeKind};
-use crate::domain::deletion::{self, Delete};
+use crate::domain::deletion::{self, Delete, Deleted};
 use crate::domain::directory::{self, StatusFilter, UnitFilter, UserFilter};
 use crate::domain::lifecycle::{self, Outcome};
-use crate::domain::moving::{self, Move};
+use crate::domain::moving::{self, Move, Moved};
 use crate::domain::users::{self, ActivationGrant, NewUser, UserPatch};
 use crate::domain::{Access, Code, Permission, Refusal, Role, User};
 use crate::ids;
@@ -141,7 +141,13 @@ pub async fn create_user(
     caller: Caller,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let new = NewUser::from(req);
+    let user = create(&app, &caller, NewUser::from(req)).await?;
+    Ok((StatusCode::CREATED, Json(shown_to(&app, &caller, &user))))
+}
+
+/// Creates a user and queues its registration mail with a fresh activation
+/// link (R7.1): one translation for the API and the console.
+pub(crate) async fn create(app: &App, caller: &Caller, new: NewUser) -> ApiResult<User> {
     let token = ids::new_token();
     let grant = ActivationGrant {
         token_hash: ids::token_hash(&token),
@@ -166,7 +172,7 @@ pub async fn create_user(
             Ok(user)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(shown_to(&app, &caller, &user))))
+    Ok(user)
 }
 
 /// One user, as the caller may see it; `not_found` if it may not (R10.1).
@@ -243,12 +249,21 @@ pub async fn edit_user(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditUser>,
 ) -> ApiResult<Json<UserView>> {
-    let patch = UserPatch::from(req);
+    let user = edit(&app, &caller, id, UserPatch::from(req)).await?;
+    Ok(Json(shown_to(&app, &caller, &user)))
+}
+
+pub(crate) async fn edit(
+    app: &App,
+    caller: &Caller,
+    id: String,
+    patch: UserPatch,
+) -> ApiResult<User> {
     let user = app
         .store
         .write(caller.actor(), move |tx| users::edit_user(tx, &id, patch))
         .await?;
-    Ok(Json(shown_to(&app, &caller, &user)))
+    Ok(user)
 }
 
 /// `user` as the caller sees it after a change. A caller that just edited
@@ -272,14 +287,32 @@ pub(crate) enum StatusChange {
 }
 
 impl StatusChange {
+    pub(crate) const ALL: [StatusChange; 3] = [
+        StatusChange::Deactivate,
+        StatusChange::Reactivate,
+        StatusChange::Unlock,
+    ];
+
     /// The last part of its path, in the API and the console.
-    pub(crate) fn parse(s: &str) -> Option<StatusChange> {
-        match s {
-            "deactivate" => Some(StatusChange::Deactivate),
-            "reactivate" => Some(StatusChange::Reactivate),
-            "unlock" => Some(StatusChange::Unlock),
-            _ => None,
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            StatusChange::Deactivate => "deactivate",
+            StatusChange::Reactivate => "reactivate",
+            StatusChange::Unlock => "unlock",
         }
+    }
+
+    /// The console's button.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            StatusChange::Deactivate => "Deactivate",
+            StatusChange::Reactivate => "Reactivate",
+            StatusChange::Unlock => "Unlock",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<StatusChange> {
+        StatusChange::ALL.into_iter().find(|c| c.path() == s)
     }
 }
 
@@ -438,17 +471,26 @@ pub async fn move_user(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MoveRequest>,
 ) -> ApiResult<Json<LifecycleView>> {
-    let request = req.into_move()?;
+    let moved = move_to(&app, &caller, id, req.into_move()?).await?;
+    Ok(Json(LifecycleView {
+        user: shown_to(&app, &caller, &moved.user),
+        outcomes: moved.outcomes.iter().map(OutcomeView::from).collect(),
+    }))
+}
+
+pub(crate) async fn move_to(
+    app: &App,
+    caller: &Caller,
+    id: String,
+    request: Move,
+) -> ApiResult<Moved> {
     let moved = app
         .store
         .write(caller.actor(), move |tx| {
             moving::move_user(tx, &id, request, &mut ids::new_id)
         })
         .await?;
-    Ok(Json(LifecycleView {
-        user: shown_to(&app, &caller, &moved.user),
-        outcomes: moved.outcomes.iter().map(OutcomeView::from).collect(),
-    }))
+    Ok(moved)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
@@ -499,7 +541,20 @@ pub async fn delete_user(
     } else {
         super::extract::parse_json(&body)?
     };
-    let request = q.or(b);
+    let (user, deleted) = delete(&app, &caller, id, q.or(b)).await?;
+    Ok(Json(LifecycleView {
+        user,
+        outcomes: deleted.outcomes.iter().map(OutcomeView::from).collect(),
+    }))
+}
+
+/// Deletes a user; answers with the user as the caller saw it just before.
+pub(crate) async fn delete(
+    app: &App,
+    caller: &Caller,
+    id: String,
+    request: Delete,
+) -> ApiResult<(UserView, Deleted)> {
     let shown = {
         let state = app.store.snapshot();
         let a = Acting::of(&state, &caller.user.id)?;
@@ -512,8 +567,5 @@ pub async fn delete_user(
         })
         .await?;
     let user = shown.unwrap_or_else(|| UserView::new(&app.store.snapshot(), &deleted.user));
-    Ok(Json(LifecycleView {
-        user,
-        outcomes: deleted.outcomes.iter().map(OutcomeView::from).collect(),
-    }))
+    Ok((user, deleted))
 }

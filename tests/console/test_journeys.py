@@ -340,3 +340,163 @@ def test_r11_2_activity_filters_by_user_and_api_and_the_csv_matches_the_table(da
     assert users, "sam sees its own logins"
     for r in users:
         assert r.get_by_role("cell").nth(1).inner_text().strip() == "sam"
+
+
+def manager_token(d):
+    st, s = api(d, "POST", "/api/v1/session", body={"login": "boss", "password": "Tall-Trees-42"})
+    assert st == 201, s
+    return s["token"]
+
+
+def activated_token(d, contexts, login):
+    """`login` opens its registration link, sees its password once and signs
+    in over the API, as a person's first start and a script would."""
+    link = json.loads(d.ctl("--json", "users", "activation-link", login))["link"]
+    page = contexts(d.origin).page
+    page.goto(link.replace("127.0.0.1", "localhost"))
+    page.get_by_role("button", name="Show my password").click()
+    password = page.locator("dd code.secret").inner_text()
+    st, s = api(d, "POST", "/api/v1/session", body={"login": login, "password": password})
+    assert st == 201, s
+    return s["token"]
+
+
+def test_r2_every_user_form_refusal_is_shown_beside_its_field_and_keeps_the_input(daemon, contexts):
+    """Journey 7: a duplicate login, a Unit Manager without a unit, a User
+    Administrator's role: each refusal is the API's message, next to the
+    field it is about, and what was typed stays."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    token = manager_token(d)
+    st, ua = api(d, "POST", "/api/v1/users", token,
+                 {"login": "uma", "email": "uma@example.com", "first_name": "Uma",
+                  "last_name": "Admin", "role": "user_administrator"})
+    assert st == 201, ua
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    page.get_by_role("button", name="New user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New user")
+    check_page(page, "user-new")
+    page.get_by_label("Login").fill("uma")
+    page.get_by_label("Email").fill("second@example.com")
+    page.get_by_label("First name").fill("Second")
+    page.get_by_label("Last name").fill("Uma")
+    page.get_by_label("Role").select_option(label="Scanner")
+    page.get_by_role("button", name="Save").click()
+    login = page.get_by_label("Login")
+    expect(login).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#login-error")).to_have_text("login uma is taken; choose another")
+    expect(page.get_by_label("Email")).to_have_value("second@example.com")
+    expect(page.get_by_label("Role")).to_have_value("scanner")
+    check_page(page, "user-new-refused")
+    # A Unit Manager belongs to a unit: said beside "Business unit".
+    login.fill("umbra")
+    page.get_by_label("Role").select_option(label="Unit Manager")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Business unit")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#business_unit-error")).to_contain_text("always belongs to a business unit")
+    st, listed = api(d, "GET", "/api/v1/users?q=umbra", token)
+    assert listed["items"] == [], "a refused form creates nothing"
+    # Accepted: the new user's page says what happens next.
+    page.get_by_label("Role").select_option(label="Scanner")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Second Uma")
+    expect(page.get_by_role("status")).to_contain_text("activation link")
+    st, listed = api(d, "GET", "/api/v1/users?q=umbra", token)
+    assert [u["role"] for u in listed["items"]] == ["scanner"], listed
+    # Edit: a User Administrator's role never changes (R2), beside "Role".
+    page.goto(d.url(f"/ui/users/{ua['id']}"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Uma Admin")
+    expect(page.get_by_label("Login")).to_have_attribute("readonly", "")
+    page.get_by_label("Last name").fill("Administrator")
+    page.get_by_label("Role").select_option(label="Reader")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#role-error")).to_contain_text("never changes")
+    expect(page.get_by_label("Last name")).to_have_value("Administrator")
+    st, now = api(d, "GET", f"/api/v1/users/{ua['id']}", token)
+    assert now["role"] == "user_administrator" and now["last_name"] == "Admin", now
+    page.get_by_label("Role").select_option(label="User Administrator")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    st, now = api(d, "GET", f"/api/v1/users/{ua['id']}", token)
+    assert now["last_name"] == "Administrator", now
+    check_page(page, "user-edit")
+
+
+def test_r7_4_move_keeping_groups_lists_california_1_and_r7_5_delete_lists_every_outcome(
+        daemon, contexts):
+    """Journey 3: the Manager moves a Scanner to another unit keeping its
+    asset groups and sees the copy "California 1"; then deletes it, handing
+    its configurations to another user, and sees every outcome."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    token = manager_token(d)
+    st, v = api(d, "POST", "/api/v1/assets", token, {"ips": ["10.1.0.0/16", "10.2.0.0/16"]})
+    assert st < 300, v
+    units = {}
+    for name, net in [("California", "10.1.0.0/16"), ("Nevada", "10.2.0.0/16")]:
+        st, u = api(d, "POST", "/api/v1/business-units", token,
+                    {"name": name, "assets": {"ips": [net]}})
+        assert st == 201, u
+        units[name] = u["id"]
+
+    def person(login, role, unit, **more):
+        st, u = api(d, "POST", "/api/v1/users", token,
+                    {"login": login, "email": f"{login}@example.com", "first_name": login.title(),
+                     "last_name": "Example", "role": role, "business_unit": units[unit], **more})
+        assert st == 201, u
+        return u
+
+    person("jane", "unit_manager", "California")
+    jane = activated_token(d, contexts, "jane")
+    st, cal = api(d, "POST", "/api/v1/asset-groups", jane,
+                  {"title": "California", "ips": ["10.1.1.0/24"]})
+    assert st == 201, cal
+    sam = person("sam", "scanner", "California", asset_groups=[cal["id"]])
+    person("nina", "scanner", "Nevada")
+    st, nightly = api(d, "POST", "/api/v1/objects", token,
+                      {"kind": "scheduled_scan", "name": "nightly", "owner": sam["id"],
+                       "asset_groups": [cal["id"]]})
+    assert st == 201, nightly
+
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    page.get_by_role("link", name="Sam Example").click()
+    # A unit change by edit is refused and names the move (R7.4).
+    page.get_by_label("Business unit").select_option(label="Nevada")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#business_unit-error")).to_contain_text("/move")
+    page.get_by_role("button", name="Move").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Move user")
+    check_page(page, "user-move")
+    page.get_by_label("Business unit").select_option(label="Nevada")
+    expect(page.get_by_label("Keep configurations")).to_be_checked()
+    expect(page.get_by_label("Keep asset groups")).to_be_checked()
+    page.get_by_role("button", name="Move").click()
+    expect(page.get_by_role("status")).to_have_text("Sam Example is moved.")
+    copied = page.get_by_role("row").filter(has_text="California")
+    expect(copied).to_contain_text("copied: California 1")
+    check_page(page, "user-moved")
+    st, now = api(d, "GET", f"/api/v1/users/{sam['id']}", token)
+    assert now["business_unit"] == units["Nevada"], now
+
+    page.goto(d.url(f"/ui/users/{sam['id']}"))
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete user")
+    check_page(page, "user-delete")
+    # A login nobody has is refused beside the field; nothing is deleted.
+    page.get_by_label("Transfer configurations to").fill("nobody")
+    page.get_by_label("Keep results").check()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.locator("#transfer-error")).to_contain_text("no user with the login nobody")
+    expect(page.get_by_label("Keep results")).to_be_checked()
+    st, _ = api(d, "GET", f"/api/v1/users/{sam['id']}", token)
+    assert st == 200
+    page.get_by_label("Transfer configurations to").fill("nina")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Sam Example is deleted.")
+    expect(page.get_by_role("row").filter(has_text="nightly")).to_contain_text(
+        "transferred: Nina Example")
+    check_page(page, "user-deleted")
+    st, _ = api(d, "GET", f"/api/v1/users/{sam['id']}", token)
+    assert st == 404
+    st, obj = api(d, "GET", f"/api/v1/objects/{nightly['id']}", token)
+    assert obj["owner"] != sam["id"], obj

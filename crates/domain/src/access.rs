@@ -136,7 +136,7 @@ impl<'s> Acting<'s> {
 
     /// Managers, User Administrators and Unit Managers create and edit users
     /// (R2.1, R2.2, R2.4); nobody else does.
-    pub(crate) fn may_manage_users(&self) -> bool {
+    pub fn may_manage_users(&self) -> bool {
         matches!(
             self.role(),
             Role::Manager | Role::UserAdministrator | Role::UnitManager
