@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use super::pages::{Chrome, FieldError, Fields, api_error};
 use super::session::Viewer;
-use super::users::{Choice, name_of};
+use super::users::{Choice, name_of, unit_choices};
 use crate::domain::State as Snapshot;
 use crate::domain::access::Acting;
 use crate::domain::deletion::Delete;
@@ -83,27 +83,6 @@ fn seen<'s>(
     let acting = Acting::of(state, &viewer.user().id)?;
     let v = directory::get_user(&acting, id)?;
     Ok((acting, v))
-}
-
-fn unit_choices(acting: &Acting<'_>, selected: &str) -> Vec<Choice> {
-    std::iter::once(Choice {
-        value: String::new(),
-        label: "Unassigned".into(),
-        selected: selected.is_empty(),
-    })
-    .chain(
-        acting
-            .state
-            .units
-            .values()
-            .filter(|u| acting.may_see_unit(u))
-            .map(|u| Choice {
-                selected: selected == u.id,
-                value: u.id.clone(),
-                label: u.name.clone(),
-            }),
-    )
-    .collect()
 }
 
 /// `GET /ui/users/{id}/move`.

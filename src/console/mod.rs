@@ -15,12 +15,15 @@
 mod account;
 mod activation;
 mod activity;
+mod asset_groups;
 mod assets;
 mod lifecycle;
 mod login;
 mod pages;
 mod session;
+mod settings;
 mod setup;
+mod units;
 mod user_form;
 mod users;
 
@@ -64,6 +67,26 @@ pub fn router() -> Router<App> {
         )
         .route("/ui/users/{id}/reset-password", post(users::reset_password))
         .route("/ui/users/{id}/{change}", post(users::change_status))
+        .route("/ui/business-units", get(units::list))
+        .route(
+            "/ui/business-units/new",
+            get(units::new_page).post(units::create),
+        )
+        .route(
+            "/ui/business-units/{id}",
+            get(units::page).post(units::save),
+        )
+        .route("/ui/business-units/{id}/delete", post(units::delete))
+        .route("/ui/asset-groups", get(asset_groups::list))
+        .route(
+            "/ui/asset-groups/new",
+            get(asset_groups::new_page).post(asset_groups::create),
+        )
+        .route(
+            "/ui/asset-groups/{id}",
+            get(asset_groups::page).post(asset_groups::save),
+        )
+        .route("/ui/asset-groups/{id}/delete", post(asset_groups::delete))
         .route("/ui/activity", get(activity::page))
         .route("/ui/activity.csv", get(activity::csv))
         .route("/ui/account/activity", get(account::activity))
@@ -75,6 +98,22 @@ pub fn router() -> Router<App> {
         .route(
             "/ui/setup/security",
             get(setup::security).post(setup::save_security),
+        )
+        .route(
+            "/ui/setup/user-permissions",
+            get(settings::user_permissions).post(settings::save_user_permissions),
+        )
+        .route(
+            "/ui/setup/email-contact",
+            get(settings::email_contact).post(settings::save_email_contact),
+        )
+        .route(
+            "/ui/setup/primary-contact",
+            get(settings::primary_contact).post(settings::save_primary_contact),
+        )
+        .route(
+            "/ui/setup/business-units",
+            get(settings::business_units).post(settings::save_business_units),
         )
         .route("/ui/static/{name}", get(assets::serve))
         .layer(middleware::from_fn(headers))

@@ -108,10 +108,17 @@ pub fn field_of(detail: &str) -> Option<&str> {
 /// ..."`, `"login \"x\": ..."`, `"role kb_only ..."`); the refusals that do not
 /// are known by their code.
 pub fn field_among(e: &ApiError, fields: &[&'static str]) -> &'static str {
-    let lead = e.detail.split([' ', ':']).next().unwrap_or("");
-    let by_name = match lead {
+    let lead = e
+        .detail
+        .split([' ', ':'])
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let by_name = match lead.as_str() {
         "permission" => "permissions",
         "external" => "external_id",
+        "assets" | "assets.ips" => "ips",
+        "assets.domains" => "domains",
         l => l,
     };
     let by_code = match e.code {
@@ -149,6 +156,14 @@ impl FieldError {
     pub fn about(&self, field: &str) -> Option<&str> {
         (!self.detail.is_empty() && self.field == field).then_some(self.detail.as_str())
     }
+}
+
+/// The items of a list typed one per line (commas and spaces separate too).
+pub fn items(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A submitted form whose fields may repeat (checkbox lists), in order.

@@ -33,6 +33,8 @@ pub struct Viewer {
 #[derive(Clone, Copy)]
 pub struct Nav {
     pub users: bool,
+    /// Business Units: those who manage users (R2) and so place them.
+    pub units: bool,
     /// Users > Setup > Security (R8.5: Managers).
     pub security: bool,
 }
@@ -144,6 +146,7 @@ impl FromRequestParts<App> for Viewer {
         let acting = Acting::of(&state, &user.id).ok();
         let nav = Nav {
             users: acting.as_ref().is_some_and(|a| a.may_list_users()),
+            units: acting.as_ref().is_some_and(|a| a.may_manage_users()),
             security: acting
                 .as_ref()
                 .is_some_and(|a| crate::domain::settings::security(a).is_ok()),

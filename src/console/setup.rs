@@ -81,6 +81,7 @@ impl SecurityForm {
 #[template(path = "console/security.html")]
 struct SecurityPage {
     chrome: Chrome,
+    links: Vec<super::settings::SetupLink>,
     csrf: String,
     form: SecurityForm,
     /// The refusal and the field it is about.
@@ -153,6 +154,7 @@ pub async fn security(
     let current = Acting::of(&state, &viewer.user().id).and_then(|a| settings::security(&a));
     match current {
         Ok(s) => show(
+            &app,
             &viewer,
             StatusCode::OK,
             SecurityForm::of(&s),
@@ -164,14 +166,20 @@ pub async fn security(
 }
 
 fn show(
+    app: &App,
     viewer: &Viewer,
     status: StatusCode,
     form: SecurityForm,
     error: Option<(String, String)>,
     saved: bool,
 ) -> Response {
+    let state_now = app.store.snapshot();
+    let links = Acting::of(&state_now, &viewer.user().id)
+        .map(|a| super::settings::setup_links(&a, super::settings::Setup::Security))
+        .unwrap_or_default();
     let page = SecurityPage {
         chrome: viewer.chrome("Security"),
+        links,
         csrf: viewer.csrf.clone(),
         form,
         error,
@@ -192,6 +200,7 @@ pub async fn save_security(
         Ok(s) => s,
         Err((field, detail)) => {
             return show(
+                &app,
                 &viewer,
                 StatusCode::BAD_REQUEST,
                 form,
@@ -216,7 +225,14 @@ pub async fn save_security(
                 None if e.detail.contains("external IDs") => "external_ids_enabled".to_owned(),
                 None => "form".to_owned(),
             };
-            show(&viewer, e.status, form, Some((field, e.detail)), false)
+            show(
+                &app,
+                &viewer,
+                e.status,
+                form,
+                Some((field, e.detail)),
+                false,
+            )
         }
         Err(e) => api_error(&viewer, e),
     }

@@ -276,24 +276,7 @@ fn choices(acting: &Acting<'_>, form: &UserForm) -> (Vec<Choice>, Vec<Choice>, V
             selected: form.role == r.as_str(),
         })
         .collect();
-    let units = std::iter::once(Choice {
-        value: String::new(),
-        label: "Unassigned".into(),
-        selected: form.business_unit.is_empty(),
-    })
-    .chain(
-        acting
-            .state
-            .units
-            .values()
-            .filter(|u| acting.may_see_unit(u))
-            .map(|u| Choice {
-                selected: form.business_unit == u.id,
-                value: u.id.clone(),
-                label: u.name.clone(),
-            }),
-    )
-    .collect();
+    let units = super::users::unit_choices(acting, &form.business_unit);
     let groups = groups::list_groups(acting, None)
         .into_iter()
         .map(|g| Choice {

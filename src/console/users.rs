@@ -86,6 +86,29 @@ pub struct Choice {
     pub selected: bool,
 }
 
+/// The units `acting` sees as choices of a form's "Business unit", with
+/// Unassigned ("") first.
+pub fn unit_choices(acting: &Acting<'_>, selected: &str) -> Vec<Choice> {
+    std::iter::once(Choice {
+        value: String::new(),
+        label: "Unassigned".into(),
+        selected: selected.is_empty(),
+    })
+    .chain(
+        acting
+            .state
+            .units
+            .values()
+            .filter(|u| acting.may_see_unit(u))
+            .map(|u| Choice {
+                selected: selected == u.id,
+                value: u.id.clone(),
+                label: u.name.clone(),
+            }),
+    )
+    .collect()
+}
+
 /// The filters as the form sends them: empty means "any".
 #[derive(Deserialize, Default)]
 pub struct ListQuery {

@@ -6,7 +6,7 @@
 //! OpenAPI document at once, so the two cannot drift apart.
 
 pub(crate) mod activity;
-mod assets;
+pub(crate) mod assets;
 mod authz;
 pub mod caller;
 mod export_slots;
@@ -20,7 +20,7 @@ mod groups;
 mod notifications;
 mod objects;
 mod ops;
-mod org;
+pub(crate) mod org;
 pub mod problem;
 pub mod server;
 pub(crate) mod session;

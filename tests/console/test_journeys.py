@@ -500,3 +500,128 @@ def test_r7_4_move_keeping_groups_lists_california_1_and_r7_5_delete_lists_every
     assert st == 404
     st, obj = api(d, "GET", f"/api/v1/objects/{nightly['id']}", token)
     assert obj["owner"] != sam["id"], obj
+
+
+def mailed_link(d, to):
+    """The activation link of the last mail the spool transport wrote to `to`."""
+    import email
+    import email.policy
+    found = None
+    for path in sorted((d.data_dir / "outbox-spool").glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if to in str(msg["To"]):
+            body = msg.get_body(preferencelist=("plain",)).get_content()
+            m = re.search(r"https://\S+/ui/activation/\S+", body)
+            if m:
+                found = m.group(0)
+    assert found, f"no activation mail to {to} in the spool"
+    return found.replace("127.0.0.1", "localhost")
+
+
+def test_r3_a_manager_builds_a_unit_and_its_unit_manager_builds_inside_it(daemon, contexts):
+    """Journey 2: the Manager creates a business unit with IPs and a Unit
+    Manager there; the registration mail lands in the spool; the Unit
+    Manager activates, signs in, sees only its unit's users, and creates an
+    asset group and a Scanner holding it."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    token = manager_token(d)
+    st, v = api(d, "POST", "/api/v1/assets", token, {"ips": ["10.1.0.0/16", "10.2.0.0/16"]})
+    assert st < 300, v
+    st, other = api(d, "POST", "/api/v1/users", token,
+                    {"login": "olga", "email": "olga@example.com", "first_name": "Olga",
+                     "last_name": "Other", "role": "reader"})
+    assert st == 201, other
+    boss = contexts(d.origin).page
+    sign_in(boss, d, "boss", "Tall-Trees-42")
+    boss.get_by_role("navigation").get_by_role("link", name="Business Units").click()
+    expect(boss.get_by_role("heading", level=1)).to_have_text("Business Units")
+    boss.get_by_role("button", name="New business unit").click()
+    check_page(boss, "business-unit-new")
+    boss.get_by_label("Name").fill("California")
+    # An IP outside the subscription is refused beside "IPs" (R3.1).
+    boss.get_by_label("IPs").fill("192.168.0.0/24")
+    boss.get_by_role("button", name="Save").click()
+    expect(boss.locator("#ips-error")).to_contain_text("not in the subscription")
+    expect(boss.get_by_label("Name")).to_have_value("California")
+    boss.get_by_label("IPs").fill("10.1.0.0/16")
+    boss.get_by_role("button", name="Save").click()
+    expect(boss.get_by_role("heading", level=1)).to_have_text("California")
+    expect(boss.get_by_role("status")).to_have_text("The business unit is created.")
+    check_page(boss, "business-unit")
+    st, units = api(d, "GET", "/api/v1/business-units", token)
+    assert [(u["name"], u["assets"]["ips"]) for u in units["items"]] == [
+        ("California", ["10.1.0.0/16"])], units
+
+    boss.get_by_role("navigation").get_by_role("link", name="Users").click()
+    boss.get_by_role("button", name="New user").click()
+    boss.get_by_label("Login").fill("jane")
+    boss.get_by_label("Email").fill("jane@example.com")
+    boss.get_by_label("First name").fill("Jane")
+    boss.get_by_label("Last name").fill("Unit")
+    boss.get_by_label("Role").select_option(label="Unit Manager")
+    boss.get_by_label("Business unit").select_option(label="California")
+    boss.get_by_role("button", name="Save").click()
+    expect(boss.get_by_role("heading", level=1)).to_have_text("Jane Unit")
+
+    # Users outside a unit are hidden from it (R10.1): Users > Setup.
+    boss.get_by_role("navigation").get_by_role("link", name="Security").click()
+    boss.get_by_role("link", name="User Permissions").click()
+    expect(boss.get_by_role("heading", level=1)).to_have_text("User Permissions")
+    hide = boss.get_by_label("Hide users outside the business unit")
+    hide.check()
+    boss.get_by_role("button", name="Save").click()
+    expect(boss.locator("#hide_users_outside_unit-error")).to_contain_text("works only with")
+    expect(hide).to_be_checked()
+    boss.get_by_label("Restrict view of user information for users outside of business unit").check()
+    boss.get_by_role("button", name="Save").click()
+    expect(boss.get_by_role("status")).to_have_text("Saved.")
+    check_page(boss, "user-permissions")
+    st, vis = api(d, "GET", "/api/v1/settings/user-permissions", token)
+    assert vis["hide_users_outside_unit"] and vis["restrict_user_info_outside_unit"], vis
+
+    # Jane's registration mail, from the spool, opens her account.
+    jane = contexts(d.origin).page
+    jane.goto(mailed_link(d, "jane@example.com"))
+    jane.get_by_role("button", name="Show my password").click()
+    password = jane.locator("dd code.secret").inner_text()
+    sign_in(jane, d, "jane", password)
+    expect(jane.get_by_role("heading", level=1)).to_have_text("Users")
+    expect(jane.get_by_role("link", name="Jane Unit")).to_be_visible()
+    expect(jane.get_by_role("link", name="Olga Other")).to_have_count(0)
+    expect(jane.get_by_role("link", name="boss")).to_have_count(0)
+
+    jane.get_by_role("navigation").get_by_role("link", name="Asset Groups").click()
+    expect(jane.get_by_role("heading", level=1)).to_have_text("Asset Groups")
+    jane.get_by_role("button", name="New asset group").click()
+    check_page(jane, "asset-group-new")
+    jane.get_by_label("Title").fill("West")
+    # Outside the unit's IPs: the API's refusal, beside "IPs".
+    jane.get_by_label("IPs").fill("10.2.0.0/24")
+    jane.get_by_role("button", name="Save").click()
+    expect(jane.locator("#ips-error")).to_be_visible()
+    expect(jane.get_by_label("Title")).to_have_value("West")
+    jane.get_by_label("IPs").fill("10.1.1.0/24")
+    jane.get_by_role("button", name="Save").click()
+    expect(jane.get_by_role("status")).to_have_text("The asset group is created.")
+    check_page(jane, "asset-group")
+    jane.get_by_role("navigation").get_by_role("link", name="Asset Groups").click()
+    expect(jane.get_by_role("row").filter(has_text="West")).to_contain_text("Jane Unit")
+    check_page(jane, "asset-groups")
+
+    jane.get_by_role("navigation").get_by_role("link", name="Users").click()
+    jane.get_by_role("button", name="New user").click()
+    jane.get_by_label("Login").fill("sam")
+    jane.get_by_label("Email").fill("sam@example.com")
+    jane.get_by_label("First name").fill("Sam")
+    jane.get_by_label("Last name").fill("Scanner")
+    jane.get_by_label("Role").select_option(label="Scanner")
+    expect(jane.get_by_label("Business unit")).to_have_value(units["items"][0]["id"])
+    jane.get_by_label("West").check()
+    jane.get_by_role("button", name="Save").click()
+    expect(jane.get_by_role("heading", level=1)).to_have_text("Sam Scanner")
+    expect(jane.get_by_label("West")).to_be_checked()
+    st, found = api(d, "GET", "/api/v1/users?q=sam", token)
+    (sam,) = found["items"]
+    st, groups = api(d, "GET", "/api/v1/asset-groups", token)
+    west = [g for g in groups["items"] if g["title"] == "West"][0]
+    assert sam["asset_groups"] == [west["id"]] and sam["business_unit"] == units["items"][0]["id"], sam

@@ -65,7 +65,8 @@ pub(crate) fn no_units_here(acting: &Acting<'_>) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn may_edit_units(acting: &Acting<'_>) -> Result<(), Refusal> {
+/// Managers and User Administrators create and rename units (R3.1).
+pub fn may_edit_units(acting: &Acting<'_>) -> Result<(), Refusal> {
     if acting.is_manager() || acting.is_user_admin() {
         Ok(())
     } else {
