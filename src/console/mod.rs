@@ -20,6 +20,8 @@ mod assets;
 mod lifecycle;
 mod login;
 mod pages;
+mod profile;
+mod reset;
 mod session;
 mod settings;
 mod setup;
@@ -47,6 +49,11 @@ pub fn router() -> Router<App> {
         .route("/ui/", get(home))
         .route("/ui/login", get(login::page).post(login::submit))
         .route("/ui/logout", post(login::logout))
+        .route(
+            "/ui/password-reset",
+            get(reset::page).post(reset::questions),
+        )
+        .route("/ui/password-reset/answers", post(reset::answers))
         .route(
             "/ui/activation/{token}",
             get(activation::page).post(activation::submit),
@@ -95,6 +102,13 @@ pub fn router() -> Router<App> {
             post(account::sign_out_others),
         )
         .route("/ui/account/info", get(account::info))
+        .route("/ui/account/profile", get(profile::page))
+        .route("/ui/account/profile/details", post(profile::save_details))
+        .route("/ui/account/profile/password", post(profile::save_password))
+        .route(
+            "/ui/account/profile/questions",
+            post(profile::save_questions),
+        )
         .route(
             "/ui/setup/security",
             get(setup::security).post(setup::save_security),

@@ -154,7 +154,7 @@ impl UserForm {
         })
     }
 
-    /// The same request `PATCH /api/v1/users/{id}` builds, with every field
+    /// The same request `PATCH /api/v1/users/{id}` builds, with the fields
     /// the form shows. The permission boxes are those of the role the page
     /// showed: when the role changes they are left to the domain, which
     /// carries over what the new role may hold (R5.2).
@@ -163,10 +163,13 @@ impl UserForm {
         let permissions = (role == before.role && role != Role::Manager)
             .then(|| parse_permissions(&self.permissions))
             .transpose()?;
+        // Only what changed: a user made without names (the first Manager)
+        // keeps them empty until someone types them.
+        let changed = |new: &str, old: Option<&str>| (Some(new) != old).then(|| new.to_owned());
         Ok(UserPatch {
-            first_name: Some(self.first_name.clone()),
-            last_name: Some(self.last_name.clone()),
-            email: Some(self.email.clone()),
+            first_name: changed(&self.first_name, Some(&before.first_name)),
+            last_name: changed(&self.last_name, Some(&before.last_name)),
+            email: changed(&self.email, before.email.as_deref()),
             role: Some(role),
             business_unit: Some(self.unit()),
             asset_groups: Some(self.asset_groups.iter().cloned().collect()),

@@ -202,6 +202,16 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
+    change_own_password(&app, &caller, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller changes its own password: the API's and the console's.
+pub(crate) async fn change_own_password(
+    app: &App,
+    caller: &Caller,
+    req: PasswordChange,
+) -> ApiResult<()> {
     password_length(&req.new)?;
     app.auth
         .current_limits(&app.store, &caller.user, caller.ip)
@@ -211,7 +221,7 @@ pub async fn change_password(
     // Refused before any verification: a password that cannot be changed
     // must not make this an oracle for the current one (R8.5).
     credentials::may_choose_password(&state, &caller.user, app.clock.now())?;
-    current_password(&app, &caller, &req.current).await?;
+    current_password(app, caller, &req.current).await?;
     // Policy first, so that a refused password costs no hash.
     crate::domain::password::check(&req.new, state.settings.security.min_password_length)?;
     let hash = app
@@ -226,7 +236,7 @@ pub async fn change_password(
             credentials::change_password(tx, &id, &req.new, hash, keep.as_deref())
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Verifies the caller's current password like a login (R8.2): a wrong one
@@ -294,12 +304,22 @@ pub async fn set_secret_questions(
     caller: Caller,
     ApiJson(req): ApiJson<SecretQuestions>,
 ) -> ApiResult<StatusCode> {
+    set_own_questions(&app, &caller, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller sets its own secret questions: the API's and the console's.
+pub(crate) async fn set_own_questions(
+    app: &App,
+    caller: &Caller,
+    req: SecretQuestions,
+) -> ApiResult<()> {
     req.check()?;
     app.auth
         .current_limits(&app.store, &caller.user, caller.ip)
         .await
         .map_err(login_error)?;
-    current_password(&app, &caller, &req.current_password).await?;
+    current_password(app, caller, &req.current_password).await?;
     let mut hashed = Vec::with_capacity(3);
     for q in req.questions {
         // Answers are case-sensitive (R8.7): hashed as given.
@@ -312,7 +332,7 @@ pub async fn set_secret_questions(
             credentials::set_secret_questions(tx, &id, hashed)
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 pub(crate) fn sessions_of(app: &App, user: &str, current: Option<&str>) -> Vec<SessionView> {
@@ -636,13 +656,23 @@ pub async fn reset_questions(
     source: Source,
     ApiJson(req): ApiJson<ResetStart>,
 ) -> ApiResult<Json<ResetQuestions>> {
+    let questions = reset_questions_for(&app, &source, &req.login).await?;
+    Ok(Json(ResetQuestions { questions }))
+}
+
+/// R8.7 step 1 for the API and the console: three questions for any login.
+pub(crate) async fn reset_questions_for(
+    app: &App,
+    source: &Source,
+    login: &str,
+) -> ApiResult<Vec<String>> {
     app.auth
-        .reset_limits(&app.store, source.ip, &req.login)
+        .reset_limits(&app.store, source.ip, login)
         .await
         .map_err(login_error)?;
     let state = app.store.snapshot();
     let real = state
-        .user_by_login(&req.login)
+        .user_by_login(login)
         .filter(|u| {
             credentials::login_barrier(&state, u).is_none_or(|d| d == credentials::Denied::Locked)
         })
@@ -656,8 +686,8 @@ pub async fn reset_questions(
         .filter(|q| q.len() == 3);
     // Every login gets three questions (R8.7): real ones, or decoys that
     // stay the same, so the answer does not say which logins exist.
-    let questions = real.unwrap_or_else(|| app.auth.decoy_questions(&req.login));
-    Ok(Json(ResetQuestions { questions }))
+    let questions = real.unwrap_or_else(|| app.auth.decoy_questions(login));
+    Ok(questions)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -691,6 +721,15 @@ pub async fn reset_answers(
     source: Source,
     ApiJson(req): ApiJson<ResetAnswers>,
 ) -> ApiResult<Json<ActivationView>> {
+    answer_reset(&app, &source, req).await.map(Json)
+}
+
+/// R8.7 step 2 for the API and the console.
+pub(crate) async fn answer_reset(
+    app: &App,
+    source: &Source,
+    req: ResetAnswers,
+) -> ApiResult<ActivationView> {
     app.auth
         .reset_limits(&app.store, source.ip, &req.login)
         .await
@@ -793,8 +832,8 @@ pub async fn reset_answers(
             credentials::self_reset(tx, &id, &password, hash, smart)
         })
         .await?;
-    Ok(Json(ActivationView {
+    Ok(ActivationView {
         login: user.login,
         password: shown,
-    }))
+    })
 }

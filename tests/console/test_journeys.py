@@ -625,3 +625,80 @@ def test_r3_a_manager_builds_a_unit_and_its_unit_manager_builds_inside_it(daemon
     st, groups = api(d, "GET", "/api/v1/asset-groups", token)
     west = [g for g in groups["items"] if g["title"] == "West"][0]
     assert sam["asset_groups"] == [west["id"]] and sam["business_unit"] == units["items"][0]["id"], sam
+
+
+def test_r8_7_profile_sets_secret_questions_and_forgot_password_resets_with_them(daemon, contexts):
+    """Profile: own details, password (with user-defined passwords) and
+    secret questions; then "Forgot password?" resets the password with the
+    answers, and a wrong answer or an unknown login read the same."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    token = manager_token(d)
+    st, sec = api(d, "GET", "/api/v1/settings/security", token)
+    st, sec = api(d, "PUT", "/api/v1/settings/security", token, dict(sec, user_defined_passwords=True))
+    assert st == 200, sec
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    page.get_by_role("navigation").get_by_role("link", name="Profile").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
+    check_page(page, "profile")
+    page.get_by_label("Last name").fill("Boss")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Your details are saved.")
+    st, me = api(d, "GET", "/api/v1/me", token)
+    assert me["last_name"] == "Boss", me
+    # The password: the two new ones must agree; then it changes.
+    page.get_by_label("Current password").fill("Tall-Trees-42")
+    page.get_by_label("New password", exact=True).fill("Wide-Rivers-77")
+    page.get_by_label("Confirm new password").fill("Wide-Rivers-78")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#pw-confirm-error")).to_contain_text("differ")
+    page.get_by_label("Current password").fill("Tall-Trees-42")
+    page.get_by_label("New password", exact=True).fill("Wide-Rivers-77")
+    page.get_by_label("Confirm new password").fill("Wide-Rivers-77")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+    # Secret questions need the password: a session alone is not enough.
+    answers = ["Rex", "Lisbon", "Blue"]
+    for i, (q, a) in enumerate(zip(["First pet?", "First city?", "First car colour?"], answers), 1):
+        page.get_by_label(f"Question {i}").fill(q)
+        page.get_by_label(f"Answer {i}").fill(a)
+    page.get_by_label("Your password").fill("not-it")
+    page.get_by_role("button", name="Save secret questions").click()
+    expect(page.locator("#q-password-error")).to_contain_text("wrong")
+    for i, a in enumerate(answers, 1):
+        page.get_by_label(f"Answer {i}").fill(a)
+    page.get_by_label("Your password").fill("Wide-Rivers-77")
+    page.get_by_role("button", name="Save secret questions").click()
+    expect(page.get_by_role("status")).to_have_text("Your secret questions are saved.")
+    expect(page.get_by_label("Question 2")).to_have_value("First city?")
+    page.get_by_role("button", name="Sign out", exact=True).click()
+
+    # Forgot password: a wrong answer gets the one message.
+    page.get_by_role("link", name="Forgot password?").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reset password")
+    check_page(page, "password-reset")
+    page.get_by_label("Login").fill("boss")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("First pet?").fill("Rex")
+    page.get_by_label("First city?").fill("Porto")
+    page.get_by_label("First car colour?").fill("Blue")
+    page.get_by_label("New password", exact=True).fill("Deep-Lakes-31")
+    page.get_by_label("Confirm password").fill("Deep-Lakes-31")
+    page.get_by_role("button", name="Reset password").click()
+    expect(page.get_by_role("alert")).to_have_text("Password reset failed. Check your login and answers.")
+    # An unknown login gets three questions too: nothing tells it apart.
+    page.get_by_label("Login").fill("nobody")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("input[name^=a]")).to_have_count(3)
+    page.goto(d.url("/ui/password-reset"))
+    page.get_by_label("Login").fill("boss")
+    page.get_by_role("button", name="Continue").click()
+    check_page(page, "password-reset-questions")
+    for q, a in zip(["First pet?", "First city?", "First car colour?"], answers):
+        page.get_by_label(q).fill(a)
+    page.get_by_label("New password", exact=True).fill("Deep-Lakes-31")
+    page.get_by_label("Confirm password").fill("Deep-Lakes-31")
+    page.get_by_role("button", name="Reset password").click()
+    expect(page.get_by_role("status")).to_contain_text("is set")
+    sign_in(page, d, "boss", "Deep-Lakes-31")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Users")
