@@ -174,21 +174,6 @@ struct DeletePage {
     done: Option<Vec<OutcomeLine>>,
 }
 
-/// The id of the user whose login is `login`, among those `acting` sees.
-fn user_by_login(acting: &Acting<'_>, login: &str) -> Result<String, ApiError> {
-    acting
-        .state
-        .users
-        .values()
-        .find(|u| u.login == login && acting.may_see_user(u))
-        .map(|u| u.id.clone())
-        .ok_or_else(|| {
-            ApiError::validation(format!(
-                "transfer_configurations_to: there is no user with the login {login}"
-            ))
-        })
-}
-
 /// `GET /ui/users/{id}/delete`.
 pub async fn delete_page(
     State(app): State<App>,
@@ -233,7 +218,15 @@ pub async fn delete_user(
         seen(&state, &viewer, &id).and_then(|(acting, v)| {
             let to = match transfer_to.as_str() {
                 "" => None,
-                login => Some(user_by_login(&acting, login)?),
+                login => {
+                    let field = "transfer_configurations_to";
+                    match super::users::ids_of_logins(&acting, login, field)?.as_slice() {
+                        [one] => Some(one.clone()),
+                        _ => {
+                            return Err(ApiError::validation(format!("{field}: give one login")));
+                        }
+                    }
+                }
             };
             Ok((v, to))
         })

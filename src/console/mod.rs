@@ -17,6 +17,7 @@ mod activation;
 mod activity;
 mod asset_groups;
 mod assets;
+mod distribution;
 mod lifecycle;
 mod login;
 mod pages;
@@ -25,6 +26,7 @@ mod reset;
 mod session;
 mod settings;
 mod setup;
+mod subscription_assets;
 mod units;
 mod user_form;
 mod users;
@@ -94,6 +96,25 @@ pub fn router() -> Router<App> {
             get(asset_groups::page).post(asset_groups::save),
         )
         .route("/ui/asset-groups/{id}/delete", post(asset_groups::delete))
+        .route(
+            "/ui/distribution-groups",
+            get(distribution::list).post(distribution::create),
+        )
+        .route(
+            "/ui/distribution-groups/{id}",
+            get(distribution::page).post(distribution::save),
+        )
+        .route(
+            "/ui/distribution-groups/{id}/delete",
+            post(distribution::delete),
+        )
+        .route(
+            "/ui/notifications/new",
+            get(distribution::new_notification).post(distribution::send),
+        )
+        .route("/ui/assets", get(subscription_assets::page))
+        .route("/ui/assets/add", post(subscription_assets::add))
+        .route("/ui/assets/remove", post(subscription_assets::remove))
         .route("/ui/activity", get(activity::page))
         .route("/ui/activity.csv", get(activity::csv))
         .route("/ui/account/activity", get(account::activity))

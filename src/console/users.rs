@@ -109,6 +109,39 @@ pub fn unit_choices(acting: &Acting<'_>, selected: &str) -> Vec<Choice> {
     .collect()
 }
 
+/// The ids of the users typed by login in `text` (one per line), among
+/// those `acting` sees; an unknown login is refused as a value of `field`.
+pub fn ids_of_logins(
+    acting: &Acting<'_>,
+    text: &str,
+    field: &str,
+) -> Result<Vec<String>, ApiError> {
+    super::pages::items(text)
+        .into_iter()
+        .map(|login| {
+            acting
+                .state
+                .user_by_login(&login)
+                .filter(|u| acting.may_see_user(u))
+                .map(|u| u.id.clone())
+                .ok_or_else(|| {
+                    ApiError::validation(format!(
+                        "{field}: there is no user with the login {login}"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The logins of `ids`, one per line, for a form.
+pub fn logins_of(state: &Snapshot, ids: &[String]) -> String {
+    ids.iter()
+        .filter_map(|id| state.users.get(id))
+        .map(|u| u.login.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The filters as the form sends them: empty means "any".
 #[derive(Deserialize, Default)]
 pub struct ListQuery {

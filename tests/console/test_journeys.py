@@ -702,3 +702,76 @@ def test_r8_7_profile_sets_secret_questions_and_forgot_password_resets_with_them
     expect(page.get_by_role("status")).to_contain_text("is set")
     sign_in(page, d, "boss", "Deep-Lakes-31")
     expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+
+
+def test_r12_1_assets_then_a_distribution_group_and_a_notification_that_reaches_the_spool(
+        daemon, contexts):
+    """Assets: add and remove, a bad value said beside its field; a
+    distribution group of a user and an address; a notification to it lands
+    in the spool once per address (R12.1)."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    token = manager_token(d)
+    st, sam = api(d, "POST", "/api/v1/users", token,
+                  {"login": "sam", "email": "sam@example.com", "first_name": "Sam",
+                   "last_name": "Example", "role": "scanner"})
+    assert st == 201, sam
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    page.get_by_role("navigation").get_by_role("link", name="Assets").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Assets")
+    page.get_by_label("IPs to add").fill("10.9.0.0/16\n300.1.1.1")
+    page.get_by_role("button", name="Add").click()
+    expect(page.locator("#add-ips-error")).to_contain_text("300.1.1.1")
+    expect(page.get_by_label("IPs to add")).to_have_value("10.9.0.0/16\n300.1.1.1")
+    page.get_by_label("IPs to add").fill("10.9.0.0/16")
+    page.get_by_label("Domains to add").fill("example.org")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_role("status")).to_have_text("The assets are added.")
+    expect(page.get_by_text("10.9.0.0/16")).to_be_visible()
+    check_page(page, "assets")
+    page.get_by_label("IPs to remove").fill("10.9.255.0/24")
+    page.get_by_role("button", name="Remove").click()
+    expect(page.get_by_role("status")).to_contain_text("removed")
+    st, now = api(d, "GET", "/api/v1/assets", token)
+    assert "10.9.255.0/24" not in " ".join(now["ips"]) and now["domains"] == ["example.org"], now
+
+    page.get_by_role("navigation").get_by_role("link", name="Distribution Groups").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Distribution Groups")
+    page.get_by_label("Name").fill("Ops")
+    page.get_by_label("Members").fill("sam\nghost")
+    page.get_by_label("Emails").fill("noc@example.net")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("#members-error")).to_contain_text("no user with the login ghost")
+    expect(page.get_by_label("Emails")).to_have_value("noc@example.net")
+    page.get_by_label("Members").fill("sam")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ops")
+    expect(page.get_by_label("Members")).to_have_value("sam")
+    check_page(page, "distribution-group")
+    page.get_by_role("navigation").get_by_role("link", name="Distribution Groups").click()
+    expect(page.get_by_role("row").filter(has_text="Ops")).to_contain_text("1")
+    check_page(page, "distribution-groups")
+
+    page.get_by_role("link", name="Send Notification").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send Notification")
+    page.get_by_label("Ops").check()
+    page.get_by_label("Subject").fill("Maintenance tonight")
+    page.get_by_label("Message").fill("The scanners stop at 22:00.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Queued: 2 emails.")
+    check_page(page, "notification")
+    import email
+    import email.policy
+    import time
+    deadline = time.time() + 10
+    while True:
+        sent = []
+        for path in (d.data_dir / "outbox-spool").glob("*.eml"):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if msg["Subject"] == "Maintenance tonight":
+                sent.append(str(msg["To"]))
+        if len(sent) == 2 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(a.split("<")[-1].rstrip(">") for a in sent) == [
+        "noc@example.net", "sam@example.com"], sent

@@ -148,7 +148,7 @@ impl<'s> Acting<'s> {
     }
 
     /// R5.4: only Managers remove IPs from the subscription, whatever is granted.
-    pub(crate) fn may_remove_ips(&self) -> bool {
+    pub fn may_remove_ips(&self) -> bool {
         self.is_manager()
     }
 
