@@ -184,6 +184,7 @@ impl UserForm {
 pub struct Existing {
     pub id: String,
     pub status: &'static str,
+    pub status_class: &'static str,
     pub contact: Option<&'static str>,
     pub changes: Vec<StatusChange>,
     pub may_reset: bool,
@@ -471,6 +472,7 @@ pub fn show_existing(
         existing: Some(Existing {
             id: v.id.clone(),
             status: status_title(v.status, v.locked),
+            status_class: super::users::status_class(v.status, v.locked),
             contact: v.primary_contact.map(super::users::contact_title),
             changes,
             may_reset,

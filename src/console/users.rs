@@ -46,6 +46,15 @@ pub fn status_title(status: UserStatus, locked: bool) -> &'static str {
     }
 }
 
+/// The class that colours a status badge.
+pub fn status_class(status: UserStatus, locked: bool) -> &'static str {
+    if shows_lock(status, locked) {
+        "locked"
+    } else {
+        status.as_str()
+    }
+}
+
 pub fn unit_name(state: &Snapshot, unit: Option<&str>) -> String {
     match unit {
         None => "Unassigned".to_owned(),
@@ -70,11 +79,7 @@ impl Row {
             role: v.role.title(),
             unit: unit_name(state, v.business_unit.as_deref()),
             status: status_title(v.status, v.locked),
-            status_class: if shows_lock(v.status, v.locked) {
-                "locked"
-            } else {
-                v.status.as_str()
-            },
+            status_class: status_class(v.status, v.locked),
         }
     }
 }
