@@ -268,7 +268,7 @@ pub async fn save(
     let before = {
         let state = app.store.snapshot();
         readable(&state, &viewer, &id)
-            .and_then(|(a, g)| Ok((ids_of_logins(&a, &form.members, "members"), g)))
+            .map(|(a, g)| (ids_of_logins(&a, &form.members, "members"), g))
     };
     let (members, before) = match before {
         Ok(b) => b,
