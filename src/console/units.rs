@@ -15,21 +15,38 @@ use super::session::{CsrfForm, Viewer};
 use super::users::Choice;
 use crate::domain::access::Acting;
 use crate::domain::units::{self, NewUnit, UnitFilter, UnitPatch};
-use crate::domain::{AssetSet, BusinessUnit, State as Snapshot, UserStatus, assets, contacts};
+use crate::domain::{
+    AssetSet, BusinessUnit, EmailContact, State as Snapshot, UserStatus, assets, contacts, settings,
+};
 use crate::http::App;
 use crate::http::assets::UnitAssetsRequest;
 use crate::http::org::unit_assets_of;
 use crate::http::problem::ApiError;
 
-const FIELDS: [&str; 4] = ["name", "ips", "domains", "primary_contact"];
+const FIELDS: [&str; 6] = [
+    "name",
+    "ips",
+    "domains",
+    "primary_contact",
+    "contact_name",
+    "contact_email",
+];
 
 /// A refusal beside its field; the primary-contact command names its
 /// field `user`, which is this form's "Primary contact".
 fn field_error(e: ApiError) -> FieldError {
-    let contact = e.detail.starts_with("user: ");
+    let field = if e.detail.starts_with("user: ") {
+        Some("primary_contact")
+    } else if e.detail.starts_with("email_contact.name") {
+        Some("contact_name")
+    } else if e.detail.starts_with("email_contact.email") {
+        Some("contact_email")
+    } else {
+        None
+    };
     let mut error = FieldError::of(e, &FIELDS);
-    if contact {
-        error.field = "primary_contact";
+    if let Some(f) = field {
+        error.field = f;
     }
     error
 }
@@ -121,6 +138,9 @@ pub struct UnitForm {
     pub domains: String,
     /// A user id; "" for none.
     pub primary_contact: String,
+    /// The unit's own Email Contact (R10.2); both empty for none.
+    pub contact_name: String,
+    pub contact_email: String,
 }
 
 impl UnitForm {
@@ -130,6 +150,8 @@ impl UnitForm {
             ips: f.one("ips"),
             domains: f.one("domains"),
             primary_contact: f.one("primary_contact"),
+            contact_name: f.one("contact_name").trim().to_owned(),
+            contact_email: f.one("contact_email").trim().to_owned(),
         }
     }
 
@@ -140,6 +162,16 @@ impl UnitForm {
             ips: a.ips.to_strings().join("\n"),
             domains: a.domains.iter().cloned().collect::<Vec<_>>().join("\n"),
             primary_contact: u.primary_contact.clone().unwrap_or_default(),
+            contact_name: u
+                .email_contact
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            contact_email: u
+                .email_contact
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -167,6 +199,8 @@ struct UnitPage {
     error: FieldError,
     /// The unit's active members, who may be its primary contact (R4.1).
     members: Vec<Choice>,
+    /// Whether this person may set the unit's own Email Contact (R10.2).
+    contact_overridable: bool,
     done: Option<&'static str>,
 }
 
@@ -202,6 +236,10 @@ fn show(
         id: unit.map(|u| u.id.clone()),
         csrf: viewer.csrf.clone(),
         members: unit.map_or_else(Vec::new, |u| members(state, &u.id, &form.primary_contact)),
+        contact_overridable: unit.is_some_and(|u| {
+            Acting::of(state, &viewer.user().id)
+                .is_ok_and(|a| settings::may_set_unit_email_contact(&a, u).is_ok())
+        }),
         form,
         error,
         done,
@@ -345,9 +383,26 @@ pub async fn save(
                 != before.primary_contact.clone().unwrap_or_default()
                 && !form.primary_contact.is_empty())
             .then(|| form.primary_contact.clone());
+            let typed = (form.contact_name.clone(), form.contact_email.clone());
+            let own = before
+                .email_contact
+                .as_ref()
+                .map(|c| (c.name.clone(), c.email.clone()))
+                .unwrap_or_default();
+            // Only a changed contact is set: the fields are absent for
+            // those who may not set it, and unchanged otherwise.
+            let email_contact = (f.has("contact_name") && typed != own).then(|| {
+                (!typed.0.is_empty() || !typed.1.is_empty()).then(|| EmailContact {
+                    name: typed.0,
+                    email: typed.1,
+                })
+            });
             let id = id.clone();
             app.store
                 .write(viewer.caller.actor(), move |tx| {
+                    if let Some(c) = email_contact {
+                        settings::set_unit_email_contact(tx, &id, c)?;
+                    }
                     if name.is_some() {
                         units::update_unit(
                             tx,

@@ -775,3 +775,78 @@ def test_r12_1_assets_then_a_distribution_group_and_a_notification_that_reaches_
         time.sleep(0.2)
     assert sorted(a.split("<")[-1].rstrip(">") for a in sent) == [
         "noc@example.net", "sam@example.com"], sent
+
+
+def test_r10_2_r4_2_r3_2_the_setup_pages_and_a_units_own_email_contact(daemon, contexts):
+    """Users > Setup: Email Contact (a bad address beside "Email"), Primary
+    Contact handed to another Manager, Business Unit Settings; and a unit's
+    own Email Contact on its page. Each is what the API then reads."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    token = manager_token(d)
+    st, unit = api(d, "POST", "/api/v1/business-units", token, {"name": "California"})
+    assert st == 201, unit
+    st, mia = api(d, "POST", "/api/v1/users", token,
+                  {"login": "mia", "email": "mia@example.com", "first_name": "Mia",
+                   "last_name": "Example", "role": "manager"})
+    assert st == 201, mia
+    activated_token(d, contexts, "mia")
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    page.get_by_role("navigation").get_by_role("link", name="Security").click()
+    page.get_by_role("link", name="Email Contact").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Email Contact")
+    page.get_by_label("Name").fill("Ops desk")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_label("Allow Unit Managers to override for their business unit").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#email-error")).to_contain_text("not an email address")
+    expect(page.get_by_label("Name")).to_have_value("Ops desk")
+    page.get_by_label("Email").fill("ops@example.com")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    check_page(page, "email-contact")
+    st, ec = api(d, "GET", "/api/v1/settings/email-contact", token)
+    assert ec == {"email_contact": {"name": "Ops desk", "email": "ops@example.com"},
+                  "allow_unit_manager_override": True}, ec
+
+    page.get_by_role("link", name="Business Unit Settings").click()
+    page.get_by_label("Limit new IPs per business unit").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    check_page(page, "business-unit-settings")
+    st, us = api(d, "GET", "/api/v1/settings/business-units", token)
+    assert us == {"new_ip_limit_enabled": True}, us
+
+    page.get_by_role("link", name="Primary Contact").click()
+    expect(page.get_by_label("Primary contact")).to_have_value(
+        api(d, "GET", "/api/v1/me", token)[1]["id"])
+    check_page(page, "primary-contact")
+    page.get_by_label("Primary contact").select_option(label="Mia Example (mia)")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    st, poc = api(d, "GET", "/api/v1/primary-contact", token)
+    assert poc["user"] == mia["id"], poc
+    page.get_by_role("navigation").get_by_role("link", name="Users").click()
+    expect(page.get_by_role("row").filter(has_text="Mia Example").get_by_role("cell").first).to_have_text(
+        "Mia Example *")
+
+    page.get_by_role("navigation").get_by_role("link", name="Business Units").click()
+    expect(page.get_by_role("row").filter(has_text="California")).to_contain_text("none")
+    check_page(page, "business-units")
+    page.get_by_role("link", name="California").click()
+    page.get_by_label("Contact name").fill("California desk")
+    page.get_by_label("Contact email").fill("ca@example.com")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    st, now = api(d, "GET", f"/api/v1/business-units/{unit['id']}", token)
+    assert now["email_contact"] == {"name": "California desk", "email": "ca@example.com"}, now
+    # A unit with a user cannot be deleted (R3.1): the API's reason, on the page.
+    st, v = api(d, "POST", "/api/v1/users", token,
+                {"login": "cal", "email": "cal@example.com", "first_name": "Cal",
+                 "last_name": "Example", "role": "scanner", "business_unit": unit["id"]})
+    assert st == 201, v
+    page.reload()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("alert")).to_contain_text("still has 1 user")
+    st, _ = api(d, "GET", f"/api/v1/business-units/{unit['id']}", token)
+    assert st == 200

@@ -279,6 +279,25 @@ pub fn set_email_contact(
     Ok(out)
 }
 
+/// R10.2: Managers set a unit's own Email Contact, and its Unit Managers
+/// while the override is allowed.
+pub fn may_set_unit_email_contact(acting: &Acting<'_>, unit: &BusinessUnit) -> Result<(), Refusal> {
+    let allowed = acting.is_manager()
+        || (acting.manages_unit(&unit.id)
+            && acting.state.settings.allow_unit_manager_email_override);
+    if allowed {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        Code::Forbidden,
+        if acting.manages_unit(&unit.id) {
+            "Managers have not allowed Unit Managers to override the Email Contact; ask a Manager"
+        } else {
+            "only Managers and the unit's Unit Managers set its Email Contact"
+        },
+    ))
+}
+
 /// `PUT /api/v1/business-units/{id}/email-contact` (R10.2): Managers, or the
 /// unit's Unit Managers while the override is allowed. `None` clears it.
 /// Action `unit.email_contact.update`.
@@ -290,19 +309,7 @@ pub fn set_unit_email_contact(
     let (unit, details) = {
         let acting = Acting::from_tx(tx)?;
         let unit = super::units::visible_unit(&acting, unit_id)?;
-        let allowed = acting.is_manager()
-            || (acting.manages_unit(&unit.id)
-                && acting.state.settings.allow_unit_manager_email_override);
-        if !allowed {
-            return Err(Refusal::new(
-                Code::Forbidden,
-                if acting.manages_unit(&unit.id) {
-                    "Managers have not allowed Unit Managers to override the Email Contact; ask a Manager"
-                } else {
-                    "only Managers and the unit's Unit Managers set its Email Contact"
-                },
-            ));
-        }
+        may_set_unit_email_contact(&acting, unit)?;
         let contact = contact.as_ref().map(check_contact).transpose()?;
         let mut c = Vec::new();
         change(&mut c, "email_contact", &unit.email_contact, &contact);
