@@ -158,7 +158,16 @@ impl UserForm {
     /// the form shows. The permission boxes are those of the role the page
     /// showed: when the role changes they are left to the domain, which
     /// carries over what the new role may hold (R5.2).
-    fn patch(&self, before: &UserView) -> Result<UserPatch, ApiError> {
+    ///
+    /// `offered` are the asset groups the form listed: a group the user
+    /// holds that this person does not see is kept, not dropped.
+    fn patch(&self, before: &UserView, offered: &BTreeSet<String>) -> Result<UserPatch, ApiError> {
+        let held: BTreeSet<String> = before.asset_groups.iter().flatten().cloned().collect();
+        let groups: BTreeSet<String> = held
+            .difference(offered)
+            .cloned()
+            .chain(self.asset_groups.intersection(offered).cloned())
+            .collect();
         let role = parse_role(&self.role)?;
         let permissions = (role == before.role && role != Role::Manager)
             .then(|| parse_permissions(&self.permissions))
@@ -172,7 +181,7 @@ impl UserForm {
             email: changed(&self.email, before.email.as_deref()),
             role: Some(role),
             business_unit: Some(self.unit()),
-            asset_groups: Some(self.asset_groups.iter().cloned().collect()),
+            asset_groups: (groups != held).then(|| groups.into_iter().collect()),
             permissions,
             access: Some(parse_access(&self.access)?),
             external_id: self.external_id(),
@@ -513,7 +522,18 @@ pub async fn save(
         Ok(v) => v,
         Err(e) => return api_error(&viewer, e.into()),
     };
-    let edited = match form.patch(&before) {
+    let offered: BTreeSet<String> = {
+        let state = app.store.snapshot();
+        Acting::of(&state, &viewer.user().id)
+            .map(|a| {
+                groups::list_groups(&a, None)
+                    .into_iter()
+                    .map(|g| g.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let edited = match form.patch(&before, &offered) {
         Ok(patch) => crate::http::users::edit(&app, &viewer.caller, id.clone(), patch).await,
         Err(e) => Err(e),
     };
