@@ -392,7 +392,7 @@ pub async fn save(
             // Only a changed contact is set: the fields are absent for
             // those who may not set it, and unchanged otherwise.
             let email_contact = (f.has("contact_name") && typed != own).then(|| {
-                (!typed.0.is_empty() || !typed.1.is_empty()).then(|| EmailContact {
+                (!typed.0.is_empty() || !typed.1.is_empty()).then_some(EmailContact {
                     name: typed.0,
                     email: typed.1,
                 })
