@@ -159,19 +159,25 @@ impl UserForm {
     /// showed: when the role changes they are left to the domain, which
     /// carries over what the new role may hold (R5.2).
     ///
-    /// `offered` are the asset groups the form listed: a group the user
-    /// holds that this person does not see is kept, not dropped.
-    fn patch(&self, before: &UserView, offered: &BTreeSet<String>) -> Result<UserPatch, ApiError> {
+    /// `offered` are the asset groups and permissions the form listed:
+    /// what the user holds and the form did not list is kept, not dropped.
+    fn patch(&self, before: &UserView, offered: &Offered) -> Result<UserPatch, ApiError> {
         let held: BTreeSet<String> = before.asset_groups.iter().flatten().cloned().collect();
-        let groups: BTreeSet<String> = held
-            .difference(offered)
-            .cloned()
-            .chain(self.asset_groups.intersection(offered).cloned())
-            .collect();
+        let groups = ticked(&held, &offered.groups, &self.asset_groups);
         let role = parse_role(&self.role)?;
-        let permissions = (role == before.role && role != Role::Manager)
-            .then(|| parse_permissions(&self.permissions))
-            .transpose()?;
+        let had: BTreeSet<String> = before
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        let permissions = if role == before.role && role != Role::Manager {
+            let wanted = ticked(&had, &offered.permissions, &self.permissions);
+            (wanted != had)
+                .then(|| parse_permissions(&wanted))
+                .transpose()?
+        } else {
+            None
+        };
         // Only what changed: a user made without names (the first Manager)
         // keeps them empty until someone types them.
         let changed = |new: &str, old: Option<&str>| (Some(new) != old).then(|| new.to_owned());
@@ -187,6 +193,42 @@ impl UserForm {
             external_id: self.external_id(),
         })
     }
+}
+
+/// What a user's form listed as boxes: the asset groups the editor sees and
+/// the permissions the user's role may hold.
+pub struct Offered {
+    groups: BTreeSet<String>,
+    permissions: BTreeSet<String>,
+}
+
+impl Offered {
+    fn of(acting: &Acting<'_>, role: Role) -> Offered {
+        Offered {
+            groups: groups::list_groups(acting, None)
+                .into_iter()
+                .map(|g| g.id.clone())
+                .collect(),
+            permissions: permission_choices(acting, role, &UserForm::default())
+                .into_iter()
+                .flatten()
+                .map(|c| c.value)
+                .collect(),
+        }
+    }
+}
+
+/// What a list of boxes asks for: what `held` had outside the `offered`
+/// boxes, and the `ticked` ones among them.
+fn ticked(
+    held: &BTreeSet<String>,
+    offered: &BTreeSet<String>,
+    ticked: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    held.difference(offered)
+        .chain(ticked.intersection(offered))
+        .cloned()
+        .collect()
 }
 
 /// What only an existing user's page has.
@@ -522,16 +564,12 @@ pub async fn save(
         Ok(v) => v,
         Err(e) => return api_error(&viewer, e.into()),
     };
-    let offered: BTreeSet<String> = {
+    let offered = {
         let state = app.store.snapshot();
-        Acting::of(&state, &viewer.user().id)
-            .map(|a| {
-                groups::list_groups(&a, None)
-                    .into_iter()
-                    .map(|g| g.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+        match Acting::of(&state, &viewer.user().id) {
+            Ok(a) => Offered::of(&a, before.role),
+            Err(e) => return api_error(&viewer, e.into()),
+        }
     };
     let edited = match form.patch(&before, &offered) {
         Ok(patch) => crate::http::users::edit(&app, &viewer.caller, id.clone(), patch).await,
@@ -556,5 +594,27 @@ pub async fn save(
             }
         }
         Err(e) => api_error(&viewer, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::ticked;
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn r10_1_a_box_the_editor_was_not_shown_keeps_what_the_user_holds() {
+        // Held a (shown, unticked), b (shown, ticked) and h (not shown).
+        let held = set(&["a", "b", "h"]);
+        let offered = set(&["a", "b", "c"]);
+        let now = ticked(&held, &offered, &set(&["b", "c"]));
+        assert_eq!(now, set(&["b", "c", "h"]));
+        // A forged box for something not offered is not taken.
+        assert_eq!(ticked(&held, &offered, &set(&["x"])), set(&["h"]));
     }
 }
