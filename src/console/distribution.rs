@@ -274,24 +274,26 @@ pub async fn save(
         Ok(b) => b,
         Err(e) => return api_error(&viewer, e),
     };
-    // Members this person does not see (R10.1) stay: the form showed only
-    // the others, so only those are replaced.
     let hidden: Vec<String> = {
         let state = app.store.snapshot();
-        let raw = state.distribution_groups.get(&id);
-        raw.map(|g| {
-            g.members
-                .iter()
-                .filter(|m| !before.members.contains(m))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
+        state
+            .distribution_groups
+            .get(&id)
+            .map(|g| {
+                g.members
+                    .iter()
+                    .filter(|m| !before.members.contains(m))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let written = match members {
         Ok(members) => {
             let patch = DistributionPatch {
                 name: Some(form.name.trim().to_owned()).filter(|n| *n != before.name),
+                // The list replaces the members, as in the API; those this
+                // person was not shown (R10.1) go back with it.
                 members: Some(members.into_iter().chain(hidden).collect()),
                 emails: Some(items(&form.emails)),
             };

@@ -626,6 +626,27 @@ def test_r3_a_manager_builds_a_unit_and_its_unit_manager_builds_inside_it(daemon
     west = [g for g in groups["items"] if g["title"] == "West"][0]
     assert sam["asset_groups"] == [west["id"]] and sam["business_unit"] == units["items"][0]["id"], sam
 
+    # A distribution group of Jane's unit that a Manager also put Olga in:
+    # Jane does not see Olga (R10.1), and renaming the group keeps her.
+    jane.get_by_role("navigation").get_by_role("link", name="Distribution Groups").click()
+    jane.get_by_label("Name").fill("West team")
+    jane.get_by_label("Members").fill("sam")
+    jane.get_by_role("button", name="Create").click()
+    expect(jane.get_by_role("heading", level=1)).to_have_text("West team")
+    st, dgs = api(d, "GET", "/api/v1/distribution-groups", token)
+    (dg,) = dgs["items"]
+    st, v = api(d, "PATCH", f"/api/v1/distribution-groups/{dg['id']}", token,
+                {"members": dg["members"] + [other["id"]]})
+    assert st == 200, v
+    jane.reload()
+    expect(jane.get_by_label("Members")).to_have_value("sam")
+    jane.get_by_label("Name").fill("West crew")
+    jane.get_by_role("button", name="Save").click()
+    expect(jane.get_by_role("status")).to_have_text("Saved.")
+    st, dgs = api(d, "GET", "/api/v1/distribution-groups", token)
+    (now,) = dgs["items"]
+    assert now["name"] == "West crew" and sorted(now["members"]) == sorted([sam["id"], other["id"]]), now
+
 
 def test_r8_7_profile_sets_secret_questions_and_forgot_password_resets_with_them(daemon, contexts):
     """Profile: own details, password (with user-defined passwords) and
@@ -850,23 +871,3 @@ def test_r10_2_r4_2_r3_2_the_setup_pages_and_a_units_own_email_contact(daemon, c
     expect(page.get_by_role("alert")).to_contain_text("still has 1 user")
     st, _ = api(d, "GET", f"/api/v1/business-units/{unit['id']}", token)
     assert st == 200
-
-    # A distribution group of Jane's unit that a Manager also put Olga in:
-    # Jane does not see Olga (R10.1), and saving the group keeps her.
-    jane.get_by_role("navigation").get_by_role("link", name="Distribution Groups").click()
-    jane.get_by_label("Name").fill("West team")
-    jane.get_by_label("Members").fill("sam")
-    jane.get_by_role("button", name="Create").click()
-    expect(jane.get_by_role("heading", level=1)).to_have_text("West team")
-    st, dgs = api(d, "GET", "/api/v1/distribution-groups", token)
-    (dg,) = dgs["items"]
-    st, v = api(d, "PATCH", f"/api/v1/distribution-groups/{dg['id']}", token,
-                {"members": dg["members"] + [other["id"]]})
-    assert st == 200, v
-    jane.reload()
-    expect(jane.get_by_label("Members")).to_have_value("sam")
-    jane.get_by_label("Name").fill("West crew")
-    jane.get_by_role("button", name="Save").click()
-    expect(jane.get_by_role("status")).to_have_text("Saved.")
-    st, now = api(d, "GET", f"/api/v1/distribution-groups/{dg['id']}", token)
-    assert now["name"] == "West crew" and sorted(now["members"]) == sorted([sam["id"], other["id"]]), now

@@ -479,7 +479,15 @@ fn may_manage_distribution(acting: &Acting<'_>) -> Result<(), Refusal> {
     }
 }
 
-fn check_distribution(acting: &Acting<'_>, g: &DistributionGroup) -> Result<(), Refusal> {
+/// `before` is the group before an edit: a member already in it needs only
+/// to exist, not to be in the editor's sight (R10.1). Someone who saw that
+/// user put it there, and a list the editor cannot see whole must still be
+/// its to rename or extend.
+fn check_distribution(
+    acting: &Acting<'_>,
+    g: &DistributionGroup,
+    before: Option<&DistributionGroup>,
+) -> Result<(), Refusal> {
     let name = g.name.as_str();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(refuse(
@@ -494,7 +502,9 @@ fn check_distribution(acting: &Acting<'_>, g: &DistributionGroup) -> Result<(), 
         ));
     }
     for m in &g.members {
-        if acting.visible_user(m).is_err() {
+        let kept =
+            before.is_some_and(|b| b.members.contains(m)) && acting.state.users.contains_key(m);
+        if !kept && acting.visible_user(m).is_err() {
             return Err(refuse(
                 Code::Validation,
                 format!("members: there is no user {m}"),
@@ -548,7 +558,7 @@ pub fn create_distribution_group(
             created_by: acting.id().clone(),
             created_at: tx.now(),
         };
-        check_distribution(&acting, &g)?;
+        check_distribution(&acting, &g, None)?;
         g
     };
     tx.put_distribution_group(g.clone());
@@ -594,7 +604,8 @@ pub fn edit_distribution_group(
 ) -> Result<DistributionGroup, Refusal> {
     let g = {
         let acting = Acting::from_tx(tx)?;
-        let mut g = own_distribution(&acting, id, false)?.clone();
+        let before = own_distribution(&acting, id, false)?;
+        let mut g = before.clone();
         if let Some(n) = patch.name {
             g.name = n.trim().to_owned();
         }
@@ -604,7 +615,7 @@ pub fn edit_distribution_group(
         if let Some(e) = patch.emails {
             g.emails = dedup(e, true);
         }
-        check_distribution(&acting, &g)?;
+        check_distribution(&acting, &g, Some(before))?;
         g
     };
     tx.put_distribution_group(g.clone());

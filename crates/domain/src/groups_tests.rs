@@ -456,3 +456,47 @@ fn r10_1_unit_managers_see_distribution_groups_of_their_unit_and_members_in_sigh
     let g = &w.state.distribution_groups["d_eu"];
     assert_eq!(shown_distribution(&a, g).members, [mate]);
 }
+
+#[test]
+fn r10_1_a_member_out_of_a_unit_managers_sight_stays_through_its_edits() {
+    let (mut w, eu, um) = world();
+    let us = w.unit("US");
+    let mate = w.user("mate", Role::Scanner, Some(&eu));
+    let far = w.user("far", Role::Scanner, Some(&us));
+    let other = w.user("other", Role::Scanner, Some(&us));
+    dg(&mut w, &um, "d_eu", &[&mate], &[]).unwrap();
+    w.state.settings.visibility.restrict_user_info_outside_unit = true;
+    w.state.settings.visibility.hide_users_outside_unit = true;
+    // A Manager, who sees everyone, adds `far`.
+    let add = DistributionPatch {
+        members: Some(vec![mate.clone(), far.clone()]),
+        ..Default::default()
+    };
+    run(&mut w, "m1", |tx| edit_distribution_group(tx, "d_eu", add)).unwrap();
+    // The Unit Manager still renames its list, sending back what it was
+    // shown plus the member it does not see.
+    let rename = DistributionPatch {
+        name: Some("EU crew".into()),
+        members: Some(vec![mate.clone(), far.clone()]),
+        ..Default::default()
+    };
+    run(&mut w, &um, |tx| {
+        edit_distribution_group(tx, "d_eu", rename)
+    })
+    .unwrap();
+    assert_eq!(
+        w.state.distribution_groups["d_eu"].members,
+        [mate.clone(), far.clone()]
+    );
+    // It cannot add someone else it does not see.
+    let sneak = DistributionPatch {
+        members: Some(vec![mate, far, other]),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(run(&mut w, &um, |tx| edit_distribution_group(
+            tx, "d_eu", sneak
+        ))),
+        Code::Validation
+    );
+}
