@@ -131,6 +131,28 @@ pub enum CtlCommand {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// Service accounts: the identities of the appliance's other services.
+    Services {
+        #[command(subcommand)]
+        command: ServicesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServicesCommand {
+    /// Name, scopes and dates of every service account (never a secret).
+    List,
+    /// Create one and print its secret, once.
+    Add {
+        name: String,
+        /// Comma-separated: check, objects, notify, introspect.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// Print a new secret; the old one works for `auth.service_secret_overlap`.
+    Rotate { name: String },
+    /// Remove one; its secrets stop working at once.
+    Remove { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -416,6 +438,12 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
             }
             return Ok(());
         }
+        CtlCommand::Services { command } => match command {
+            ServicesCommand::List => Request::ServicesList,
+            ServicesCommand::Add { name, scopes } => Request::ServicesAdd { name, scopes },
+            ServicesCommand::Rotate { name } => Request::ServicesRotate { name },
+            ServicesCommand::Remove { name } => Request::ServicesRemove { name },
+        },
         CtlCommand::Backup { out } => {
             let (bytes, rows) = client.backup(&out).map_err(runtime)?;
             println!(
@@ -433,6 +461,11 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
         );
     } else {
         print_human(&value);
+    }
+    if value.get("secret").is_some() && !args.json {
+        eprintln!(
+            "store the secret now: it is not shown again (the service sends it as `Authorization: Bearer`)"
+        );
     }
     // Warnings (a certificate about to expire) also go where people look.
     for w in value["warnings"].as_array().into_iter().flatten() {
@@ -483,6 +516,21 @@ fn print_human(value: &serde_json::Value) {
         }
         serde_json::Value::Array(items) => {
             for item in items {
+                if let (Some(n), Some(scopes)) = (item.get("name"), item.get("scopes")) {
+                    let scopes: Vec<&str> = scopes
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s.as_str())
+                        .collect();
+                    println!(
+                        "{:<24} {:<32} created {}",
+                        n.as_str().unwrap_or_default(),
+                        scopes.join(","),
+                        item["created_at"].as_str().unwrap_or_default()
+                    );
+                    continue;
+                }
                 match (item.get("name"), item.get("enabled")) {
                     (Some(n), Some(e)) => println!(
                         "{:<36} {}",

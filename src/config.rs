@@ -84,6 +84,16 @@ pub struct ServerConfig {
     /// Addresses or blocks (`10.0.0.0/8`) of reverse proxies whose
     /// `X-Forwarded-For` names the client. Empty: no header is believed.
     pub trusted_proxies: Vec<String>,
+    /// The local socket serving `/api/v1/` over HTTP/1.1 without TLS, for
+    /// services on this machine; relative paths are under the data
+    /// directory. Empty: no socket.
+    pub api_socket: String,
+    /// Group (name or gid) given the socket, whose members may connect
+    /// (mode 0660). Empty: the daemon's own group.
+    pub socket_group: String,
+    /// `UID=SERVICE`: a peer with that uid on the socket is that service
+    /// account without a secret (the kernel vouches for the uid).
+    pub socket_peers: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +111,9 @@ impl Default for ServerConfig {
             max_connections_per_source: 64,
             ipv6_prefix: 64,
             trusted_proxies: Vec::new(),
+            api_socket: "api.sock".into(),
+            socket_group: String::new(),
+            socket_peers: Vec::new(),
         }
     }
 }
@@ -161,6 +174,15 @@ pub struct AuthConfig {
     /// Two failure counters per user, familiar and other addresses (R8.2);
     /// `false`: one counter, whose lock refuses everyone.
     pub smart_lockout: bool,
+    /// After a service account's secret is rotated, the old one keeps
+    /// working this long, so the service can roll without downtime.
+    pub service_secret_overlap: Span,
+    /// A successful HTTP Basic verification is remembered (in memory only)
+    /// this long, so scripts do not pay a password hash per request. 0: off.
+    pub basic_cache_ttl: Span,
+    /// API access by HTTP Basic is logged once per login and source address
+    /// per this interval, not per request.
+    pub basic_log_interval: Span,
 }
 
 impl Default for AuthConfig {
@@ -179,6 +201,9 @@ impl Default for AuthConfig {
             reset_rate_per_address_per_minute: 10,
             reset_rate_per_login_per_minute: 5,
             smart_lockout: true,
+            service_secret_overlap: Span(Duration::from_secs(24 * 3600)),
+            basic_cache_ttl: Span(Duration::from_secs(300)),
+            basic_log_interval: Span(Duration::from_secs(15 * 60)),
         }
     }
 }
@@ -440,6 +465,20 @@ impl Config {
                 "addresses or blocks such as \"10.0.0.0/8\" or \"2001:db8::1\"",
             ));
         }
+        if let Err(entry) = crate::http::local::parse_peers(&self.server.socket_peers) {
+            return Err(invalid(
+                "server.socket_peers",
+                entry,
+                "entries UID=SERVICE, e.g. \"998=scanner\"",
+            ));
+        }
+        if !self.server.socket_group.is_empty() && self.socket_gid().is_none() {
+            return Err(invalid(
+                "server.socket_group",
+                &self.server.socket_group,
+                "a group name in /etc/group or a numeric gid",
+            ));
+        }
         let url = &self.server.public_url;
         let https_url = url.starts_with("https://") && url.len() > "https://".len();
         if !url.is_empty() && !https_url {
@@ -591,6 +630,29 @@ impl Config {
             return PathBuf::from(&self.server.data_dir);
         }
         default_data_dir()
+    }
+
+    /// Where the local API socket is, if there is one.
+    pub fn api_socket(&self) -> Option<PathBuf> {
+        let s = &self.server.api_socket;
+        (!s.is_empty()).then(|| self.data_dir().join(s))
+    }
+
+    /// The gid of `server.socket_group`: a number, or a name in /etc/group.
+    pub fn socket_gid(&self) -> Option<u32> {
+        let g = self.server.socket_group.trim();
+        if g.is_empty() {
+            return None;
+        }
+        if let Ok(gid) = g.parse() {
+            return Some(gid);
+        }
+        let groups = std::fs::read_to_string("/etc/group").ok()?;
+        groups.lines().find_map(|line| {
+            let mut f = line.split(':');
+            (f.next()? == g).then_some(())?;
+            f.nth(1)?.parse().ok()
+        })
     }
 
     /// Base URL of links sent to people.

@@ -37,6 +37,11 @@ pub enum DaemonError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot open the local API socket {path} (server.api_socket): {source}")]
+    ApiSocket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("first-run setup failed: {0}")]
     Bootstrap(String),
     /// A start-up step that ran on a blocking thread died (panicked or was
@@ -133,6 +138,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         started,
         public_url: public_url.clone(),
         link_lifetime: config.auth.activation_link_lifetime.0,
+        service_secret_overlap: config.auth.service_secret_overlap.0,
         activity: Some(activity_log.clone()),
     });
     let admin_listener = admin::server::bind(&data_dir).map_err(|source| DaemonError::Admin {
@@ -162,6 +168,35 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     // (the sweeper above drops the last use of sessions that are gone).
     let limits = app.auth.clone();
     let router = http::router(app).layer(axum::Extension(activity_log));
+    let api_socket = config.api_socket();
+    let (local_stop, local_stopped) = tokio::sync::oneshot::channel::<()>();
+    let local_task = match &api_socket {
+        Some(path) => {
+            let listener = http::local::bind(path, config.socket_gid()).map_err(|source| {
+                DaemonError::ApiSocket {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+            let opts = http::local::LocalOptions {
+                header_timeout: config.server.header_timeout.0,
+                shutdown_grace: config.server.shutdown_grace.0,
+                max_connections: config.server.max_connections as usize,
+                // Checked when the configuration was read.
+                peers: http::local::parse_peers(&config.server.socket_peers).unwrap_or_default(),
+            };
+            tracing::info!(path = %path.display(), "serving the API on the local socket");
+            Some(tokio::spawn(http::local::serve(
+                listener,
+                router.clone(),
+                opts,
+                async move {
+                    let _ = local_stopped.await;
+                },
+            )))
+        }
+        None => None,
+    };
     let pruner = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -193,6 +228,13 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     http::server::serve(listener, tls, router, metrics, opts, signals.wait()).await;
 
     systemd::notify("STOPPING=1");
+    let _ = local_stop.send(());
+    if let Some(task) = local_task {
+        let _ = task.await;
+    }
+    if let Some(path) = &api_socket {
+        let _ = std::fs::remove_file(path);
+    }
     admin_task.abort();
     pruner.abort();
     sweeper.abort();

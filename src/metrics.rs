@@ -74,6 +74,8 @@ pub struct Metrics {
     pub mail_failures: AtomicU64,
     /// Failed records kept in the store (a gauge, set by delivery).
     pub mail_failed: AtomicU64,
+    /// Authorization checks asked by each service account (not logged).
+    service_checks: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Values read at render time from other parts of the daemon.
@@ -109,6 +111,20 @@ impl Metrics {
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_us
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts `n` checks asked by service account `name`.
+    pub fn count_service_checks(&self, name: &str, n: u64) {
+        let mut map = self
+            .service_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(name) {
+            Some(c) => *c += n,
+            None => {
+                map.insert(name.to_owned(), n);
+            }
+        }
     }
 
     pub fn render(&self, g: &Gauges) -> String {
@@ -154,6 +170,24 @@ impl Metrics {
             self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
         );
         let _ = writeln!(out, "bailiwick_http_request_duration_seconds_count {count}");
+        let _ = writeln!(
+            out,
+            "# HELP bailiwick_service_checks_total Authorization checks asked by each service account."
+        );
+        let _ = writeln!(out, "# TYPE bailiwick_service_checks_total counter");
+        {
+            // Names are `a-z0-9-_` (domain::services), so need no escaping.
+            let map = self
+                .service_checks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for (name, n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "bailiwick_service_checks_total{{service=\"{name}\"}} {n}"
+                );
+            }
+        }
         let counters = [
             ("bailiwick_logins_total{result=\"ok\"}", &self.logins_ok),
             (

@@ -55,6 +55,19 @@ pub enum Request {
     MailRetry {
         id: u64,
     },
+    ServicesList,
+    /// Creates a service account; the answer holds its secret, once.
+    ServicesAdd {
+        name: String,
+        /// Comma-separated scopes.
+        scopes: String,
+    },
+    ServicesRotate {
+        name: String,
+    },
+    ServicesRemove {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -23,6 +23,8 @@ pub struct Context {
     /// Base of one-time links, and how long they live.
     pub public_url: String,
     pub link_lifetime: std::time::Duration,
+    /// How long a rotated service secret keeps working.
+    pub service_secret_overlap: std::time::Duration,
     /// The activity log, copied into backups with the database.
     pub activity: Option<Arc<crate::audit::ActivityLog>>,
 }
@@ -226,6 +228,10 @@ async fn handle(request: Request, ctx: &Context) -> Response {
             }
         }
         Request::MailFailed { .. } | Request::MailRetry { .. } => mail(request, store).await,
+        Request::ServicesList
+        | Request::ServicesAdd { .. }
+        | Request::ServicesRotate { .. }
+        | Request::ServicesRemove { .. } => services(request, ctx).await,
         Request::UsersActivationLink { login } => {
             let (token, hash, expires_at) = new_link(ctx);
             let link = crate::ids::activation_link(&ctx.public_url, &token);
@@ -241,6 +247,65 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                 Err(e) => err(e),
             }
         }
+    }
+}
+
+/// `ctl services ...`: the operator's side of `domain::services`. A secret
+/// is in the answer once and nowhere else.
+async fn services(request: Request, ctx: &Context) -> Response {
+    use crate::domain::services::{self, Scope};
+    use crate::http::services::{ServiceAccountSecret, ServiceAccountView, new_secret};
+    let store = &ctx.store;
+    let with_secret = |a: &services::ServiceAccount, secret: String| {
+        ok(ServiceAccountSecret {
+            account: a.into(),
+            secret,
+        })
+    };
+    match request {
+        Request::ServicesList => ok(store
+            .snapshot()
+            .services
+            .values()
+            .map(ServiceAccountView::from)
+            .collect::<Vec<_>>()),
+        Request::ServicesAdd { name, scopes } => {
+            let scopes = match Scope::parse_list(&scopes) {
+                Ok(s) => s,
+                Err(e) => return err(e),
+            };
+            let (secret, hash) = new_secret();
+            match store
+                .write(Actor::operator(), move |tx| {
+                    services::add(tx, &name, scopes, hash)
+                })
+                .await
+            {
+                Ok(a) => with_secret(&a, secret),
+                Err(e) => err(e),
+            }
+        }
+        Request::ServicesRotate { name } => {
+            let (secret, hash) = new_secret();
+            let overlap = ctx.service_secret_overlap;
+            match store
+                .write(Actor::operator(), move |tx| {
+                    services::rotate(tx, &name, hash, overlap)
+                })
+                .await
+            {
+                Ok(a) => with_secret(&a, secret),
+                Err(e) => err(e),
+            }
+        }
+        Request::ServicesRemove { name } => match store
+            .write(Actor::operator(), move |tx| services::remove(tx, &name))
+            .await
+        {
+            Ok(a) => ok(serde_json::json!({"removed": a.name})),
+            Err(e) => err(e),
+        },
+        _ => err("internal: not a services request"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Credentials: password hashing, tokens, activation links. Login, sessions,
 //! lockout and rate limiting build on these.
 
+pub mod basic_cache;
 pub mod budget;
 pub mod last_use;
 pub mod limits;

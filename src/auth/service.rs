@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::basic_cache::BasicCache;
 use super::budget::{Budget, Sampler};
 use super::limits::LoginLimits;
 use super::password::{HashError, Hasher};
@@ -76,6 +77,8 @@ pub struct Authenticator {
     decoy_key: ring::hmac::Key,
     /// IPv6 addresses are one source per this prefix (`server.ipv6_prefix`).
     ipv6_prefix: u8,
+    /// Verified HTTP Basic credentials, remembered (R8.1).
+    basic: BasicCache,
 }
 
 /// Questions a decoy is made of: what people commonly choose, so that a
@@ -154,6 +157,7 @@ impl Authenticator {
                 ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k)
             },
             ipv6_prefix: 64,
+            basic: BasicCache::new(config.basic_cache_ttl.0, config.basic_log_interval.0),
         })
     }
 
@@ -445,6 +449,62 @@ impl Authenticator {
         origin: &Origin,
         with_session: bool,
     ) -> Result<LoginOk, LoginError> {
+        self.login_logged(store, login, password, origin, with_session, true)
+            .await
+    }
+
+    /// API access by HTTP Basic (R8.1). Credentials verified within
+    /// `auth.basic_cache_ttl` are not verified again and spend no rate
+    /// budget; access is logged (and `last_login_at` moved) once per login
+    /// and source address per `auth.basic_log_interval`.
+    pub async fn login_basic(
+        &self,
+        store: &Store,
+        login: &str,
+        password: &str,
+        origin: &Origin,
+    ) -> Result<User, LoginError> {
+        let state = store.snapshot();
+        let now = store.clock().now();
+        let smart = self.config.smart_lockout;
+        let source = self.source(origin.ip);
+        let locked =
+            |u: &User| credentials::login_barrier_from(&state, u, origin.ip, now, smart).is_some();
+        if let Some(user) = self.basic.hit(&state, login, password, locked) {
+            if !self.basic.log_due(&user.id, source) {
+                return Ok(user);
+            }
+            let id = user.id.clone();
+            return store
+                .write(actor_of(&user, origin.ip), move |tx| {
+                    credentials::record_api_access(tx, &id)
+                })
+                .await
+                .map_err(refused_is_denied);
+        }
+        let quiet = state
+            .user_by_login(login)
+            .is_some_and(|u| self.basic.recently_logged(&u.id, source));
+        let ok = self
+            .login_logged(store, login, password, origin, false, !quiet)
+            .await?;
+        if !quiet {
+            self.basic.log_due(&ok.user.id, source);
+        }
+        self.basic
+            .remember(&store.snapshot(), login, password, &ok.user);
+        Ok(ok.user)
+    }
+
+    async fn login_logged(
+        &self,
+        store: &Store,
+        login: &str,
+        password: &str,
+        origin: &Origin,
+        with_session: bool,
+        log: bool,
+    ) -> Result<LoginOk, LoginError> {
         if let Err(wait) = self.limits.check_address(self.source(origin.ip)) {
             self.log_limited(store, origin.ip, login, "address rate limited")
                 .await;
@@ -526,13 +586,10 @@ impl Authenticator {
         let s = session.clone();
         let user = store
             .write(actor, move |tx| {
-                credentials::record_success(tx, &id, rehash, s, api, smart)
+                credentials::record_success(tx, &id, rehash, s, api, smart, log)
             })
             .await
-            .map_err(|e| match e {
-                WriteError::Refused(_) => LoginError::Denied,
-                other => LoginError::Unavailable(other),
-            })?;
+            .map_err(refused_is_denied)?;
         self.remember(origin.ip);
         let password_change_required = credentials::password_expired(&store.snapshot(), &user, now);
         Ok(LoginOk {
@@ -554,6 +611,22 @@ impl Authenticator {
             ip: origin.ip,
             user_agent: origin.user_agent.chars().take(256).collect(),
         }
+    }
+}
+
+fn refused_is_denied(e: WriteError) -> LoginError {
+    match e {
+        WriteError::Refused(_) => LoginError::Denied,
+        other => LoginError::Unavailable(other),
+    }
+}
+
+fn actor_of(user: &User, ip: Option<IpAddr>) -> Actor {
+    Actor {
+        user: Some(user.id.clone()),
+        login: user.login.clone(),
+        business_unit: user.business_unit.clone(),
+        ip,
     }
 }
 

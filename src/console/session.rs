@@ -158,6 +158,7 @@ impl FromRequestParts<App> for Viewer {
                 session: Some(hash),
                 ip: peer_ip(parts),
                 basic: false,
+                service: None,
             },
             nav,
         })

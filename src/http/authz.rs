@@ -1,7 +1,8 @@
 //! `POST /api/v1/authz/check` and `check-batch` (docs/api.md):
 //! the same [`crate::authz::Index::check`] that code in the process calls.
 //!
-//! Who may ask: Managers about anyone, every other user about itself
+//! Who may ask: service accounts with the `check` scope and Managers about
+//! anyone, every other user about itself
 //! (decided here, the rules are silent beyond the brief: a user's reach is an
 //! asset map an attacker would like, so others get `forbidden`). A batch is
 //! answered from one index snapshot, so its answers agree with each other.
@@ -12,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::App;
-use super::caller::Caller;
 use super::extract::ApiJson;
 use super::problem::{ApiError, ApiResult, Problem};
+use super::services::Principal;
 use crate::authz::{Action, Decision, Index, Resource};
+use crate::domain::services::Scope;
 use crate::domain::{Role, User};
 
 /// Checks in one batch at most.
@@ -142,14 +144,28 @@ pub(crate) fn answer(index: &Index, req: &CheckRequest, at: &str) -> ApiResult<C
     responses((status = 200, body = CheckResponse),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn check(
     State(app): State<App>,
-    caller: Caller,
+    principal: Principal,
     ApiJson(req): ApiJson<CheckRequest>,
 ) -> ApiResult<Json<CheckResponse>> {
-    may_ask(&caller.user, &req.user)?;
+    may_ask_all(&app, &principal, std::slice::from_ref(&req))?;
     Ok(Json(answer(&app.authz.snapshot(), &req, "")?))
+}
+
+/// Users by [`may_ask`]; services with the `check` scope about anyone,
+/// counted per service in `/metrics` (checks are not logged).
+fn may_ask_all(app: &App, principal: &Principal, reqs: &[CheckRequest]) -> Result<(), ApiError> {
+    match principal {
+        Principal::User(caller) => reqs.iter().try_for_each(|r| may_ask(&caller.user, &r.user)),
+        Principal::Service(service) => {
+            service.require(Scope::Check)?;
+            app.metrics
+                .count_service_checks(&service.account.name, reqs.len() as u64);
+            Ok(())
+        }
+    }
 }
 
 /// Many checks at once (at most 1000), answered in order from one snapshot.
@@ -158,10 +174,10 @@ pub async fn check(
     responses((status = 200, body = Vec<CheckResponse>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn check_batch(
     State(app): State<App>,
-    caller: Caller,
+    principal: Principal,
     ApiJson(reqs): ApiJson<Vec<CheckRequest>>,
 ) -> ApiResult<Json<Vec<CheckResponse>>> {
     if reqs.len() > MAX_BATCH {
@@ -170,9 +186,7 @@ pub async fn check_batch(
             reqs.len()
         )));
     }
-    for r in &reqs {
-        may_ask(&caller.user, &r.user)?;
-    }
+    may_ask_all(&app, &principal, &reqs)?;
     let index = app.authz.snapshot();
     let out = reqs
         .iter()

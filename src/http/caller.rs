@@ -25,6 +25,9 @@ pub struct Caller {
     pub ip: Option<IpAddr>,
     /// Whether the request came with HTTP Basic (API access, R8.1).
     pub basic: bool,
+    /// A service account acting for `user` (`Bailiwick-On-Behalf-Of`): the
+    /// user's rules apply, the log names the service.
+    pub service: Option<String>,
 }
 
 impl Caller {
@@ -32,7 +35,10 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         Actor {
             user: Some(self.user.id.clone()),
-            login: self.user.login.clone(),
+            login: match &self.service {
+                Some(name) => format!("{}{name}", crate::domain::services::SERVICE_PREFIX),
+                None => self.user.login.clone(),
+            },
             business_unit: self.user.business_unit.clone(),
             ip: self.ip,
         }
@@ -90,6 +96,14 @@ impl FromRequestParts<App> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Caller, ApiError> {
         let ip = peer_ip(parts);
+        if let Some(service) = super::services::service_of(parts, &app.store.snapshot(), app) {
+            // A valid secret is told why, so that a service's author can fix
+            // the call; an invalid one is the same 401 as any other.
+            service?;
+            return Err(ApiError::forbidden(
+                "service accounts may not use this endpoint; they check, introspect, register objects and notify, as their scopes say",
+            ));
+        }
         let caller = if let Some(token) = bearer(parts) {
             let hash = crate::ids::token_hash(token);
             let state = app.store.snapshot();
@@ -102,6 +116,7 @@ impl FromRequestParts<App> for Caller {
                 session: Some(hash),
                 ip,
                 basic: false,
+                service: None,
             }
         } else if let Some((login, password)) = basic(parts) {
             let origin = Origin {
@@ -109,16 +124,17 @@ impl FromRequestParts<App> for Caller {
                 user_agent: user_agent(parts),
                 api: true,
             };
-            let ok = app
+            let user = app
                 .auth
-                .login(&app.store, &login, &password, &origin, false)
+                .login_basic(&app.store, &login, &password, &origin)
                 .await
                 .map_err(login_error)?;
             Caller {
-                user: ok.user,
+                user,
                 session: None,
                 ip,
                 basic: true,
+                service: None,
             }
         } else {
             return Err(ApiError::unauthenticated());
@@ -147,16 +163,27 @@ fn change_allowed(parts: &Parts) -> bool {
 
 /// The active user behind a live session, if any.
 pub(crate) fn session_user(state: &State, hash: &str, now: Timestamp, app: &App) -> Option<User> {
+    session_deadline(state, hash, now, app).map(|(u, _)| u.clone())
+}
+
+/// The active user behind a live session, and when the session ends if it
+/// is not used again: the earlier of its idle and absolute ends.
+pub(crate) fn session_deadline<'s>(
+    state: &'s State,
+    hash: &str,
+    now: Timestamp,
+    app: &App,
+) -> Option<(&'s User, Timestamp)> {
     let session = state.sessions.get(hash)?;
-    if now >= session.expires_at {
-        return None;
-    }
     let last = app.sessions.last_used(hash).unwrap_or(session.last_used_at);
-    if now >= last.saturating_add(app.config.auth.session_idle.0) {
+    let deadline = session
+        .expires_at
+        .min(last.saturating_add(app.config.auth.session_idle.0));
+    if now >= deadline {
         return None;
     }
     let user = state.users.get(&session.user)?;
-    (user.status == UserStatus::Active).then(|| user.clone())
+    (user.status == UserStatus::Active).then_some((user, deadline))
 }
 
 /// The answer to a failed login: one 401 for every refusal (R8.4), 429 with

@@ -11,6 +11,7 @@ mod authz;
 pub mod caller;
 mod export_slots;
 pub mod extract;
+pub mod local;
 // Only in test builds and under `cargo fuzz` (which sets `--cfg fuzzing`):
 // the harness is not part of the shipped daemon.
 #[cfg(any(test, fuzzing))]
@@ -23,6 +24,7 @@ mod ops;
 pub(crate) mod org;
 pub mod problem;
 pub mod server;
+pub(crate) mod services;
 pub(crate) mod session;
 mod stall;
 pub(crate) mod users;
@@ -125,6 +127,15 @@ impl utoipa::Modify for SecuritySchemes {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
         components.add_security_scheme(
+            "service",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A service account's secret, `svc_...`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "metrics_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
@@ -180,6 +191,10 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(org::get_email_contact, org::set_email_contact))
         .routes(routes!(org::account_info))
         .routes(routes!(notifications::send))
+        .routes(routes!(services::list, services::create))
+        .routes(routes!(services::rotate))
+        .routes(routes!(services::remove))
+        .routes(routes!(services::introspect))
         .routes(routes!(activity::list))
         .routes(routes!(activity::csv))
         .routes(routes!(

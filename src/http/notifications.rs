@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::App;
-use super::caller::Caller;
 use super::extract::ApiJson;
 use super::problem::{ApiResult, Problem};
+use super::services::{NotifyScope, ScopedCaller};
 use crate::notify::{NotificationRequest, send_notification};
 
 #[derive(Deserialize, ToSchema)]
@@ -59,10 +59,10 @@ pub struct NotificationQueued {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "a user or distribution group is unknown or hidden from the caller", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []), ("basic" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn send(
     State(app): State<App>,
-    caller: Caller,
+    ScopedCaller(caller, _): ScopedCaller<NotifyScope>,
     ApiJson(req): ApiJson<NotificationBody>,
 ) -> ApiResult<(StatusCode, Json<NotificationQueued>)> {
     let request = NotificationRequest {

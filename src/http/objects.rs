@@ -10,12 +10,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::assets::{acting, paginate};
-use super::caller::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
+use super::services::{ObjectsScope, Principal, ScopedCaller};
 use super::views::Page;
 use crate::domain::assets::parse_ips;
 use crate::domain::objects::{self, Launch, NewObject, ObjectFilter, ObjectPatch};
+use crate::domain::services::Scope;
 use crate::domain::{Assignee, Code, ObjectKind, OwnedObject, Refusal};
 use crate::ids;
 
@@ -112,10 +113,10 @@ pub struct ObjectQuery {
 #[utoipa::path(get, path = "/api/v1/objects", tag = "objects", params(ObjectQuery),
     responses((status = 200, body = Page<ObjectView>),
         (status = 400, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []), ("basic" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn list_objects(
     State(app): State<App>,
-    caller: Caller,
+    ScopedCaller(caller, _): ScopedCaller<ObjectsScope>,
     ApiQuery(q): ApiQuery<ObjectQuery>,
 ) -> ApiResult<Json<Page<ObjectView>>> {
     let state = app.store.snapshot();
@@ -172,10 +173,10 @@ impl NewObjectRequest {
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []), ("basic" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn create_object(
     State(app): State<App>,
-    caller: Caller,
+    ScopedCaller(caller, _): ScopedCaller<ObjectsScope>,
     ApiJson(req): ApiJson<NewObjectRequest>,
 ) -> ApiResult<(StatusCode, Json<ObjectView>)> {
     let new = req.into_new()?;
@@ -194,10 +195,10 @@ pub async fn create_object(
     params(("id" = String, Path, description = "object id")),
     responses((status = 200, body = ObjectView),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []), ("basic" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn get_object(
     State(app): State<App>,
-    caller: Caller,
+    ScopedCaller(caller, _): ScopedCaller<ObjectsScope>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ObjectView>> {
     let state = app.store.snapshot();
@@ -262,10 +263,10 @@ impl EditObjectRequest {
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []), ("basic" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn edit_object(
     State(app): State<App>,
-    caller: Caller,
+    ScopedCaller(caller, _): ScopedCaller<ObjectsScope>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditObjectRequest>,
 ) -> ApiResult<Json<ObjectView>> {
@@ -285,10 +286,10 @@ pub async fn edit_object(
     responses((status = 204),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []), ("basic" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn delete_object(
     State(app): State<App>,
-    caller: Caller,
+    ScopedCaller(caller, _): ScopedCaller<ObjectsScope>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     app.store
@@ -305,15 +306,28 @@ pub async fn delete_object(
     responses((status = 200, body = ObjectView),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []), ("basic" = [])))]
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
 pub async fn launch(
     State(app): State<App>,
-    caller: Caller,
+    principal: Principal,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ObjectView>> {
+    let actor = match principal {
+        Principal::User(caller) => caller.actor(),
+        // The scheduler launches for no one in particular: it may ask about
+        // any schedule, and a named user's sight applies when it names one.
+        Principal::Service(s) => {
+            s.require(Scope::Objects)?;
+            match s.on_behalf_of(&headers, &app.store.snapshot()) {
+                Some(caller) => caller?.actor(),
+                None => s.actor(),
+            }
+        }
+    };
     match app
         .store
-        .write(caller.actor(), move |tx| objects::launch(tx, &id))
+        .write(actor, move |tx| objects::launch(tx, &id))
         .await?
     {
         Launch::Allowed(o) => Ok(Json(ObjectView::from(&o))),

@@ -1,5 +1,5 @@
-//! The tables of assets, appliances, asset groups, distribution groups and
-//! owned objects (R6, R9, R12.1): how their keys are persisted and loaded.
+//! The tables of assets, appliances, asset groups, distribution groups,
+//! owned objects (R6, R9, R12.1) and service accounts: how their keys are persisted and loaded.
 //!
 //! The one thing to know: each table appears on first write, and a database
 //! written before these tables existed simply loads them empty, so adding
@@ -47,6 +47,7 @@ pub(super) fn persist(
             state.distribution_groups.get(id),
         ),
         Key::Object(id) => put(txn, OBJECTS, id, state.objects.get(id)),
+        Key::Service(name) => put(txn, SERVICE_ACCOUNTS, name, state.services.get(name)),
         _ => Ok(false),
     }
 }
@@ -76,6 +77,9 @@ pub(super) fn load(
     }
     for (id, o) in load_table(read, OBJECTS, path)? {
         state.objects.insert(id, o);
+    }
+    for (name, s) in load_table(read, SERVICE_ACCOUNTS, path)? {
+        state.services.insert(name, s);
     }
     Ok(())
 }

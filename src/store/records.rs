@@ -22,7 +22,7 @@ pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("session
 pub const ACTIVITY_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("activity_outbox");
 
 /// Every table keyed by string, for creation at init and for backups.
-pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 12] = [
+pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 13] = [
     META,
     USERS,
     CREDENTIALS,
@@ -35,6 +35,7 @@ pub const KEYED_TABLES: [TableDefinition<&str, &[u8]>; 12] = [
     ASSET_GROUPS,
     DISTRIBUTION_GROUPS,
     OBJECTS,
+    SERVICE_ACCOUNTS,
 ];
 
 /// Emails committed with their cause, waiting for delivery (R12.1):
@@ -52,6 +53,9 @@ pub const DISTRIBUTION_GROUPS: TableDefinition<&str, &[u8]> =
 
 /// Owned objects of other services (R9), by id.
 pub const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("owned_objects");
+
+/// Service accounts by name: secrets only as hashes.
+pub const SERVICE_ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("service_accounts");
 
 pub const KEY_SUBSCRIPTION_ASSETS: &str = "subscription";
 
@@ -71,6 +75,9 @@ impl Record for DistributionGroup {
     const VERSION: u16 = 1;
 }
 impl Record for OwnedObject {
+    const VERSION: u16 = 1;
+}
+impl Record for crate::domain::services::ServiceAccount {
     const VERSION: u16 = 1;
 }
 

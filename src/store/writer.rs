@@ -320,7 +320,8 @@ impl Writer {
                     | Key::Appliance(_)
                     | Key::AssetGroup(_)
                     | Key::DistributionGroup(_)
-                    | Key::Object(_) => {
+                    | Key::Object(_)
+                    | Key::Service(_) => {
                         super::organisation::persist(&txn, state, key).map_err(|e| err(&e))?;
                         Ok(())
                     }

@@ -294,6 +294,7 @@ pub fn record_success(
     session: Option<Session>,
     api: bool,
     smart: bool,
+    log: bool,
 ) -> Result<User, Refusal> {
     let state = tx.state();
     let now = tx.now();
@@ -323,14 +324,37 @@ pub fn record_success(
         }
         tx.put_credentials(user_id, creds);
     }
-    if user.status == UserStatus::PendingActivation {
-        user.status = UserStatus::Active;
-    }
-    user.last_login_at = Some(now);
-    tx.put_user(user.clone());
+    // Quiet (API access within `auth.basic_log_interval` of the last entry)
+    // leaves the user record and the log alone; a first login never is.
+    let log = log || user.status == UserStatus::PendingActivation;
     if let Some(s) = session {
         tx.put_session(s);
     }
+    if log {
+        user.status = UserStatus::Active;
+        record_access(tx, user, api)
+    } else {
+        Ok(user)
+    }
+}
+
+/// API access by HTTP Basic whose password was verified a moment ago (the
+/// daemon remembers it for `auth.basic_cache_ttl`): the `login` entry and
+/// `last_login_at` of that access, without a second verification.
+pub fn record_api_access(tx: &mut Tx<'_>, user_id: &Id) -> Result<User, Refusal> {
+    let user = tx
+        .state()
+        .users
+        .get(user_id)
+        .filter(|u| u.status == UserStatus::Active)
+        .cloned()
+        .ok_or_else(|| Refusal::new(Code::Unauthenticated, "login failed"))?;
+    record_access(tx, user, true)
+}
+
+fn record_access(tx: &mut Tx<'_>, mut user: User, api: bool) -> Result<User, Refusal> {
+    user.last_login_at = Some(tx.now());
+    tx.put_user(user.clone());
     let channel = if api { "API" } else { "UI" };
     tx.log("login", format!("user {}", user.login), channel);
     Ok(user)

@@ -58,7 +58,7 @@ impl Bench {
     fn login_ok(&mut self, id: &Id, ip: &str) -> Result<User, Refusal> {
         let id = id.clone();
         self.at(&id.clone(), ip, |tx| {
-            record_success(tx, &id, None, None, false, true)
+            record_success(tx, &id, None, None, false, true, true)
         })
         .0
     }

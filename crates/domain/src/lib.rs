@@ -36,6 +36,7 @@ pub mod permissions;
 #[cfg(test)]
 pub(crate) mod props;
 pub mod roles;
+pub mod services;
 pub mod sessions;
 pub mod settings;
 pub mod subscription;
@@ -172,6 +173,8 @@ pub struct State {
     pub distribution_groups: imbl::OrdMap<Id, DistributionGroup>,
     /// Objects of other services, with their owners (R9).
     pub objects: imbl::OrdMap<Id, OwnedObject>,
+    /// Service accounts of the appliance's other services, by name.
+    pub services: imbl::OrdMap<String, services::ServiceAccount>,
 }
 
 impl State {

@@ -328,6 +328,40 @@ fn r9_3_r7_3_a_schedule_of_a_deactivated_owner_is_refused_and_deactivated() {
 }
 
 #[test]
+fn r9_3_the_scheduler_service_launches_any_schedule_and_deactivates_an_orphan() {
+    let mut f = fixture();
+    let sam = f.sam.clone();
+    let s = create(&mut f.w, &sam, new(ObjectKind::ScheduledScan, "nightly")).unwrap();
+    let as_service = |w: &mut World, id: &str| {
+        let mut tx = Tx::new(
+            &mut w.state,
+            Timestamp::from_unix_micros(99),
+            crate::Actor::service("scheduler", None),
+        );
+        let out = launch(&mut tx, id);
+        let (_, log) = tx.finish();
+        (out, log)
+    };
+    let (out, log) = as_service(&mut f.w, &s.id);
+    assert!(matches!(out, Ok(Launch::Allowed(_))), "{out:?}");
+    assert!(log.is_empty());
+    f.w.run("m1", |tx| deactivate(tx, &sam)).unwrap();
+    let (out, log) = as_service(&mut f.w, &s.id);
+    assert!(matches!(out, Ok(Launch::OwnerDeactivated(_))), "{out:?}");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].actor.login, "service:scheduler");
+    let (out, _) = as_service(&mut f.w, "nope");
+    assert_eq!(out.unwrap_err().code, Code::NotFound);
+    // The operator is no service: it has no sight of the registry here.
+    let mut tx = Tx::new(
+        &mut f.w.state,
+        Timestamp::from_unix_micros(99),
+        crate::Actor::operator(),
+    );
+    assert_eq!(launch(&mut tx, &s.id).unwrap_err().code, Code::Forbidden);
+}
+
+#[test]
 fn r9_3_reassigning_a_schedule_to_an_active_user_keeps_it_running() {
     let mut f = fixture();
     let sam = f.sam.clone();

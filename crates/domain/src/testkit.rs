@@ -39,7 +39,7 @@ pub fn actor_of(state: &State, id: &str) -> Actor {
 /// The parts of a state a command may change, to compare before and after.
 pub fn fingerprint(s: &State) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         s.subscription,
         s.users,
         s.logins,
@@ -50,7 +50,8 @@ pub fn fingerprint(s: &State) -> String {
         s.sessions.len(),
         s.asset_groups,
         s.distribution_groups,
-        s.objects
+        s.objects,
+        s.services
     )
 }
 
@@ -265,9 +266,34 @@ impl World {
         actor: &str,
         command: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
     ) -> (Result<T, Refusal>, Vec<super::Activity>) {
+        let who = actor_of(&self.state, actor);
+        self.run_logged_as(who, command)
+    }
+
+    /// [`World::run`] as any actor: the operator, a service.
+    pub fn run_as<T>(
+        &mut self,
+        who: Actor,
+        command: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        let (out, log) = self.run_logged_as(who, command);
+        if out.is_ok() {
+            assert_eq!(
+                log.len(),
+                1,
+                "an accepted command writes one entry: {log:?}"
+            );
+        }
+        out
+    }
+
+    fn run_logged_as<T>(
+        &mut self,
+        who: Actor,
+        command: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
+    ) -> (Result<T, Refusal>, Vec<super::Activity>) {
         self.clock += 1;
         let before = self.state.clone();
-        let who = actor_of(&self.state, actor);
         let mut tx = Tx::new(
             &mut self.state,
             Timestamp::from_unix_micros(self.clock),

@@ -30,6 +30,8 @@ pub enum Key {
     DistributionGroup(Id),
     /// An owned object (R9).
     Object(Id),
+    /// A service account, by name.
+    Service(String),
 }
 
 /// Who is acting, from where: recorded with every activity entry (R11.1).
@@ -51,6 +53,26 @@ impl Actor {
             login: "operator".into(),
             business_unit: None,
             ip: None,
+        }
+    }
+
+    /// Whether this is the appliance operator: no user, and not a service.
+    pub fn is_operator(&self) -> bool {
+        self.user.is_none() && self.login == "operator"
+    }
+
+    /// A service account acting for no user.
+    pub fn is_service(&self) -> bool {
+        self.user.is_none() && self.login.starts_with(super::services::SERVICE_PREFIX)
+    }
+
+    /// A service account acting (its changes are logged under its name).
+    pub fn service(name: &str, ip: Option<IpAddr>) -> Actor {
+        Actor {
+            user: None,
+            login: format!("{}{name}", super::services::SERVICE_PREFIX),
+            business_unit: None,
+            ip,
         }
     }
 }
@@ -274,6 +296,16 @@ impl<'a> Tx<'a> {
     pub(crate) fn remove_object(&mut self, id: &Id) {
         self.state.objects.remove(id);
         self.touched.push(Key::Object(id.clone()));
+    }
+
+    pub(crate) fn put_service(&mut self, s: super::services::ServiceAccount) {
+        self.touched.push(Key::Service(s.name.clone()));
+        self.state.services.insert(s.name.clone(), s);
+    }
+
+    pub(crate) fn remove_service(&mut self, name: &str) {
+        self.state.services.remove(name);
+        self.touched.push(Key::Service(name.to_owned()));
     }
 
     /// Queues an email, stored in the same transaction as the change (R12.1).
