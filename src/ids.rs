@@ -45,10 +45,12 @@ pub fn token_hash(token: &str) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    // Every authenticated request hashes its token: no formatter per byte.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
     }
     s
 }
@@ -78,6 +80,11 @@ mod tests {
         assert_eq!(t.len(), 43);
         assert_ne!(t, new_token());
         assert_eq!(token_hash("abc").len(), 64);
-        assert_eq!(token_hash("abc"), token_hash("abc"));
+        // Stored hashes must not change with the code: SHA-256, lower hex.
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
     }
 }

@@ -53,8 +53,9 @@ fn status_class(status: u16) -> &'static str {
 
 #[derive(Default)]
 pub struct Metrics {
-    /// Keyed by method label, route template (or `unmatched`), status class.
-    requests: Mutex<BTreeMap<(&'static str, String, &'static str), u64>>,
+    /// Keyed by route template (or `unmatched`), then method label and
+    /// status class: a request looks its route up without allocating.
+    requests: Mutex<BTreeMap<String, BTreeMap<(&'static str, &'static str), u64>>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -95,12 +96,11 @@ impl Metrics {
         {
             let key = (method_label(method), status_class(status));
             let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get_mut(&(key.0, route.to_owned(), key.1)) {
-                Some(n) => *n += 1,
-                None => {
-                    map.insert((key.0, route.to_owned(), key.1), 1);
-                }
-            }
+            let by_route = match map.get_mut(route) {
+                Some(r) => r,
+                None => map.entry(route.to_owned()).or_default(),
+            };
+            *by_route.entry(key).or_default() += 1;
         }
         let secs = took.as_secs_f64();
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -136,12 +136,14 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE bailiwick_http_requests_total counter");
         {
             let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-            for ((method, route, status), n) in map.iter() {
-                let _ = writeln!(
-                    out,
-                    "bailiwick_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    route.replace('\\', "\\\\").replace('"', "\\\"")
-                );
+            for (route, counts) in map.iter() {
+                let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+                for ((method, status), n) in counts {
+                    let _ = writeln!(
+                        out,
+                        "bailiwick_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}",
+                    );
+                }
             }
         }
         let _ = writeln!(

@@ -330,6 +330,56 @@ fn a_silent_client_is_disconnected_after_the_header_timeout() {
     assert_eq!(n, 0);
 }
 
+/// A TLS connection to the daemon that trusts only its certificate.
+async fn tls_to(d: &Daemon) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls_pki_types::pem::PemObject;
+    let cert =
+        rustls_pki_types::CertificateDer::from_pem_file(d.data_dir.join("tls/cert.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(bailiwick::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
+#[test]
+fn a_keep_alive_connection_lives_while_used_and_closes_when_idle() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default().env("BAILIWICK_SERVER_IDLE_TIMEOUT", "2s"),
+    );
+    rt().block_on(async {
+        let mut s = tls_to(&d).await;
+        // Used every second for five: never idle for the 2 s it may be.
+        for i in 0..5 {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            let head = String::from_utf8_lossy(&buf[..n]);
+            assert!(head.starts_with("HTTP/1.1 200"), "request {i}: {head}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        // Then left alone, the server closes it (generous bound: the point
+        // is that it closes, not how fast).
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf)).await;
+        let closed = matches!(read, Ok(Ok(0)) | Ok(Err(_)));
+        assert!(closed, "an idle connection is closed: {read:?}");
+    });
+}
+
 #[test]
 fn operations_endpoints_answer_and_errors_are_problem_json() {
     let dir = tempfile::tempdir().unwrap();

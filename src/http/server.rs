@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -259,8 +259,8 @@ impl Conn {
                 return;
             }
         };
-        let (activity, watched) = watch::channel(Activity::default());
-        let activity = Arc::new(activity);
+        let activity = Arc::new(Activity::new());
+        let watched = activity.clone();
         let router = self.router.clone();
         let proxies = self.proxies.clone();
         let service = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -339,83 +339,77 @@ impl Conn {
     }
 }
 
-/// What a connection is doing, for [`until_idle`].
-#[derive(Clone, Copy)]
+/// What a connection is doing, for [`until_idle`]: atomics, so that a
+/// request costs two updates and wakes nothing; the watcher looks when its
+/// own timer fires.
 struct Activity {
     /// Requests whose answer is not fully sent.
-    in_flight: usize,
+    in_flight: AtomicUsize,
     /// Whether a request head has ever arrived.
-    seen: bool,
-    /// When `in_flight` last fell to 0.
-    idle_since: Instant,
+    seen: AtomicBool,
+    /// When `in_flight` last fell to 0, in microseconds since `origin`.
+    idle_since_us: AtomicU64,
+    origin: Instant,
 }
 
-impl Default for Activity {
-    fn default() -> Self {
+impl Activity {
+    fn new() -> Activity {
         Activity {
-            in_flight: 0,
-            seen: false,
-            idle_since: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            seen: AtomicBool::new(false),
+            idle_since_us: AtomicU64::new(0),
+            origin: Instant::now(),
         }
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.origin + Duration::from_micros(self.idle_since_us.load(Ordering::Acquire))
     }
 }
 
 /// A request in flight; counted from its complete head to its last byte out.
-struct InFlight(Arc<watch::Sender<Activity>>);
+struct InFlight(Arc<Activity>);
 
 impl InFlight {
-    fn start(activity: &Arc<watch::Sender<Activity>>) -> InFlight {
-        activity.send_modify(|a| {
-            a.in_flight += 1;
-            a.seen = true;
-        });
+    fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        activity.seen.store(true, Ordering::Release);
         InFlight(activity.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.send_modify(|a| {
-            a.in_flight -= 1;
-            if a.in_flight == 0 {
-                a.idle_since = Instant::now();
-            }
-        });
+        let a = &self.0;
+        let since = a.origin.elapsed().as_micros() as u64;
+        a.idle_since_us.store(since, Ordering::Release);
+        a.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// Resolves when the connection should be closed: no complete request head
 /// by `first_deadline` (whatever the protocol: the HTTP/2 preface and
 /// SETTINGS do not count), or no request in flight for `idle`.
-async fn until_idle(
-    mut activity: watch::Receiver<Activity>,
-    first_deadline: Instant,
-    idle: Duration,
-) {
+async fn until_idle(activity: Arc<Activity>, first_deadline: Instant, idle: Duration) {
     loop {
-        let a = *activity.borrow_and_update();
-        let deadline = if !a.seen {
+        let now = Instant::now();
+        let deadline = if !activity.seen.load(Ordering::Acquire) {
             first_deadline
-        } else if a.in_flight == 0 {
-            a.idle_since + idle
+        } else if activity.in_flight.load(Ordering::Acquire) == 0 {
+            activity.idle_since() + idle
         } else {
-            if activity.changed().await.is_err() {
-                return std::future::pending().await;
+            // Busy: a request in flight is not idle; look again later.
+            now + idle
+        };
+        if deadline <= now {
+            let busy = activity.in_flight.load(Ordering::Acquire) != 0;
+            let seen = activity.seen.load(Ordering::Acquire);
+            if !busy && (!seen || activity.idle_since() + idle <= now) {
+                return;
             }
             continue;
-        };
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => {
-                if !activity.has_changed().unwrap_or(false) {
-                    return;
-                }
-            }
-            changed = activity.changed() => {
-                if changed.is_err() {
-                    return std::future::pending().await;
-                }
-            }
         }
+        tokio::time::sleep_until(deadline).await;
     }
 }
 
