@@ -51,11 +51,14 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// Requests of one route by method label and status class.
+type ByMethodStatus = BTreeMap<(&'static str, &'static str), u64>;
+
 #[derive(Default)]
 pub struct Metrics {
     /// Keyed by route template (or `unmatched`), then method label and
     /// status class: a request looks its route up without allocating.
-    requests: Mutex<BTreeMap<String, BTreeMap<(&'static str, &'static str), u64>>>,
+    requests: Mutex<BTreeMap<String, ByMethodStatus>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
