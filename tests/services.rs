@@ -750,3 +750,87 @@ fn the_local_socket_serves_the_api_to_mapped_peers_and_secrets_only() {
     assert_eq!(s, 401, "a mapping to a removed account opens nothing");
     drop(d);
 }
+
+#[test]
+fn r11_2_other_services_log_their_actions_in_the_same_log_seen_as_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_boss(&data);
+    let d = Daemon::start_with(&data, fast_logins());
+    let c = d.client();
+    let secret = add_service(&d, "scanner", "audit,objects");
+    let checker = add_service(&d, "checker", "check");
+    rt().block_on(async {
+        let boss = common::api::Api {
+            d: &d,
+            c: c.clone(),
+            token: {
+                let v: Value = c.post(d.url("/api/v1/session"))
+                    .json(&json!({"login": "boss", "password": BOSS_PASSWORD}))
+                    .send().await.unwrap().json().await.unwrap();
+                v["token"].as_str().unwrap().to_owned()
+            },
+        };
+        let eu = boss.create_unit("EU").await;
+        let us = boss.create_unit("US").await;
+        let sam = boss.create_user("sam", "scanner", Some(&eu)).await;
+        boss.create_user("eva", "unit_manager", Some(&eu)).await;
+        boss.create_user("ulf", "unit_manager", Some(&us)).await;
+        let sam_api = common::api::sign_in(&d, "sam").await;
+        let eva = common::api::sign_in(&d, "eva").await;
+        let ulf = common::api::sign_in(&d, "ulf").await;
+        let record = |secret: &str, on_behalf: Option<&str>, body: Value| {
+            let mut r = c.post(d.url("/api/v1/activity")).bearer_auth(secret).json(&body);
+            if let Some(u) = on_behalf {
+                r = r.header("Bailiwick-On-Behalf-Of", u);
+            }
+            async move {
+                let r = r.send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let launched = json!({"action": "scanner.scan_launched", "target": "scan 42 (nightly)", "details": "10.0.0.0/24"});
+        let (s, v) = record(&secret, Some("sam"), launched.clone()).await;
+        assert_eq!(s, 204, "{v}");
+        // It cannot pass for one of bailiwick's own entries, needs a user,
+        // and needs the scope; users do not write here at all.
+        let (s, v) = record(&secret, Some("sam"), json!({"action": "user.delete", "target": "boss"})).await;
+        assert_eq!((s, common::api::code(&v)), (400, "validation"), "{v}");
+        let (s, v) = record(&secret, None, launched.clone()).await;
+        assert_eq!((s, common::api::code(&v)), (400, "validation"), "{v}");
+        let (s, _) = record(&checker, Some("sam"), launched.clone()).await;
+        assert_eq!(s, 403);
+        let (s, _) = record(&boss.token, None, launched.clone()).await;
+        assert_eq!(s, 403);
+
+        // Seen by whoever may see sam's entries (R11.2), and by no one else.
+        let q = "/api/v1/activity?action=scanner.*";
+        let (_, all) = boss.get(q).await;
+        let items = all["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{all}");
+        assert_eq!(items[0]["actor"], sam.as_str());
+        assert_eq!(items[0]["actor_login"], "service:scanner");
+        assert_eq!(items[0]["target"], "scan 42 (nightly)");
+        for (who, api, n) in [("sam", &sam_api, 1), ("eva", &eva, 1), ("ulf", &ulf, 0)] {
+            let (_, page) = api.get(q).await;
+            assert_eq!(page["items"].as_array().unwrap().len(), n, "{who}: {page}");
+        }
+
+        // A launch the registry allows is an entry too.
+        let (s, v) = boss.post("/api/v1/objects",
+            json!({"kind": "scheduled_scan", "name": "nightly", "owner": sam})).await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_str().unwrap();
+        let r = c.post(d.url(&format!("/api/v1/objects/{id}/launch"))).bearer_auth(&secret)
+            .send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let (_, log) = boss.get("/api/v1/activity?action=schedule.launch").await;
+        let e = &log["items"][0];
+        assert_eq!(e["actor_login"], "service:scanner", "{log}");
+        assert!(e["target"].as_str().unwrap().contains("nightly"), "{log}");
+    });
+    // The chain holds with the services' entries in it.
+    d.stop();
+    let o = run(&["log", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+}

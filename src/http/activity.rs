@@ -20,8 +20,9 @@ use utoipa::IntoParams;
 use super::App;
 use super::caller::Caller;
 use super::export_slots::Full;
-use super::extract::ApiQuery;
+use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
+use super::services::{AuditScope, ScopedCaller};
 use crate::audit::ActivityLog;
 use crate::audit::query::{self, EntryView, Filter, Page, Scope};
 use crate::domain::Timestamp;
@@ -141,6 +142,45 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ActivityQuery>,
 ) -> ApiResult<Json<Page>> {
     Ok(Json(search(&app, &caller.user, log, &q).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceActivity {
+    /// In the scanner, report or remediation namespace, e.g.
+    /// `scanner.scan_launched`.
+    #[schema(example = "scanner.scan_launched")]
+    pub action: String,
+    /// What it was done to: 1 to 256 printable characters.
+    #[schema(example = "scan 42 (nightly)")]
+    pub target: String,
+    /// At most 2048 printable characters on one line.
+    #[serde(default)]
+    pub details: String,
+}
+
+/// Record an action of another service of the appliance (scope `audit`),
+/// done for the user named in `Bailiwick-On-Behalf-Of`: one entry in the
+/// same log and chain, shown as that user's (R11.2) with the service as
+/// `actor_login`.
+#[utoipa::path(post, path = "/api/v1/activity", tag = "activity", request_body = ServiceActivity,
+    responses(
+        (status = 204, description = "recorded, durably"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("service" = [])))]
+pub async fn record(
+    State(app): State<App>,
+    ScopedCaller(caller, _): ScopedCaller<AuditScope>,
+    ApiJson(req): ApiJson<ServiceActivity>,
+) -> ApiResult<StatusCode> {
+    app.store
+        .write(caller.actor(), move |tx| {
+            crate::domain::services::record_activity(tx, &req.action, &req.target, &req.details)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// One page of the search as `user` may see it (R11.2): the API's and the

@@ -206,7 +206,7 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(services::rotate))
         .routes(routes!(services::remove))
         .routes(routes!(services::introspect))
-        .routes(routes!(activity::list))
+        .routes(routes!(activity::list, activity::record))
         .routes(routes!(activity::csv))
         .routes(routes!(
             assets::list_assets,
@@ -271,7 +271,11 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 .and_then(|v| v.as_array().cloned())
                 .unwrap_or_default()
                 .iter()
-                .any(|r| r.get("bearer").is_some() || r.get("basic").is_some());
+                .any(|r| {
+                    ["bearer", "basic", "service"]
+                        .iter()
+                        .any(|k| r.get(k).is_some())
+                });
             let has_query =
                 op.parameters.iter().flatten().any(
                     |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),

@@ -145,6 +145,8 @@ pub struct ScopedCaller<S: NeedsScope>(pub Caller, pub std::marker::PhantomData<
 /// The scope an endpoint needs of a service.
 pub trait NeedsScope: Send + Sync {
     const SCOPE: Scope;
+    /// Whether users are refused: the endpoint is for services alone.
+    const SERVICES_ONLY: bool = false;
 }
 
 /// The owned-object registry (R9).
@@ -159,11 +161,24 @@ impl NeedsScope for NotifyScope {
     const SCOPE: Scope = Scope::Notify;
 }
 
+/// Activity entries of the service's own actions (R11).
+pub struct AuditScope;
+impl NeedsScope for AuditScope {
+    const SCOPE: Scope = Scope::Audit;
+    const SERVICES_ONLY: bool = true;
+}
+
 impl<S: NeedsScope> FromRequestParts<App> for ScopedCaller<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let caller = match Principal::from_request_parts(parts, app).await? {
+            Principal::User(_) if S::SERVICES_ONLY => {
+                return Err(ApiError::forbidden(format!(
+                    "this is for service accounts with the {} scope",
+                    S::SCOPE.as_str()
+                )));
+            }
             Principal::User(c) => *c,
             Principal::Service(s) => {
                 s.require(S::SCOPE)?;

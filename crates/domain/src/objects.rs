@@ -623,8 +623,9 @@ fn owner_deactivated(state: &State, o: &OwnedObject) -> bool {
         .is_none_or(|u| u.status == UserStatus::Deactivated)
 }
 
-/// R9.3: a schedule asks whether it may launch. Its owner deactivated, it
-/// is marked deactivated (action `object.deactivate`) and refused.
+/// R9.3: a schedule asks whether it may launch. Allowed, the launch is
+/// logged (`schedule.launch`); its owner deactivated, it is marked
+/// deactivated (action `object.deactivate`) and refused.
 pub fn launch(tx: &mut Tx<'_>, id: &str) -> Result<Launch, Refusal> {
     let o = {
         // A service acting for no user (the scheduler, with the objects
@@ -652,6 +653,8 @@ pub fn launch(tx: &mut Tx<'_>, id: &str) -> Result<Launch, Refusal> {
         o.clone()
     };
     if !owner_deactivated(tx.state(), &o) {
+        // The seed's log has "launched a scan": the launch is an entry.
+        tx.log("schedule.launch", target(&o), describe(tx.state(), &o));
         return Ok(Launch::Allowed(o));
     }
     if o.deactivated {

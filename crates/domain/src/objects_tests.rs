@@ -271,8 +271,8 @@ fn r10_1_restricted_scheduled_tasks_hide_schedules_on_unreachable_assets() {
     let _ = other;
 }
 
-/// Runs `launch` as `actor` outside [`World::run`]: an allowed launch
-/// changes nothing and writes no entry.
+/// Runs `launch` as `actor` outside [`World::run`], which insists on
+/// exactly one entry: a refused launch may write none or one.
 fn try_launch(w: &mut World, actor: &str, id: &str) -> (Result<Launch, Refusal>, usize) {
     let who = crate::testkit::actor_of(&w.state, actor);
     let mut tx = Tx::new(&mut w.state, Timestamp::from_unix_micros(99), who);
@@ -288,7 +288,11 @@ fn r9_3_r7_3_a_schedule_of_a_deactivated_owner_is_refused_and_deactivated() {
     let s = create(&mut f.w, &sam, new(ObjectKind::ScheduledScan, "nightly")).unwrap();
     let (out, entries) = try_launch(&mut f.w, "m1", &s.id);
     assert!(matches!(out, Ok(Launch::Allowed(_))));
-    assert_eq!(entries, 0, "an allowed launch changes nothing");
+    assert_eq!(
+        entries, 1,
+        "an allowed launch is logged and changes nothing else"
+    );
+    assert!(!f.w.state.objects[&s.id].deactivated);
     f.w.run("m1", |tx| deactivate(tx, &sam)).unwrap();
     // R7.3: other objects stay; the schedule is still in service until it launches.
     assert!(!f.w.state.objects[&s.id].deactivated);
@@ -344,7 +348,7 @@ fn r9_3_the_scheduler_service_launches_any_schedule_and_deactivates_an_orphan() 
     };
     let (out, log) = as_service(&mut f.w, &s.id);
     assert!(matches!(out, Ok(Launch::Allowed(_))), "{out:?}");
-    assert!(log.is_empty());
+    assert_eq!((log.len(), log[0].action.as_str()), (1, "schedule.launch"));
     f.w.run("m1", |tx| deactivate(tx, &sam)).unwrap();
     let (out, log) = as_service(&mut f.w, &s.id);
     assert!(matches!(out, Ok(Launch::OwnerDeactivated(_))), "{out:?}");

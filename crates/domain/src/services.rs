@@ -26,14 +26,17 @@ pub enum Scope {
     Notify,
     /// `POST /introspect`: whether a session token is live, and whose.
     Introspect,
+    /// `POST /activity`: entries of the service's own actions (R11).
+    Audit,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::Check,
         Scope::Objects,
         Scope::Notify,
         Scope::Introspect,
+        Scope::Audit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Scope {
             Scope::Objects => "objects",
             Scope::Notify => "notify",
             Scope::Introspect => "introspect",
+            Scope::Audit => "audit",
         }
     }
 
@@ -67,7 +71,7 @@ impl std::str::FromStr for Scope {
                 Refusal::new(
                     Code::Validation,
                     format!(
-                        "scopes: unknown scope {:?}; use check, objects, notify or introspect",
+                        "scopes: unknown scope {:?}; use check, objects, notify, introspect or audit",
                         s.chars().take(32).collect::<String>()
                     ),
                 )
@@ -79,7 +83,7 @@ fn non_empty(scopes: BTreeSet<Scope>) -> Result<BTreeSet<Scope>, Refusal> {
     if scopes.is_empty() {
         Err(Refusal::new(
             Code::Validation,
-            "scopes: give at least one of check, objects, notify, introspect",
+            "scopes: give at least one of check, objects, notify, introspect, audit",
         ))
     } else {
         Ok(scopes)
@@ -266,6 +270,62 @@ pub fn remove(tx: &mut Tx<'_>, name: &str) -> Result<ServiceAccount, Refusal> {
     Ok(account)
 }
 
+/// The namespaces of actions other services log: theirs alone, so that no
+/// service can write an entry that reads as one of bailiwick's own.
+pub const ACTIVITY_NAMESPACES: [&str; 3] = ["scanner", "report", "remediation"];
+
+fn check_action(action: &str) -> Result<(), Refusal> {
+    let ok = action.split_once('.').is_some_and(|(ns, rest)| {
+        ACTIVITY_NAMESPACES.contains(&ns)
+            && (1..=64).contains(&rest.len())
+            && !rest.starts_with('.')
+            && !rest.ends_with('.')
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            Code::Validation,
+            format!(
+                "action: a name in the scanner, report or remediation namespace, e.g. scanner.scan_launched (a-z, 0-9, _ and . after the namespace, at most 64), not {:?}",
+                action.chars().take(80).collect::<String>()
+            ),
+        ))
+    }
+}
+
+/// An entry for an action of another service of the appliance (the seed's
+/// "launched a scan"), in the same log and chain as bailiwick's own. The
+/// actor is the service acting for a user, so R11.2 shows it to whoever may
+/// see that user's entries.
+pub fn record_activity(
+    tx: &mut Tx<'_>,
+    action: &str,
+    target: &str,
+    details: &str,
+) -> Result<(), Refusal> {
+    let actor = tx.actor();
+    if actor.user.is_none() || !actor.login.starts_with(SERVICE_PREFIX) {
+        return Err(Refusal::new(
+            Code::Forbidden,
+            "only a service account acting for a user records its activity",
+        ));
+    }
+    check_action(action)?;
+    super::validate::text("target", target, 256)?;
+    if details.chars().count() > 2048 || details.chars().any(char::is_control) {
+        return Err(Refusal::new(
+            Code::Validation,
+            "details: at most 2048 printable characters on one line",
+        ));
+    }
+    tx.log(action, target, details);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +378,8 @@ mod tests {
             .run_as(op(), |tx| add(tx, "empty", BTreeSet::new(), "h3".into()))
             .unwrap_err();
         assert_eq!(e.code, Code::Validation);
+        let every = Scope::parse_list("check,objects,notify,introspect,audit").unwrap();
+        assert_eq!(every.into_iter().collect::<Vec<_>>(), Scope::ALL.to_vec());
         assert_eq!(Scope::parse_list("").unwrap_err().code, Code::Validation);
         assert_eq!(
             Scope::parse_list("check,fly").unwrap_err().code,
@@ -364,6 +426,52 @@ mod tests {
         assert!(authenticate(&w.state, "old", now).is_none());
         assert!(authenticate(&w.state, "new", now).is_none());
         assert!(authenticate(&w.state, "newer", now).is_some());
+    }
+
+    #[test]
+    fn r11_a_service_records_its_own_actions_and_no_one_elses() {
+        let mut w = World::new();
+        let sam = w.user("sam", Role::Scanner, None);
+        let for_sam = Actor {
+            user: Some(sam.clone()),
+            login: "service:scanner".into(),
+            business_unit: None,
+            ip: None,
+        };
+        w.run_as(for_sam.clone(), |tx| {
+            record_activity(tx, "scanner.scan_launched", "scan 42", "10.0.0.0/24")
+        })
+        .unwrap();
+        for bad in [
+            "user.delete",
+            "login",
+            "scanner.",
+            "scanner.Scan",
+            "scanner..x",
+            "billing.charge",
+        ] {
+            let e = w
+                .run_as(for_sam.clone(), |tx| record_activity(tx, bad, "t", ""))
+                .unwrap_err();
+            assert_eq!(e.code, Code::Validation, "{bad}");
+        }
+        let e = w
+            .run_as(for_sam.clone(), |tx| {
+                record_activity(tx, "report.run", "t", "two\nlines")
+            })
+            .unwrap_err();
+        assert_eq!(e.code, Code::Validation);
+        // A user, the operator and a service acting for no one cannot.
+        for who in [
+            crate::testkit::actor_of(&w.state, &sam),
+            Actor::operator(),
+            Actor::service("scanner", None),
+        ] {
+            let e = w
+                .run_as(who, |tx| record_activity(tx, "report.run", "t", ""))
+                .unwrap_err();
+            assert_eq!(e.code, Code::Forbidden);
+        }
     }
 
     #[test]
