@@ -369,6 +369,37 @@ fn r1_operator_changes_to_the_subscription_apply_at_once() {
 }
 
 #[test]
+fn r12_1_knowledgebase_only_users_send_notifications_while_their_feature_is_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let out = d.ctl(&["features", "enable", "kb_only_role"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let kb_id = admin.create_user("kb", "kb_only", None).await;
+        let kb = sign_in(&d, "kb").await;
+        let note = json!({"to_users": [kb_id], "subject": "CVE-2026-1234", "body": "patch it"});
+        let (s, v) = kb.post("/api/v1/notifications", note.clone()).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        assert_eq!(v["queued"], json!([kb_id]));
+        // Only whom it may see: a KnowledgeBase Only user lists no one else.
+        let admin_id = admin.get("/api/v1/me").await.1["id"].clone();
+        let (s, v) = kb
+            .post(
+                "/api/v1/notifications",
+                json!({"to_users": [admin_id], "subject": "s", "body": "b"}),
+            )
+            .await;
+        assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+        // The feature off, the role keeps its user but not this capability.
+        let out = d.ctl(&["features", "disable", "kb_only_role"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let (s, v) = kb.post("/api/v1/notifications", note).await;
+        assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
+    });
+}
+
+#[test]
 fn r7_3_deactivation_ends_sessions_at_once_and_reactivation_restores() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(&dir.path().join("data"));

@@ -50,7 +50,8 @@ pub struct NotificationQueued {
 }
 
 /// Queues a notification for each recipient (R12.1). Managers, Unit
-/// Managers and User Administrators send, to the users they may see and to
+/// Managers, User Administrators and (while `kb_only_role` is on)
+/// KnowledgeBase Only users send, to the users they may see and to
 /// distribution groups; deactivated users get nothing (R7.3).
 #[utoipa::path(post, path = "/api/v1/notifications", tag = "notifications",
     request_body = NotificationBody,

@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashSet};
 use crate::domain::access::Acting;
 use crate::domain::groups;
 use crate::domain::notice::{MailTo, Notice, NoticeKind};
-use crate::domain::{Code, Id, Refusal, Tx, User, UserStatus};
+use crate::domain::{Code, Feature, Id, Refusal, Role, Tx, User, UserStatus};
 
 /// Users named in one request, at most.
 pub const MAX_RECIPIENTS: usize = 1000;
@@ -90,9 +90,15 @@ fn invalid(detail: impl Into<String>) -> Refusal {
     Refusal::new(Code::Validation, detail)
 }
 
-/// Who may send at all.
+/// Who may send at all: Managers, User Administrators, Unit Managers, and
+/// KnowledgeBase Only users while the subscription has that role's feature
+/// (the seed: they "can send and receive vulnerability notifications").
 pub fn may_send(acting: &Acting<'_>) -> bool {
-    acting.is_manager() || acting.is_user_admin() || acting.is_unit_manager()
+    acting.is_manager()
+        || acting.is_user_admin()
+        || acting.is_unit_manager()
+        || (acting.role() == Role::KbOnly
+            && acting.subscription.features.contains(&Feature::KbOnlyRole))
 }
 
 const DEACTIVATED: &str = "deactivated users receive no email";
@@ -259,7 +265,7 @@ pub fn send_notification(
         if !may_send(&acting) {
             return Err(Refusal::new(
                 Code::Forbidden,
-                "only Managers, Unit Managers and User Administrators send notifications",
+                "only Managers, Unit Managers, User Administrators and KnowledgeBase Only users send notifications",
             ));
         }
         check_content(&req.subject, &req.body)?;
@@ -353,7 +359,7 @@ pub fn send_notification(
 mod tests {
     use super::*;
     use crate::domain::bootstrap::{Bootstrap, initialise};
-    use crate::domain::{Actor, BusinessUnit, Role, State, Timestamp, User};
+    use crate::domain::{Actor, BusinessUnit, State, Timestamp};
 
     /// Manager `m1` (from bootstrap), Unit Manager `um` and Scanner `sc` of
     /// unit `b1`, Reader `r2` of unit `b2`, Contact `c1` of `b1`.
@@ -505,6 +511,35 @@ mod tests {
         );
         let (r, _) = send(&mut s, "m1", &["nobody"]);
         assert_eq!(r.unwrap_err().code, Code::NotFound);
+    }
+
+    #[test]
+    fn r12_1_kb_only_users_send_to_whom_they_see_while_their_feature_is_on() {
+        let mut s = world();
+        let base = s.users["sc"].clone();
+        s.users.insert(
+            "kb".into(),
+            User {
+                id: "kb".into(),
+                login: "kb".into(),
+                email: "kb@example.org".into(),
+                role: Role::KbOnly,
+                ..base
+            },
+        );
+        s.logins.insert("kb".into(), "kb".into());
+        let (r, _) = send(&mut s, "kb", &["kb"]);
+        assert_eq!(r.unwrap_err().code, Code::Forbidden, "feature off");
+        if let Some(sub) = s.subscription.as_mut() {
+            sub.features.insert(Feature::KbOnlyRole);
+        }
+        let (r, n) = send(&mut s, "kb", &["kb"]);
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(recipients(&n), ["user kb"]);
+        // No further than its sight (R10.1): it lists no other users.
+        let (r, n) = send(&mut s, "kb", &["sc"]);
+        assert_eq!(r.unwrap_err().code, Code::NotFound);
+        assert!(n.is_empty());
     }
 
     #[test]
