@@ -64,40 +64,36 @@ impl ServiceCaller {
     }
 }
 
-/// The service behind a `svc_` bearer secret: `None` when the request
-/// carries no such secret, `Some(Err)` (401) when it names no account.
+/// The service behind a `svc_` bearer secret, if it opens one.
 ///
 /// On the local socket, a request with no `Authorization` at all from a peer
 /// uid that `server.socket_peers` maps is that service account.
-pub(crate) fn service_of(
-    parts: &Parts,
-    state: &DomainState,
-    app: &App,
-) -> Option<Result<ServiceCaller, ApiError>> {
+///
+/// A secret that opens nothing is `None`, not an error: the caller then
+/// tries it as a session token (a random session token starts with `svc_`
+/// once in some 17 million), and refuses it with the same 401 as any bad
+/// credential when it is not one either.
+pub(crate) fn service_of(parts: &Parts, state: &DomainState, app: &App) -> Option<ServiceCaller> {
     let account = match bearer(parts) {
         Some(secret) if secret.starts_with(SECRET_PREFIX) => {
             services::authenticate(state, &ids::token_hash(secret), app.clock.now())
         }
-        Some(_) => return None,
+        Some(_) => None,
         None if parts
             .headers
             .contains_key(axum::http::header::AUTHORIZATION) =>
         {
-            return None;
+            None
         }
         None => {
             let name = parts.extensions.get::<LocalPeer>()?.service.as_deref()?;
             state.services.get(name)
         }
-    };
-    Some(
-        account
-            .map(|account| ServiceCaller {
-                account: account.clone(),
-                ip: peer_ip(parts),
-            })
-            .ok_or_else(ApiError::unauthenticated),
-    )
+    }?;
+    Some(ServiceCaller {
+        account: account.clone(),
+        ip: peer_ip(parts),
+    })
 }
 
 /// The header a service names the user it acts for with: a user id or login.
@@ -206,7 +202,7 @@ impl FromRequestParts<App> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Principal, ApiError> {
         if let Some(service) = service_of(parts, &app.store.snapshot(), app) {
-            return service.map(Principal::Service);
+            return Ok(Principal::Service(service));
         }
         Caller::from_request_parts(parts, app)
             .await
