@@ -231,22 +231,7 @@ fn managers_manage_service_accounts_over_the_api_and_no_one_else_does() {
     let d = Daemon::start_with(&data, fast_logins());
     let c = d.client();
     rt().block_on(async {
-        let boss = common::api::Api {
-            d: &d,
-            c: c.clone(),
-            token: {
-                let v: Value = c
-                    .post(d.url("/api/v1/session"))
-                    .json(&json!({"login": "boss", "password": BOSS_PASSWORD}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                v["token"].as_str().unwrap().to_owned()
-            },
-        };
+        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let (s, v) = boss
             .post(
                 "/api/v1/service-accounts",
@@ -422,23 +407,6 @@ fn introspection_tells_a_live_session_and_nothing_about_any_other_token() {
     });
 }
 
-/// Activates `login` through an operator-issued link: its password.
-async fn activated(d: &Daemon, c: &reqwest::Client, login: &str) -> String {
-    let out = d.ctl(&["--json", "users", "activation-link", login]);
-    assert!(out.status.success(), "{}", text(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let link = v["link"]
-        .as_str()
-        .unwrap()
-        .replace("127.0.0.1", "localhost")
-        .replace("/ui/activation/", "/api/v1/activation/");
-    let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
-    creds["password"]
-        .as_str()
-        .expect("generated password")
-        .to_owned()
-}
-
 #[test]
 fn r8_1_basic_access_is_verified_once_logged_once_and_never_rate_limited() {
     let dir = tempfile::tempdir().unwrap();
@@ -479,24 +447,9 @@ fn r8_1_basic_access_is_verified_once_logged_once_and_never_rate_limited() {
         assert_eq!(api_logins().await, 1, "one entry for a hundred requests");
 
         // What is remembered ends at once when the user changes.
-        let boss = common::api::Api {
-            d: &d,
-            c: c.clone(),
-            token: {
-                let v: Value = c
-                    .post(d.url("/api/v1/session"))
-                    .json(&json!({"login": "boss", "password": BOSS_PASSWORD}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                v["token"].as_str().unwrap().to_owned()
-            },
-        };
+        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let id = boss.create_user("script", "scanner", None).await;
-        let pw = activated(&d, &c, "script").await;
+        let pw = common::api::activation_password(&d, "script").await;
         assert_eq!(me("script", pw.clone()).await, 200);
         assert_eq!(me("script", pw.clone()).await, 200);
         let (s, v) = boss
@@ -513,7 +466,7 @@ fn r8_1_basic_access_is_verified_once_logged_once_and_never_rate_limited() {
             .post(&format!("/api/v1/users/{id}/reactivate"), json!({}))
             .await;
         assert_eq!(s, 200, "{v}");
-        let pw = activated(&d, &c, "script").await;
+        let pw = common::api::activation_password(&d, "script").await;
         assert_eq!(me("script", pw.clone()).await, 200);
         let o = d.ctl(&["users", "reset-password", "script"]);
         assert!(o.status.success(), "{}", text(&o));
@@ -531,22 +484,7 @@ fn a_service_registers_and_notifies_for_a_user_within_that_users_rules() {
     let c = d.client();
     let secret = add_service(&d, "scanner", "objects,notify");
     rt().block_on(async {
-        let boss = common::api::Api {
-            d: &d,
-            c: c.clone(),
-            token: {
-                let v: Value = c
-                    .post(d.url("/api/v1/session"))
-                    .json(&json!({"login": "boss", "password": BOSS_PASSWORD}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                v["token"].as_str().unwrap().to_owned()
-            },
-        };
+        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let sam = boss.create_user("sam", "scanner", None).await;
         common::api::sign_in(&d, "sam").await;
         let send = |method: Method, path: &str, on_behalf: Option<&str>, body: Option<Value>| {
@@ -761,16 +699,7 @@ fn r11_2_other_services_log_their_actions_in_the_same_log_seen_as_the_users() {
     let secret = add_service(&d, "scanner", "audit,objects");
     let checker = add_service(&d, "checker", "check");
     rt().block_on(async {
-        let boss = common::api::Api {
-            d: &d,
-            c: c.clone(),
-            token: {
-                let v: Value = c.post(d.url("/api/v1/session"))
-                    .json(&json!({"login": "boss", "password": BOSS_PASSWORD}))
-                    .send().await.unwrap().json().await.unwrap();
-                v["token"].as_str().unwrap().to_owned()
-            },
-        };
+        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let eu = boss.create_unit("EU").await;
         let us = boss.create_unit("US").await;
         let sam = boss.create_user("sam", "scanner", Some(&eu)).await;

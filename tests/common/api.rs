@@ -76,9 +76,9 @@ impl Api<'_> {
     }
 }
 
-/// Activates `login` through an operator-issued link and signs it in.
-pub async fn sign_in<'d>(d: &'d Daemon, login: &str) -> Api<'d> {
-    let c = d.client();
+/// The generated password of `login`, through an operator-issued one-time
+/// link (the first login then activates the account, R7.1).
+pub async fn activation_password(d: &Daemon, login: &str) -> String {
     let out = d.ctl(&["--json", "users", "activation-link", login]);
     assert!(out.status.success(), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -87,11 +87,33 @@ pub async fn sign_in<'d>(d: &'d Daemon, login: &str) -> Api<'d> {
         .unwrap()
         .replace("127.0.0.1", "localhost")
         .replace("/ui/activation/", "/api/v1/activation/");
-    let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
-    let pw = creds["password"].as_str().expect("generated password");
+    let creds: Value = d
+        .client()
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    creds["password"]
+        .as_str()
+        .expect("generated password")
+        .to_owned()
+}
+
+/// Activates `login` through an operator-issued link and signs it in.
+pub async fn sign_in<'d>(d: &'d Daemon, login: &str) -> Api<'d> {
+    let pw = activation_password(d, login).await;
+    sign_in_with(d, login, &pw).await
+}
+
+/// Signs `login` in with `password`.
+pub async fn sign_in_with<'d>(d: &'d Daemon, login: &str, password: &str) -> Api<'d> {
+    let c = d.client();
     let r = c
         .post(d.url("/api/v1/session"))
-        .json(&json!({"login": login, "password": pw}))
+        .json(&json!({"login": login, "password": password}))
         .send()
         .await
         .unwrap();
