@@ -162,7 +162,7 @@ fn may_ask_all(app: &App, principal: &Principal, reqs: &[CheckRequest]) -> Resul
         Principal::Service(service) => {
             service.require(Scope::Check)?;
             app.metrics
-                .count_service_checks(&service.account.name, reqs.len() as u64);
+                .count_service_checks(&service.name, reqs.len() as u64);
             Ok(())
         }
     }

@@ -40,24 +40,27 @@ pub fn new_secret() -> (String, String) {
 /// A request authenticated by a service account's secret.
 #[derive(Debug, Clone)]
 pub struct ServiceCaller {
-    pub account: ServiceAccount,
+    pub name: String,
+    /// Bit `i` set: the account holds `Scope::ALL[i]`. A mask, not the
+    /// account's set, because this is built on every service request.
+    scopes: u8,
     pub ip: Option<IpAddr>,
 }
 
 impl ServiceCaller {
     /// The actor of the changes this service makes: `service:NAME`.
     pub fn actor(&self) -> Actor {
-        Actor::service(&self.account.name, self.ip)
+        Actor::service(&self.name, self.ip)
     }
 
     /// Refuses unless the account holds `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.account.has(scope) {
+        if self.scopes & scope_bit(scope) != 0 {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
                 "service account {:?} lacks the {:?} scope this needs",
-                self.account.name,
+                self.name,
                 scope.as_str()
             )))
         }
@@ -91,9 +94,18 @@ pub(crate) fn service_of(parts: &Parts, state: &DomainState, app: &App) -> Optio
         }
     }?;
     Some(ServiceCaller {
-        account: account.clone(),
+        name: account.name.clone(),
+        scopes: account.scopes.iter().fold(0, |m, s| m | scope_bit(*s)),
         ip: peer_ip(parts),
     })
+}
+
+// Every scope has its bit in the `u8` mask.
+const _: () = assert!(Scope::ALL.len() <= 8);
+
+fn scope_bit(scope: Scope) -> u8 {
+    let at = Scope::ALL.iter().position(|s| *s == scope).unwrap_or(0);
+    1 << at
 }
 
 /// The header a service names the user it acts for with: a user id or login.
@@ -121,7 +133,7 @@ impl ServiceCaller {
                 session: None,
                 ip: self.ip,
                 basic: false,
-                service: Some(self.account.name.clone()),
+                service: Some(self.name.clone()),
             }),
             None => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
