@@ -390,3 +390,93 @@ fn r9_3_a_deactivated_owners_schedule_is_refused_at_launch_and_marked() {
         assert_eq!(admin.post(&launch, json!({})).await.0, 200);
     });
 }
+
+#[test]
+fn r10_3_account_info_shows_the_users_appliances_permissions_and_own_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let o = org(&admin, &d).await;
+        // One appliance in EU that California names, one sam cannot use.
+        let mut appliances = Vec::new();
+        for (name, unit) in [("eu-scanner", Some(&o.eu)), ("us-scanner", Some(&o.us))] {
+            let (s, v) = admin
+                .post(
+                    "/api/v1/scanner-appliances",
+                    json!({"name": name, "kind": "physical", "business_unit": unit}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            appliances.push(id(&v));
+        }
+        let jane = sign_in(&d, "jane").await;
+        let (s, v) = jane
+            .patch(
+                &format!("/api/v1/asset-groups/{}", o.california),
+                json!({"scanner_appliances": [appliances[0]]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{}", o.sam),
+                json!({"permissions": ["purge_host_history"]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+
+        let sam = sign_in(&d, "sam").await;
+        for (kind, name) in [
+            ("scan_result", "Monday scan"),
+            ("scheduled_scan", "nightly"),
+            ("map_result", "office map"),
+            ("search_list", "not a scan"),
+            ("scan_result", "Tuesday scan"),
+        ] {
+            let (s, v) = sam
+                .post(
+                    "/api/v1/objects",
+                    json!({"kind": kind, "name": name, "asset_groups": [o.california]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+        }
+
+        let (s, info) = sam.get("/api/v1/account-info").await;
+        assert_eq!(s, 200, "{info}");
+        assert_eq!(info["appliances"].as_array().unwrap().len(), 1, "{info}");
+        assert_eq!(info["appliances"][0]["name"], "eu-scanner");
+        assert_eq!(info["appliances"][0]["kind"], "physical");
+        assert_eq!(info["permissions"], json!(["purge_host_history"]));
+        let work = &info["scans_and_maps"];
+        assert_eq!(
+            (&work["scan_results"], &work["map_results"], &work["scheduled_scans"]),
+            (&json!(2), &json!(1), &json!(1)),
+            "{info}"
+        );
+        let recent: Vec<&str> = work["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            recent,
+            ["Tuesday scan", "office map", "nightly", "Monday scan"],
+            "newest first, only scans and maps"
+        );
+
+        // Jane's own account info holds none of sam's work; as Unit Manager
+        // of EU she may use EU's appliance and not US's.
+        let (_, info) = jane.get("/api/v1/account-info").await;
+        assert_eq!(info["scans_and_maps"]["scan_results"], 0, "{info}");
+        let names: Vec<&str> = info["appliances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["eu-scanner"]);
+    });
+}

@@ -629,3 +629,57 @@ fn business_units_are_paged_and_r4_1_those_without_a_primary_contact_found() {
         }
     });
 }
+
+#[test]
+fn r4_2_a_units_first_active_unit_manager_becomes_its_contact_and_ctl_status_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let eu = admin.create_unit("EU").await;
+        admin.create_unit("US").await;
+        let status = text(&d.ctl(&["status"]));
+        assert!(
+            status.contains("2 business units without a primary contact (EU, US)"),
+            "{status}"
+        );
+        let (_, page) = admin
+            .get("/api/v1/business-units?without_primary_contact=true")
+            .await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
+
+        // Created, jane is pending: not yet a contact. Activated, she is.
+        let jane = admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        let (_, unit) = admin.get(&format!("/api/v1/business-units/{eu}")).await;
+        assert_eq!(unit["primary_contact"], Value::Null, "{unit}");
+        sign_in(&d, "jane").await;
+        let (_, unit) = admin.get(&format!("/api/v1/business-units/{eu}")).await;
+        assert_eq!(unit["primary_contact"], jane.as_str(), "{unit}");
+        let (_, log) = admin
+            .get("/api/v1/activity?action=primary_contact.set")
+            .await;
+        let e = &log["items"][0];
+        assert!(
+            e["details"]
+                .as_str()
+                .unwrap()
+                .contains("first active Unit Manager"),
+            "{log}"
+        );
+        // A second Unit Manager does not replace her.
+        admin.create_user("paul", "unit_manager", Some(&eu)).await;
+        sign_in(&d, "paul").await;
+        let (_, unit) = admin.get(&format!("/api/v1/business-units/{eu}")).await;
+        assert_eq!(unit["primary_contact"], jane.as_str(), "{unit}");
+
+        let status = text(&d.ctl(&["status"]));
+        assert!(
+            status.contains("1 business unit without a primary contact (US)"),
+            "{status}"
+        );
+        let (_, page) = admin
+            .get("/api/v1/business-units?without_primary_contact=true")
+            .await;
+        assert_eq!(page["items"][0]["name"], "US", "{page}");
+    });
+}

@@ -149,6 +149,7 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                         )
                     })
                     .into_iter()
+                    .chain(units_without_contact_warning(&s))
                     .collect(),
             })
         }
@@ -371,4 +372,24 @@ async fn backup(w: &mut tokio::net::unix::OwnedWriteHalf, ctx: &Context) -> std:
     .await;
     let _ = tokio::fs::remove_file(&tmp).await;
     result
+}
+
+/// "One primary contact for each business unit" (R4): units that have none
+/// send their users to the subscription's contact until someone is named.
+fn units_without_contact_warning(s: &crate::domain::State) -> Option<String> {
+    let without: Vec<&str> = s
+        .units
+        .values()
+        .filter(|u| u.primary_contact.is_none())
+        .map(|u| u.name.as_str())
+        .collect();
+    let first = without.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+    match without.len() {
+        0 => None,
+        n => Some(format!(
+            "{n} business unit{} without a primary contact ({first}{}); name one with PUT /api/v1/business-units/{{id}}/primary-contact or in the console",
+            if n == 1 { "" } else { "s" },
+            if n > 3 { ", ..." } else { "" }
+        )),
+    }
 }

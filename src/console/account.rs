@@ -90,6 +90,8 @@ struct InfoPage {
     info: settings::AccountInfo,
     role: &'static str,
     modules: String,
+    appliances: String,
+    permissions: String,
 }
 
 pub async fn info(State(app): State<App>, viewer: Viewer) -> Response {
@@ -106,6 +108,18 @@ pub async fn info(State(app): State<App>, viewer: Viewer) -> Response {
             .modules
             .iter()
             .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        appliances: info
+            .appliances
+            .iter()
+            .map(|a| format!("{} ({})", a.name, a.kind.as_str()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        permissions: info
+            .permissions
+            .iter()
+            .map(|p| p.as_str())
             .collect::<Vec<_>>()
             .join(", "),
         info,

@@ -627,8 +627,42 @@ pub struct AccountInfoView {
     role: String,
     /// The primary contact of the user's unit, or the subscription's (R4.5).
     primary_contact: Option<ContactPersonView>,
-    /// Scanner appliances the user may use (R6).
-    appliances: Vec<String>,
+    /// Scanner appliances the user may use (R6.4), by name.
+    appliances: Vec<AccountApplianceView>,
+    /// The user's extended permissions (R5).
+    #[schema(example = json!(["manage_virtual_scanners"]))]
+    permissions: Vec<String>,
+    /// The user's own scans and maps in the registry (R9).
+    scans_and_maps: WorkSummaryView,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AccountApplianceView {
+    id: String,
+    name: String,
+    #[schema(example = "physical")]
+    kind: String,
+}
+
+/// "A summary of recent and scheduled maps and scans".
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WorkSummaryView {
+    scan_results: usize,
+    map_results: usize,
+    scheduled_scans: usize,
+    /// The latest few (by last change), newest first.
+    recent: Vec<WorkItemView>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WorkItemView {
+    id: String,
+    #[schema(example = "scan_result")]
+    kind: String,
+    name: String,
+    updated_at: String,
+    /// Schedules only: refused at launch since the owner was deactivated.
+    deactivated: bool,
 }
 
 /// Account info (R10.3): every user.
@@ -651,6 +685,36 @@ pub async fn account_info(
             name: c.name,
             email: c.email,
         }),
-        appliances: info.appliances,
+        appliances: info
+            .appliances
+            .into_iter()
+            .map(|a| AccountApplianceView {
+                id: a.id,
+                name: a.name,
+                kind: a.kind.as_str().to_owned(),
+            })
+            .collect(),
+        permissions: info
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+        scans_and_maps: WorkSummaryView {
+            scan_results: info.work.scan_results,
+            map_results: info.work.map_results,
+            scheduled_scans: info.work.scheduled_scans,
+            recent: info
+                .work
+                .recent
+                .into_iter()
+                .map(|o| WorkItemView {
+                    id: o.id,
+                    kind: o.kind.as_str().to_owned(),
+                    name: o.name,
+                    updated_at: o.updated_at.to_rfc3339(),
+                    deactivated: o.deactivated,
+                })
+                .collect(),
+        },
     }))
 }

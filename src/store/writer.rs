@@ -45,7 +45,9 @@ impl Job {
         F: FnOnce(&mut Tx<'_>) -> Result<T, Refusal> + Send + 'static,
     {
         let run: Run = Box::new(move |tx| match command(tx) {
-            Ok(value) => (
+            Ok(value) => {
+                crate::domain::settle(tx);
+                (
                 true,
                 Box::new(move |err: Option<CommitError>| {
                     let _ = reply.send(match err {
@@ -53,7 +55,8 @@ impl Job {
                         Some(e) => Err(WriteError::Unavailable(e)),
                     });
                 }),
-            ),
+            )
+            }
             Err(refusal) => (
                 false,
                 Box::new(move |_| {

@@ -77,6 +77,9 @@ def test_r7_1_first_start_link_then_sign_in_lands_on_users_with_the_primary_cont
     check_page(page, "user")
     page.get_by_role("navigation").get_by_role("link", name="Account Info").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Account Info")
+    # R10.3: the summary of scans and maps is there even when empty.
+    expect(page.get_by_role("heading", name="Scans and maps")).to_be_visible()
+    expect(page.get_by_text("You have no scans or maps yet.")).to_be_visible()
     check_page(page, "account-info")
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(re.compile(r"/ui/login$"))
@@ -871,3 +874,29 @@ def test_r10_2_r4_2_r3_2_the_setup_pages_and_a_units_own_email_contact(daemon, c
     expect(page.get_by_role("alert")).to_contain_text("still has 1 user")
     st, _ = api(d, "GET", f"/api/v1/business-units/{unit['id']}", token)
     assert st == 200
+
+
+def test_r10_3_account_info_lists_appliances_and_the_latest_scans(daemon, contexts):
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    st, s = api(d, "POST", "/api/v1/session", body={"login": "boss", "password": "Tall-Trees-42"})
+    token = s["token"]
+    st, v = api(d, "POST", "/api/v1/assets", token, {"ips": ["10.0.0.0/24"]})
+    assert st in (200, 201), v
+    st, v = api(d, "POST", "/api/v1/scanner-appliances", token, {"name": "dc1", "kind": "physical"})
+    assert st == 201, v
+    for kind, name in [("scan_result", "Monday scan"), ("scheduled_scan", "Nightly"),
+                       ("search_list", "Not a scan")]:
+        st, v = api(d, "POST", "/api/v1/objects", token,
+                    {"kind": kind, "name": name, "ips": ["10.0.0.5"]})
+        assert st == 201, v
+    boss = contexts(d.origin).page
+    sign_in(boss, d, "boss", "Tall-Trees-42")
+    boss.get_by_role("navigation").get_by_role("link", name="Account Info").click()
+    expect(boss.get_by_text("dc1 (physical)")).to_be_visible()
+    table = boss.get_by_role("table", name="Your latest scans and maps")
+    rows = table.get_by_role("row")
+    expect(rows).to_have_count(3)  # the header and two: the search list is not a scan
+    expect(rows.nth(1)).to_contain_text("Nightly")
+    expect(rows.nth(1)).to_contain_text("Scheduled scan")
+    expect(rows.nth(2)).to_contain_text("Monday scan")
+    check_page(boss, "account-info-scans")

@@ -9,12 +9,15 @@
 //! before (R4.4).
 //!
 //! Decisions where the rules are silent:
-//! - A new unit has no primary contact, and none is chosen automatically:
-//!   new users are `pending_activation`, so not yet active members, and the
-//!   person others escalate to should be picked by someone. Until one is set,
-//!   the unit's users are pointed at the subscription's contact (R4.5,
-//!   [`contact_for`]). A unit's contact, once set, can be handed over but not
-//!   cleared.
+//! - A new unit has no primary contact. The first Unit Manager of the unit
+//!   to be an active member (activated, reactivated, made Unit Manager or
+//!   moved in, by whatever command) becomes it, unless someone was named
+//!   first: "one primary contact for each business unit", and the Unit
+//!   Manager is the person its users escalate to. This runs after every
+//!   accepted command ([`crate::settle`]) and writes its own
+//!   `primary_contact.set` entry. Until then the unit's users are pointed at
+//!   the subscription's contact (R4.5, [`contact_for`]). A unit's contact,
+//!   once set, can be handed over but not cleared.
 //! - Contacts (the role) cannot be primary contacts: they cannot sign in,
 //!   so they could neither be reached through the product nor hand over.
 //! - With `primary_contact_exclusive` (R4.3) the subscription contact's
@@ -239,6 +242,37 @@ pub fn set_subscription_poc(tx: &mut Tx<'_>, user_id: &str) -> Result<User, Refu
     Ok(target)
 }
 
+/// Gives each unit without a primary contact the first of the users this
+/// transaction touched who is now an active Unit Manager of it. Called by
+/// [`crate::settle`] after every accepted command.
+pub fn adopt_unit_contacts(tx: &mut Tx<'_>) {
+    for id in tx.touched_users() {
+        let state = tx.state();
+        let Some(user) = state.users.get(&id) else {
+            continue;
+        };
+        let Some(unit) = user.business_unit.as_ref().and_then(|u| state.units.get(u)) else {
+            continue;
+        };
+        if user.role != Role::UnitManager
+            || unit.primary_contact.is_some()
+            || !eligible_for_unit(user, &unit.id)
+        {
+            continue;
+        }
+        let mut unit = unit.clone();
+        let name = name_of(user);
+        unit.primary_contact = Some(id);
+        let target = format!("business unit {} ({})", unit.name, unit.id);
+        tx.put_unit(unit);
+        tx.log(
+            "primary_contact.set",
+            target,
+            format!("nobody -> {name} (the unit's first active Unit Manager)"),
+        );
+    }
+}
+
 /// R4.2: makes `user_id` (an active member of the unit, not a Contact) the
 /// unit's primary contact. Managers, the unit's Unit Managers and the unit's
 /// current contact (hand-over) may; with `primary_contact_exclusive`, only
@@ -385,6 +419,73 @@ mod tests {
         assert_eq!(err.code, Code::NotFound, "another unit is not visible");
         let err = w.run(&s, |tx| set_unit_poc(tx, &eu, &s)).unwrap_err();
         assert_eq!(err.code, Code::Forbidden);
+    }
+
+    #[test]
+    fn r4_2_a_units_first_active_unit_manager_becomes_its_primary_contact() {
+        use crate::lifecycle::deactivate;
+        let mut w = World::new();
+        let eu = w.unit("EU");
+        let us = w.unit("US");
+        let jane = w.user("jane", Role::Scanner, Some(&eu));
+        let paul = w.user("paul", Role::Reader, Some(&eu));
+        let sam = w.user("sam", Role::Scanner, Some(&us));
+        let kim = w.user("kim", Role::Scanner, Some(&us));
+        let promote = || UserPatch {
+            role: Some(Role::UnitManager),
+            ..UserPatch::default()
+        };
+        // Touching a Scanner, or a Unit Manager who is not active, sets nothing.
+        let rename = UserPatch {
+            first_name: Some("Samuel".into()),
+            ..UserPatch::default()
+        };
+        w.run("m1", |tx| users::edit_user(tx, &sam, rename)).unwrap();
+        w.set_status(&kim, UserStatus::PendingActivation);
+        w.run("m1", |tx| users::edit_user(tx, &kim, promote()))
+            .unwrap();
+        assert_eq!(w.state.units[&us].primary_contact, None);
+
+        // jane is made Unit Manager first: she is EU's contact, with an
+        // entry of its own.
+        let (out, log) = w.run_logged("m1", |tx| users::edit_user(tx, &jane, promote()));
+        out.unwrap();
+        assert_eq!(w.state.units[&eu].primary_contact.as_ref(), Some(&jane));
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["user.update", "primary_contact.set"]);
+        assert!(log[1].details.contains("first active Unit Manager"), "{log:?}");
+        // paul, second, changes nothing.
+        let (out, log) = w.run_logged("m1", |tx| users::edit_user(tx, &paul, promote()));
+        out.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(w.state.units[&eu].primary_contact.as_ref(), Some(&jane));
+
+        // An active Unit Manager moved into a unit without a contact: the same.
+        let fr = w.unit("FR");
+        w.set_status(&kim, UserStatus::Active);
+        let to_fr = crate::moving::Move {
+            business_unit: Some(fr.clone()),
+            keep_configurations: true,
+            keep_asset_groups: false,
+        };
+        let mut fresh = || "copy1".to_owned();
+        w.run_logged("m1", |tx| {
+            crate::moving::move_user(tx, &kim, to_fr, &mut fresh)
+        })
+            .0
+            .unwrap();
+        assert_eq!(w.state.units[&fr].primary_contact.as_ref(), Some(&kim));
+
+        // A contact named by someone is never replaced.
+        let de = w.unit("DE");
+        let rita = w.user("rita", Role::Reader, Some(&de));
+        w.run("m1", |tx| set_unit_poc(tx, &de, &rita)).unwrap();
+        let max = w.user("max", Role::Scanner, Some(&de));
+        w.run("m1", |tx| users::edit_user(tx, &max, promote())).unwrap();
+        assert_eq!(w.state.units[&de].primary_contact.as_ref(), Some(&rita));
+        // And the adopted contact is protected like any other (R4.4).
+        let err = w.run("m1", |tx| deactivate(tx, &jane)).unwrap_err();
+        assert_eq!(err.code, Code::PrimaryContact, "{err:?}");
     }
 
     #[test]

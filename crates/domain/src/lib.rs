@@ -52,6 +52,14 @@ pub use model::*;
 pub use time::Timestamp;
 pub use tx::{Activity, Actor, Key, Tx};
 
+/// What follows from any accepted command, whichever made it: run once by the
+/// store after each command that succeeded, in the same transaction, so no
+/// command has to remember it. Today: a unit without a primary contact adopts
+/// its first active Unit Manager (R4.2, [`contacts::adopt_unit_contacts`]).
+pub fn settle(tx: &mut Tx<'_>) {
+    contacts::adopt_unit_contacts(tx);
+}
+
 /// A refusal, with a stable code (docs/api.md) and a sentence for a person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

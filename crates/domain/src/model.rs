@@ -627,6 +627,22 @@ impl ObjectKind {
         }
     }
 
+    /// The name people see in the console.
+    pub fn title(self) -> &'static str {
+        match self {
+            ObjectKind::ReportTemplate => "Report template",
+            ObjectKind::OptionProfile => "Option profile",
+            ObjectKind::ScheduledScan => "Scheduled scan",
+            ObjectKind::ScheduledReport => "Scheduled report",
+            ObjectKind::SearchList => "Search list",
+            ObjectKind::AuthRecord => "Authentication record",
+            ObjectKind::RemediationPolicy => "Remediation policy",
+            ObjectKind::RemediationTicket => "Remediation ticket",
+            ObjectKind::ScanResult => "Scan result",
+            ObjectKind::MapResult => "Map result",
+        }
+    }
+
     /// The personal configurations of R7.4 and R7.5: kept, transferred or
     /// deleted together.
     pub(crate) fn is_configuration(self) -> bool {

@@ -22,8 +22,9 @@ use super::access::{Acting, name_of};
 use super::contacts;
 use super::permissions;
 use super::{
-    BusinessUnit, Code, EmailContact, Module, Refusal, Role, SecuritySettings, ServiceType,
-    Settings, State, Tx, User, VisibilitySettings, validate,
+    ApplianceKind, BusinessUnit, Code, EmailContact, Id, Module, ObjectKind, OwnedObject,
+    Permission, Refusal, Role, SecuritySettings, ServiceType, Settings, State, Timestamp, Tx,
+    User, VisibilitySettings, assets, validate,
 };
 
 fn managers_only(acting: &Acting<'_>, what: &str) -> Result<(), Refusal> {
@@ -367,8 +368,74 @@ pub struct AccountInfo {
     pub role: Role,
     /// The primary contact of the user's unit, or the subscription's (R4.5).
     pub primary_contact: Option<ContactPerson>,
-    /// Scanner appliances the user may use (R6; empty until assets exist).
-    pub appliances: Vec<String>,
+    /// Scanner appliances the user may use (R6.4 reach), by name.
+    pub appliances: Vec<ApplianceRef>,
+    /// The user's extended permissions (R5).
+    pub permissions: Vec<Permission>,
+    /// The user's own scans and maps from the registry (R9).
+    pub work: WorkSummary,
+}
+
+/// An appliance as account info names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApplianceRef {
+    pub id: Id,
+    pub name: String,
+    pub kind: ApplianceKind,
+}
+
+/// "A summary of recent and scheduled maps and scans": how many of each the
+/// user owns, and the latest few.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WorkSummary {
+    pub scan_results: usize,
+    pub map_results: usize,
+    pub scheduled_scans: usize,
+    /// Newest first (by last change), at most [`RECENT_WORK`].
+    pub recent: Vec<WorkItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkItem {
+    pub id: Id,
+    pub kind: ObjectKind,
+    pub name: String,
+    pub updated_at: Timestamp,
+    /// Schedules only: refused at launch since the owner was deactivated.
+    pub deactivated: bool,
+}
+
+/// How many of the user's scans and maps account info lists.
+pub const RECENT_WORK: usize = 5;
+
+fn work_of(state: &State, user: &Id) -> WorkSummary {
+    let mut w = WorkSummary::default();
+    let mut mine: Vec<&OwnedObject> = Vec::new();
+    for o in state.objects.values() {
+        if o.owner.as_ref() != Some(user) {
+            continue;
+        }
+        match o.kind {
+            ObjectKind::ScanResult => w.scan_results += 1,
+            ObjectKind::MapResult => w.map_results += 1,
+            ObjectKind::ScheduledScan => w.scheduled_scans += 1,
+            _ => continue,
+        }
+        mine.push(o);
+    }
+    mine.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
+    w.recent = mine
+        .into_iter()
+        .take(RECENT_WORK)
+        .map(|o| WorkItem {
+            id: o.id.clone(),
+            kind: o.kind,
+            name: o.name.clone(),
+            updated_at: o.updated_at,
+            deactivated: o.deactivated,
+        })
+        .collect();
+    w
 }
 
 /// R10.3: every user sees its account info.
@@ -383,7 +450,23 @@ pub fn account_info(acting: &Acting<'_>) -> AccountInfo {
             name: name_of(u),
             email: u.email.clone(),
         }),
-        appliances: Vec::new(),
+        appliances: {
+            let reach = assets::reach_of(acting.state, acting.user);
+            let mut a: Vec<ApplianceRef> = reach
+                .scanner_appliances
+                .iter()
+                .filter_map(|id| acting.state.appliances.get(id))
+                .map(|a| ApplianceRef {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    kind: a.kind,
+                })
+                .collect();
+            a.sort_by(|x, y| x.name.cmp(&y.name).then(x.id.cmp(&y.id)));
+            a
+        },
+        permissions: acting.user.permissions.iter().copied().collect(),
+        work: work_of(acting.state, acting.id()),
     }
 }
 

@@ -301,3 +301,79 @@ fn r11_1_settings_changes_are_logged_with_what_changed() {
     );
     w.state = state;
 }
+
+#[test]
+fn r10_3_account_info_lists_the_users_appliances_permissions_and_own_scans() {
+    use crate::{ApplianceKind, ObjectKind, ScannerAppliance};
+    let mut w = World::new();
+    let s = w.user("s", Role::Scanner, None);
+    let other = w.user("o", Role::Scanner, None);
+    for (id, name) in [("a1", "zeta"), ("a2", "alpha"), ("a3", "hidden")] {
+        w.state.appliances.insert(
+            id.into(),
+            ScannerAppliance {
+                id: id.into(),
+                name: name.into(),
+                kind: ApplianceKind::Physical,
+                business_unit: None,
+                created_at: Timestamp::from_unix_micros(1),
+            },
+        );
+    }
+    let g = w.group("Lab", &[], "m1", Role::Manager, &["10.0.0.0/24"]);
+    if let Some(group) = w.state.asset_groups.get_mut(&g) {
+        group.assets.scanner_appliances = ["a1".to_owned(), "a2".to_owned()].into();
+    }
+    w.assign(&s, &[&g]);
+    w.set_perms(&s, &[Permission::ManageVirtualScanners]);
+
+    // Scans and maps of the user's own, and others' that must not count.
+    let mut ids = Vec::new();
+    for (i, kind) in [
+        ObjectKind::ScanResult,
+        ObjectKind::ScanResult,
+        ObjectKind::MapResult,
+        ObjectKind::ScheduledScan,
+        ObjectKind::ScanResult,
+        ObjectKind::MapResult,
+        ObjectKind::ScanResult,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = w.object(kind, &s, &["10.0.0.1"]);
+        w.with_object(&id, |o| o.updated_at = Timestamp::from_unix_micros(100 + i as i64));
+        ids.push(id);
+    }
+    w.object(ObjectKind::SearchList, &s, &[]);
+    w.object(ObjectKind::ScanResult, &other, &[]);
+
+    let info = account_info(&w.acting(&s));
+    let names: Vec<&str> = info.appliances.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "zeta"], "the group's appliances, by name");
+    assert_eq!(info.permissions, [Permission::ManageVirtualScanners]);
+    assert_eq!(
+        (
+            info.work.scan_results,
+            info.work.map_results,
+            info.work.scheduled_scans
+        ),
+        (4, 2, 1)
+    );
+    let recent: Vec<&str> = info.work.recent.iter().map(|o| o.id.as_str()).collect();
+    let newest: Vec<&str> = ids.iter().rev().take(RECENT_WORK).map(|s| s.as_str()).collect();
+    assert_eq!(recent, newest, "the newest few, newest first");
+
+    // Someone else's account info shows none of it; a Manager reaches every
+    // appliance.
+    let info = account_info(&w.acting(&other));
+    assert!(info.appliances.is_empty());
+    assert_eq!(info.work.scan_results, 1);
+    assert!(info.permissions.is_empty());
+    let names: Vec<String> = account_info(&w.acting("m1"))
+        .appliances
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["alpha", "hidden", "zeta"]);
+}

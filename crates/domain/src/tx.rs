@@ -324,6 +324,23 @@ impl<'a> Tx<'a> {
         std::mem::take(&mut self.mail)
     }
 
+    /// The users this transaction changed so far, each once, in order.
+    pub fn touched_users(&self) -> Vec<Id> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.touched
+            .iter()
+            .filter_map(|k| match k {
+                Key::User(id) if seen.insert(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many activity entries this transaction has written so far.
+    pub fn entries(&self) -> usize {
+        self.activity.len()
+    }
+
     /// Ends the transaction, giving the keys touched (in order, possibly
     /// repeated) and the activity entries written.
     pub fn finish(self) -> (Vec<Key>, Vec<Activity>) {
