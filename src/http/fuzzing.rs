@@ -91,6 +91,10 @@ fn command<T>(
 ) -> Result<T, ApiError> {
     let mut tx = Tx::new(state, Timestamp::from_unix_micros(1_000_000), actor);
     let out = f(&mut tx);
+    // As the store's writer does.
+    if out.is_ok() {
+        crate::domain::settle(&mut tx);
+    }
     let _ = tx.finish_all();
     Ok(out?)
 }
