@@ -31,9 +31,7 @@ use std::time::{Duration, Instant};
 
 use bailiwick::authz::{Action, Resource};
 use bailiwick::domain::ipset::IpSet;
-use bailiwick::domain::{
-    Access, Actor, AssetGroup, AssetSet, Role, Timestamp, User, UserStatus,
-};
+use bailiwick::domain::{Access, Actor, AssetGroup, AssetSet, Role, Timestamp, User, UserStatus};
 use bailiwick::store::{Options, Store};
 use common::{Rng, percentile};
 
@@ -195,7 +193,10 @@ fn spawn_bare_server(dir: &Path) -> (Child, SocketAddr) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    (child, line.trim().parse().expect("the bare server's address"))
+    (
+        child,
+        line.trim().parse().expect("the bare server's address"),
+    )
 }
 
 /// A bare HTTPS server: the daemon's certificate, hyper's auto builder, and
@@ -346,9 +347,10 @@ fn batch_body(rng: &mut Rng) -> (String, Vec<(String, IpAddr)>) {
 
 fn main() {
     bailiwick::tls::install_default_provider();
-    if let Some(dir) = std::env::args().nth(2).filter(|_| {
-        std::env::args().nth(1).as_deref() == Some("--bare-server")
-    }) {
+    if let Some(dir) = std::env::args()
+        .nth(2)
+        .filter(|_| std::env::args().nth(1).as_deref() == Some("--bare-server"))
+    {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             println!("{}", bare_server(Path::new(&dir)).await);

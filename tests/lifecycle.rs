@@ -451,7 +451,11 @@ fn r10_3_account_info_shows_the_users_appliances_permissions_and_own_scans() {
         assert_eq!(info["permissions"], json!(["purge_host_history"]));
         let work = &info["scans_and_maps"];
         assert_eq!(
-            (&work["scan_results"], &work["map_results"], &work["scheduled_scans"]),
+            (
+                &work["scan_results"],
+                &work["map_results"],
+                &work["scheduled_scans"]
+            ),
             (&json!(2), &json!(1), &json!(1)),
             "{info}"
         );

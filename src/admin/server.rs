@@ -383,7 +383,12 @@ fn units_without_contact_warning(s: &crate::domain::State) -> Option<String> {
         .filter(|u| u.primary_contact.is_none())
         .map(|u| u.name.as_str())
         .collect();
-    let first = without.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+    let first = without
+        .iter()
+        .take(3)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     match without.len() {
         0 => None,
         n => Some(format!(

@@ -70,7 +70,7 @@ impl AssetsView {
 /// The assets the caller may see: the subscription's for Managers and User
 /// Administrators, its unit's "All" for Unit Managers, its groups' for others.
 #[utoipa::path(get, path = "/api/v1/assets", tag = "assets",
-    responses((status = 200, body = AssetsView)), security(("bearer" = [])))]
+    responses((status = 200, body = AssetsView)), security(("bearer" = []), ("basic" = [])))]
 pub async fn list_assets(State(app): State<App>, caller: Caller) -> ApiResult<Json<AssetsView>> {
     let state = app.store.snapshot();
     let a = acting(&state, &caller)?;
@@ -102,7 +102,7 @@ pub struct AddedView {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "ip_limit_exceeded", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn add_assets(
     State(app): State<App>,
     caller: Caller,
@@ -138,7 +138,7 @@ pub struct RemoveRequest {
     responses((status = 204),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn remove_assets(
     State(app): State<App>,
     caller: Caller,
@@ -178,7 +178,7 @@ impl ApplianceView {
 
 /// Scanner appliances the caller may see.
 #[utoipa::path(get, path = "/api/v1/scanner-appliances", tag = "assets", params(PageQuery),
-    responses((status = 200, body = Page<ApplianceView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<ApplianceView>)), security(("bearer" = []), ("basic" = [])))]
 pub async fn list_appliances(
     State(app): State<App>,
     caller: Caller,
@@ -227,7 +227,7 @@ pub struct NewApplianceRequest {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn create_appliance(
     State(app): State<App>,
     caller: Caller,
@@ -254,7 +254,7 @@ pub async fn create_appliance(
     responses((status = 204),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn delete_appliance(
     State(app): State<App>,
     caller: Caller,
@@ -281,7 +281,7 @@ pub struct UnitAssetsRequest {
 #[utoipa::path(get, path = "/api/v1/business-units/{id}/assets", tag = "assets",
     params(("id" = String, Path)),
     responses((status = 200, body = AssetsView), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn get_unit_assets(
     State(app): State<App>,
     caller: Caller,
@@ -300,7 +300,7 @@ pub async fn get_unit_assets(
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn set_unit_assets(
     State(app): State<App>,
     caller: Caller,

@@ -78,7 +78,7 @@ pub struct GroupQuery {
 
 /// Asset groups the caller may see; the built-in "All" comes first.
 #[utoipa::path(get, path = "/api/v1/asset-groups", tag = "asset groups", params(GroupQuery),
-    responses((status = 200, body = Page<AssetGroupView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<AssetGroupView>)), security(("bearer" = []), ("basic" = [])))]
 pub async fn list_groups(
     State(app): State<App>,
     caller: Caller,
@@ -108,7 +108,7 @@ pub async fn list_groups(
 #[utoipa::path(get, path = "/api/v1/asset-groups/{id}", tag = "asset groups",
     params(("id" = String, Path)),
     responses((status = 200, body = AssetGroupView), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn get_group(
     State(app): State<App>,
     caller: Caller,
@@ -145,7 +145,7 @@ pub struct NewGroupRequest {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn create_group(
     State(app): State<App>,
     caller: Caller,
@@ -186,7 +186,7 @@ pub struct GroupPatchRequest {
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn edit_group(
     State(app): State<App>,
     caller: Caller,
@@ -218,7 +218,7 @@ pub async fn edit_group(
     responses((status = 204),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn delete_group(
     State(app): State<App>,
     caller: Caller,
@@ -257,7 +257,7 @@ impl DistributionGroupView {
 #[utoipa::path(get, path = "/api/v1/distribution-groups", tag = "distribution groups", params(PageQuery),
     responses((status = 200, body = Page<DistributionGroupView>),
         (status = 403, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn list_distribution_groups(
     State(app): State<App>,
     caller: Caller,
@@ -292,7 +292,7 @@ pub struct NewDistributionRequest {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn create_distribution_group(
     State(app): State<App>,
     caller: Caller,
@@ -329,7 +329,7 @@ pub struct DistributionPatchRequest {
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the new name is taken", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn edit_distribution_group(
     State(app): State<App>,
     caller: Caller,
@@ -356,7 +356,7 @@ pub async fn edit_distribution_group(
     responses((status = 204),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn delete_distribution_group(
     State(app): State<App>,
     caller: Caller,

@@ -505,6 +505,28 @@ mod tests {
             }
         }
         assert!(checked > 30, "only {checked} signed-in operations seen");
+        // R8.1: the `Caller` extractor takes HTTP Basic wherever it takes a
+        // session token, so the document says so. Logging out is the one
+        // exception: a Basic request has no session to end.
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let schemes: Vec<&str> = op["security"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_object())
+                    .flat_map(|r| r.keys().map(String::as_str))
+                    .collect();
+                if schemes.contains(&"bearer")
+                    && (path.as_str(), method.as_str()) != ("/api/v1/session", "delete")
+                {
+                    assert!(
+                        schemes.contains(&"basic"),
+                        "{method} {path} takes Basic but declares {schemes:?}"
+                    );
+                }
+            }
+        }
         // An operation's own description of a status stays.
         assert_eq!(
             doc["paths"]["/api/v1/session"]["post"]["responses"]["401"]["description"],

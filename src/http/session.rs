@@ -167,7 +167,7 @@ pub(crate) async fn end_session(app: &App, caller: &Caller) -> ApiResult<()> {
 
 /// The calling user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "sessions",
-    responses((status = 200, body = UserView)), security(("bearer" = [])))]
+    responses((status = 200, body = UserView)), security(("bearer" = []), ("basic" = [])))]
 pub async fn me(State(app): State<App>, caller: Caller) -> Json<UserView> {
     Json(UserView::new(&app.store.snapshot(), &caller.user))
 }
@@ -196,7 +196,7 @@ pub struct PasswordChange {
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "sessions", request_body = PasswordChange,
     responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn change_password(
     State(app): State<App>,
     caller: Caller,
@@ -298,7 +298,7 @@ impl SecretQuestions {
 /// Set the three secret questions for self-service reset (R8.7).
 #[utoipa::path(put, path = "/api/v1/me/secret-questions", tag = "sessions", request_body = SecretQuestions,
     responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn set_secret_questions(
     State(app): State<App>,
     caller: Caller,
@@ -407,7 +407,7 @@ pub struct Ended {
 
 /// Sign out every other session of the caller (R8.8).
 #[utoipa::path(post, path = "/api/v1/me/sessions/sign-out-others", tag = "sessions",
-    responses((status = 200, body = Ended)), security(("bearer" = [])))]
+    responses((status = 200, body = Ended)), security(("bearer" = []), ("basic" = [])))]
 pub async fn sign_out_others(State(app): State<App>, caller: Caller) -> ApiResult<Json<Ended>> {
     let ended = end_other_sessions(&app, &caller).await?;
     Ok(Json(Ended { ended }))
@@ -595,7 +595,7 @@ pub struct ResetIssued {
     params(("id" = String, Path)),
     responses((status = 200, body = ResetIssued), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("basic" = [])))]
 pub async fn admin_reset(
     State(app): State<App>,
     caller: Caller,

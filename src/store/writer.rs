@@ -48,14 +48,14 @@ impl Job {
             Ok(value) => {
                 crate::domain::settle(tx);
                 (
-                true,
-                Box::new(move |err: Option<CommitError>| {
-                    let _ = reply.send(match err {
-                        None => Ok(value),
-                        Some(e) => Err(WriteError::Unavailable(e)),
-                    });
-                }),
-            )
+                    true,
+                    Box::new(move |err: Option<CommitError>| {
+                        let _ = reply.send(match err {
+                            None => Ok(value),
+                            Some(e) => Err(WriteError::Unavailable(e)),
+                        });
+                    }),
+                )
             }
             Err(refusal) => (
                 false,

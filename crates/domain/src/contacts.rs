@@ -440,7 +440,8 @@ mod tests {
             first_name: Some("Samuel".into()),
             ..UserPatch::default()
         };
-        w.run("m1", |tx| users::edit_user(tx, &sam, rename)).unwrap();
+        w.run("m1", |tx| users::edit_user(tx, &sam, rename))
+            .unwrap();
         w.set_status(&kim, UserStatus::PendingActivation);
         w.run("m1", |tx| users::edit_user(tx, &kim, promote()))
             .unwrap();
@@ -453,7 +454,10 @@ mod tests {
         assert_eq!(w.state.units[&eu].primary_contact.as_ref(), Some(&jane));
         let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["user.update", "primary_contact.set"]);
-        assert!(log[1].details.contains("first active Unit Manager"), "{log:?}");
+        assert!(
+            log[1].details.contains("first active Unit Manager"),
+            "{log:?}"
+        );
         // paul, second, changes nothing.
         let (out, log) = w.run_logged("m1", |tx| users::edit_user(tx, &paul, promote()));
         out.unwrap();
@@ -472,8 +476,8 @@ mod tests {
         w.run_logged("m1", |tx| {
             crate::moving::move_user(tx, &kim, to_fr, &mut fresh)
         })
-            .0
-            .unwrap();
+        .0
+        .unwrap();
         assert_eq!(w.state.units[&fr].primary_contact.as_ref(), Some(&kim));
 
         // A contact named by someone is never replaced.
@@ -481,7 +485,8 @@ mod tests {
         let rita = w.user("rita", Role::Reader, Some(&de));
         w.run("m1", |tx| set_unit_poc(tx, &de, &rita)).unwrap();
         let max = w.user("max", Role::Scanner, Some(&de));
-        w.run("m1", |tx| users::edit_user(tx, &max, promote())).unwrap();
+        w.run("m1", |tx| users::edit_user(tx, &max, promote()))
+            .unwrap();
         assert_eq!(w.state.units[&de].primary_contact.as_ref(), Some(&rita));
         // And the adopted contact is protected like any other (R4.4).
         let err = w.run("m1", |tx| deactivate(tx, &jane)).unwrap_err();

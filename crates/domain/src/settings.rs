@@ -23,8 +23,8 @@ use super::contacts;
 use super::permissions;
 use super::{
     ApplianceKind, BusinessUnit, Code, EmailContact, Id, Module, ObjectKind, OwnedObject,
-    Permission, Refusal, Role, SecuritySettings, ServiceType, Settings, State, Timestamp, Tx,
-    User, VisibilitySettings, assets, validate,
+    Permission, Refusal, Role, SecuritySettings, ServiceType, Settings, State, Timestamp, Tx, User,
+    VisibilitySettings, assets, validate,
 };
 
 fn managers_only(acting: &Acting<'_>, what: &str) -> Result<(), Refusal> {

@@ -342,7 +342,9 @@ fn r10_3_account_info_lists_the_users_appliances_permissions_and_own_scans() {
     .enumerate()
     {
         let id = w.object(kind, &s, &["10.0.0.1"]);
-        w.with_object(&id, |o| o.updated_at = Timestamp::from_unix_micros(100 + i as i64));
+        w.with_object(&id, |o| {
+            o.updated_at = Timestamp::from_unix_micros(100 + i as i64)
+        });
         ids.push(id);
     }
     w.object(ObjectKind::SearchList, &s, &[]);
@@ -361,7 +363,12 @@ fn r10_3_account_info_lists_the_users_appliances_permissions_and_own_scans() {
         (4, 2, 1)
     );
     let recent: Vec<&str> = info.work.recent.iter().map(|o| o.id.as_str()).collect();
-    let newest: Vec<&str> = ids.iter().rev().take(RECENT_WORK).map(|s| s.as_str()).collect();
+    let newest: Vec<&str> = ids
+        .iter()
+        .rev()
+        .take(RECENT_WORK)
+        .map(|s| s.as_str())
+        .collect();
     assert_eq!(recent, newest, "the newest few, newest first");
 
     // Someone else's account info shows none of it; a Manager reaches every
