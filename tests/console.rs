@@ -296,3 +296,90 @@ fn r7_1_opening_the_activation_page_uses_nothing_up_and_user_text_is_escaped() {
         assert!(html.contains("&#60;img src=x") || html.contains("&lt;img src=x"));
     });
 }
+
+#[test]
+fn r8_1_an_api_only_account_uses_the_api_and_never_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_boss(&data);
+    let d = Daemon::start(&data);
+    rt().block_on(async {
+        let c = client(&d);
+        let boss = api_token(&d, &c).await;
+        let created: Value = c
+            .post(d.url("/api/v1/users"))
+            .bearer_auth(&boss)
+            .json(
+                &serde_json::json!({"login": "robot", "email": "robot@example.com",
+                "first_name": "Ro", "last_name": "Bot", "role": "reader", "access": "api_only"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let robot = created["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"));
+        let password = common::api::activation_password(&d, "robot").await;
+
+        // The API takes it.
+        let r = c
+            .post(d.url("/api/v1/session"))
+            .json(&serde_json::json!({"login": "robot", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let login = |pw: String| {
+            c.post(d.url("/ui/login"))
+                .form(&[("login", "robot".to_owned()), ("password", pw)])
+                .send()
+        };
+        // The console: a wrong password gets the one message (R8.4), the
+        // right one is told why, and no session is opened.
+        let r = login("Wrong-Password-1".into()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.text().await.unwrap().contains("Login failed."));
+        let r = login(password.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.headers().get(SET_COOKIE).is_none());
+        assert!(r.text().await.unwrap().contains("API access only"));
+        // The API session carried in a cookie by hand opens no page either.
+        let r = c
+            .get(d.url("/ui/account/info"))
+            .header("cookie", format!("__Host-bailiwick={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.text().await.unwrap().contains("API access only"));
+        let mine: Value = c
+            .get(d.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine["login"], "robot", "the API session still works");
+
+        // Given console access, the same password signs in.
+        let r = c
+            .patch(d.url(&format!("/api/v1/users/{robot}")))
+            .bearer_auth(&boss)
+            .json(&serde_json::json!({"access": "ui_and_api"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = login(password).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    });
+}

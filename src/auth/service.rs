@@ -30,6 +30,9 @@ pub enum LoginError {
     Busy,
     /// Every other refusal (R8.4).
     Denied,
+    /// The right password, on a channel this account may not use (R8.1:
+    /// `api_only` accounts and the console). Said only after verification.
+    Refused(crate::domain::Refusal),
     Unavailable(WriteError),
 }
 
@@ -568,6 +571,9 @@ impl Authenticator {
                 .await
                 .map_err(LoginError::Unavailable)?;
             return Err(LoginError::Denied);
+        }
+        if with_session && !origin.api {
+            credentials::may_use_console(&user).map_err(LoginError::Refused)?;
         }
         let rehash = match &stored {
             Some(h) if self.hasher.needs_rehash(h) => {

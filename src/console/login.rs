@@ -79,6 +79,7 @@ pub async fn submit(
         }
         Err(LoginError::Busy) => too_many(form.login, 1),
         Err(LoginError::Denied) => show(StatusCode::UNAUTHORIZED, form.login, Some(FAILED.into())),
+        Err(LoginError::Refused(r)) => show(StatusCode::FORBIDDEN, form.login, Some(r.message)),
         Err(LoginError::Unavailable(_)) => show(
             StatusCode::SERVICE_UNAVAILABLE,
             form.login,

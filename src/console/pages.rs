@@ -85,6 +85,16 @@ pub fn refused(viewer: &Viewer, status: StatusCode, detail: impl Into<String>) -
     super::render(status, &page)
 }
 
+/// [`refused`] for someone the console does not let in: no navigation.
+pub fn refused_public(status: StatusCode, detail: impl Into<String>) -> Response {
+    let page = Message {
+        chrome: Chrome::public("Not allowed"),
+        heading: "Not allowed",
+        detail: detail.into(),
+    };
+    super::render(status, &page)
+}
+
 /// The page for an API refusal: the same status and `detail` the API gives.
 pub fn api_error(viewer: &Viewer, e: ApiError) -> Response {
     refused(viewer, e.status, e.detail)

@@ -8,7 +8,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::domain::User;
@@ -142,6 +142,13 @@ impl FromRequestParts<App> for Viewer {
         let Some(user) = crate::http::caller::session_user(&state, &hash, now, app) else {
             return Err(to_login());
         };
+        // A session opened over the API, carried here in a cookie by hand,
+        // opens no console either (R8.1).
+        if let Err(r) = crate::domain::credentials::may_use_console(&user) {
+            let mut res = super::pages::refused_public(StatusCode::FORBIDDEN, r.message);
+            res.headers_mut().insert(header::SET_COOKIE, clear_cookie());
+            return Err(res);
+        }
         app.sessions.touch(&hash, now);
         let acting = Acting::of(&state, &user.id).ok();
         let nav = Nav {

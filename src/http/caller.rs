@@ -207,6 +207,7 @@ pub fn login_error(e: LoginError) -> ApiError {
             "the server is busy checking other logins; try again shortly",
             1,
         ),
+        LoginError::Refused(r) => r.into(),
         LoginError::Unavailable(w) => w.into(),
     }
 }

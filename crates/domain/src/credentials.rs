@@ -142,6 +142,19 @@ pub fn login_barrier_from(
     }
 }
 
+/// R8.1: an `api_only` account reaches the API (session tokens, HTTP Basic)
+/// and never the console. Asked only once the password is verified, so it
+/// tells nothing to someone who does not hold it.
+pub fn may_use_console(user: &User) -> Result<(), Refusal> {
+    if user.access == super::Access::ApiOnly {
+        return Err(Refusal::new(
+            Code::Forbidden,
+            "this account is for API access only; a Manager can give it console access (access: ui_and_api)",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether the password of `user` has expired (R8.5, R8.6).
 pub fn password_expired(state: &State, user: &User, now: Timestamp) -> bool {
     let days = state.settings.security.password_expiration_days;
