@@ -683,3 +683,95 @@ fn r4_2_a_units_first_active_unit_manager_becomes_its_contact_and_ctl_status_cou
         assert_eq!(page["items"][0]["name"], "US", "{page}");
     });
 }
+
+#[test]
+fn r3_2_unit_managers_add_new_ips_up_to_the_units_limit_and_the_unit_shows_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let (s, v) = admin
+            .put(
+                "/api/v1/settings/business-units",
+                json!({"new_ip_limit_enabled": true}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, unit) = admin
+            .post(
+                "/api/v1/business-units",
+                json!({"name": "EU", "new_ip_limit": 10}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{unit}");
+        let eu = unit["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            (&unit["new_ips_added"], &unit["new_ips_remaining"]),
+            (&json!(0), &json!(10))
+        );
+        let id = admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{id}"),
+                json!({"permissions": ["add_assets"]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let jane = sign_in(&d, "jane").await;
+
+        let (s, v) = jane
+            .post("/api/v1/assets", json!({"ips": ["10.9.0.1-10.9.0.6"]}))
+            .await;
+        assert!(s.is_success(), "{s} {v}");
+        let (_, unit) = admin.get(&format!("/api/v1/business-units/{eu}")).await;
+        assert_eq!(
+            (&unit["new_ips_added"], &unit["new_ips_remaining"]),
+            (&json!(6), &json!(4)),
+            "{unit}"
+        );
+
+        // Five more is one too many: refused whole, nothing added.
+        let (s, v) = jane
+            .post("/api/v1/assets", json!({"ips": ["10.9.1.1-10.9.1.5"]}))
+            .await;
+        assert_eq!(code(&v), "ip_limit_exceeded", "{s} {v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains("may add 4 more"),
+            "{v}"
+        );
+        let (_, all) = admin.get("/api/v1/assets").await;
+        assert!(!all.to_string().contains("10.9.1."), "{all}");
+        // IPs the subscription already holds are not new.
+        let (s, v) = jane
+            .post(
+                "/api/v1/assets",
+                json!({"ips": ["10.9.0.1-10.9.0.6", "10.9.2.1"]}),
+            )
+            .await;
+        assert!(s.is_success(), "{s} {v}");
+        let (_, unit) = admin.get(&format!("/api/v1/business-units/{eu}")).await;
+        assert_eq!(
+            (&unit["new_ips_added"], &unit["new_ips_remaining"]),
+            (&json!(7), &json!(3)),
+            "{unit}"
+        );
+
+        // The switch off: no limit applies, the count stays.
+        admin
+            .put(
+                "/api/v1/settings/business-units",
+                json!({"new_ip_limit_enabled": false}),
+            )
+            .await;
+        let (_, unit) = admin.get(&format!("/api/v1/business-units/{eu}")).await;
+        assert_eq!(
+            (&unit["new_ips_added"], &unit["new_ips_remaining"]),
+            (&json!(7), &Value::Null),
+            "{unit}"
+        );
+        let (s, v) = jane
+            .post("/api/v1/assets", json!({"ips": ["10.9.1.1-10.9.1.5"]}))
+            .await;
+        assert!(s.is_success(), "{s} {v}");
+    });
+}

@@ -32,6 +32,11 @@ pub struct UnitView {
     pub primary_contact: Option<String>,
     /// New IPs its Unit Managers may add while the subscription switch is on (R3.2).
     pub new_ip_limit: Option<u64>,
+    /// New IPs its Unit Managers have added so far (R3.2).
+    pub new_ips_added: u64,
+    /// How many more they may add now; `null` while no limit applies (no
+    /// limit set, or the subscription switch off).
+    pub new_ips_remaining: Option<u64>,
     /// The unit's own Email Contact (R10.2).
     pub email_contact: Option<ContactView>,
     /// Subscription assets assigned to the unit (R3.1), without its groups'.
@@ -41,11 +46,14 @@ pub struct UnitView {
 
 impl UnitView {
     pub fn new(state: &crate::domain::State, u: &BusinessUnit) -> UnitView {
+        let usage = crate::domain::units::new_ip_usage(state, &u.id);
         UnitView {
             id: u.id.clone(),
             name: u.name.clone(),
             primary_contact: u.primary_contact.clone(),
             new_ip_limit: u.new_ip_limit,
+            new_ips_added: usage.added,
+            new_ips_remaining: usage.remaining,
             email_contact: u.email_contact.clone().map(ContactView::from),
             assets: AssetsView::new(&assets::unit_assets(state, &u.id)),
             created_at: u.created_at.to_rfc3339(),

@@ -308,6 +308,23 @@ pub(crate) fn effective_new_ip_limit(state: &State, unit: &Id) -> Option<u64> {
     state.units.get(unit).and_then(|u| u.new_ip_limit)
 }
 
+/// How much of its new-IP limit a unit has used (R3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewIpUsage {
+    /// New IPs its Unit Managers have added so far.
+    pub added: u64,
+    /// How many more they may add now; `None` while no limit applies.
+    pub remaining: Option<u64>,
+}
+
+pub fn new_ip_usage(state: &State, unit: &Id) -> NewIpUsage {
+    let added = state.unit_assets.get(unit).map_or(0, |a| a.new_ips_added);
+    NewIpUsage {
+        added,
+        remaining: effective_new_ip_limit(state, unit).map(|l| l.saturating_sub(added)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
