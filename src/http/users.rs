@@ -397,7 +397,8 @@ pub struct OutcomeView {
     pub name: String,
     /// `moved`, `linked`, `copied`, `kept`, `unassigned`, `deleted`,
     /// `transferred`, `reassigned`, `owner_cleared`, `assignee_reset`,
-    /// `invalidated`, `revalidated` or `member_removed`.
+    /// `invalidated`, `revalidated`, `member_removed` or `needs_new_target` (moved
+    /// with the user, but targeting assets it no longer reaches).
     #[schema(example = "copied")]
     pub action: String,
     /// The new owner, or the id of the copy.

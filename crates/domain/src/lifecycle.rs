@@ -61,6 +61,9 @@ pub enum Fate {
     Revalidated,
     /// Taken off a distribution group's members.
     MemberRemoved,
+    /// Went to the new unit with the user, but targets assets the user no
+    /// longer reaches: someone must give it a new target before it runs.
+    NeedsNewTarget,
 }
 
 impl Fate {
@@ -79,6 +82,7 @@ impl Fate {
             Fate::Invalidated => "invalidated",
             Fate::Revalidated => "revalidated",
             Fate::MemberRemoved => "member_removed",
+            Fate::NeedsNewTarget => "needs_new_target",
         }
     }
 }

@@ -354,18 +354,28 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
         );
         outcomes.push(object_outcome(&o, Fate::Deleted, None));
     }
+    let user = plan.user;
+    tx.put_user(user.clone());
+    // Judged against the reach the user has now, its groups moved too.
+    let reach = super::assets::reach_of(tx.state(), &user);
     for mut o in plan.rehome {
         o.updated_at = now;
+        let missing = super::assets::first_missing(&reach, &targets_of(tx.state(), &o));
+        let (fate, why) = match &missing {
+            Some(m) => (
+                Fate::NeedsNewTarget,
+                format!("; it targets {m}, out of the user's reach: give it a new target"),
+            ),
+            None => (Fate::Moved, String::new()),
+        };
         tx.log(
             "object.move",
             object_target(&o),
-            format!("with {} to {new_unit}", name_of(&plan.user)),
+            format!("with {} to {new_unit}{why}", name_of(&user)),
         );
-        outcomes.push(object_outcome(&o, Fate::Moved, None));
+        outcomes.push(object_outcome(&o, fate, None));
         tx.put_object(o);
     }
-    let user = plan.user;
-    tx.put_user(user.clone());
     // Linked, copied and moved groups change the "All" of both units too.
     for t in revalidate_tickets(tx) {
         let fate = if t.valid {
@@ -394,6 +404,20 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
         ),
     );
     Moved { user, outcomes }
+}
+
+/// What an object targets: its IPs and its groups' assets.
+fn targets_of(state: &State, o: &OwnedObject) -> super::AssetSet {
+    let mut t = super::AssetSet {
+        ips: o.ips.clone(),
+        ..super::AssetSet::default()
+    };
+    for g in &o.asset_groups {
+        if let Some(group) = state.asset_groups.get(g) {
+            t = t.union(&group.assets);
+        }
+    }
+    t
 }
 
 pub(crate) fn group_outcome(id: &Id, name: String, fate: Fate, to: Option<Id>) -> Outcome {

@@ -312,3 +312,51 @@ fn r11_1_a_move_logs_each_change_and_one_summary() {
     assert_eq!(actions, ["asset_group.copy", "object.delete", "user.move"]);
     assert!(log[2].details.contains("EU -> US"), "{}", log[2].details);
 }
+
+#[test]
+fn r7_4_kept_configurations_out_of_the_new_reach_are_reported_as_needing_a_new_target() {
+    let mut f = fixture();
+    let sam = f.sam.clone();
+    let nightly = f.w.object(ObjectKind::ScheduledScan, &sam, &[]);
+    let california = f.california.clone();
+    f.w.with_object(&nightly, |o| o.asset_groups = vec![california]);
+    let hosts = f.w.object(ObjectKind::SearchList, &sam, &["10.1.0.5"]);
+    let blank = f.w.object(ObjectKind::OptionProfile, &sam, &[]);
+
+    // Groups kept: California's copy keeps the reach, so all simply move.
+    let mut kept = fixture_like(&f);
+    let m = mv(&mut kept, "m1", &sam, to(&f.us, true, true)).unwrap();
+    for id in [&nightly, &hosts, &blank] {
+        assert_eq!(fate_of(&m, id), vec![Fate::Moved], "{id}");
+    }
+
+    // Groups not kept: what targets California's nets needs a new target;
+    // the profile, targeting nothing, just moves.
+    let (m, log) = {
+        let mut fresh = || "copy".to_owned();
+        let (out, log) = f.w.run_logged("m1", |tx| {
+            move_user(tx, &sam, to(&f.us, true, false), &mut fresh)
+        });
+        (out.unwrap(), log)
+    };
+    assert_eq!(fate_of(&m, &nightly), vec![Fate::NeedsNewTarget]);
+    assert_eq!(fate_of(&m, &hosts), vec![Fate::NeedsNewTarget]);
+    assert_eq!(fate_of(&m, &blank), vec![Fate::Moved]);
+    // Still moved with the user, and the log says what to do.
+    assert_eq!(
+        f.w.state.objects[&nightly].business_unit.as_ref(),
+        Some(&f.us)
+    );
+    let entry = log
+        .iter()
+        .find(|e| e.action == "object.move" && e.target.contains(&nightly))
+        .unwrap();
+    assert!(entry.details.contains("give it a new target"), "{entry:?}");
+}
+
+/// A second world in the state `f` is in now.
+fn fixture_like(f: &Fixture) -> World {
+    let mut w = World::new();
+    w.state = f.w.state.clone();
+    w
+}
