@@ -484,3 +484,63 @@ fn r10_3_account_info_shows_the_users_appliances_permissions_and_own_scans() {
         assert_eq!(names, ["eu-scanner"]);
     });
 }
+
+#[test]
+fn r6_1_a_manager_renames_and_moves_an_appliance_while_no_group_would_lose_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let o = org(&admin, &d).await;
+        let (s, a) = admin
+            .post(
+                "/api/v1/scanner-appliances",
+                json!({"name": "dc1", "kind": "physical", "business_unit": o.eu}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        let path = format!("/api/v1/scanner-appliances/{}", id(&a));
+        let jane = sign_in(&d, "jane").await;
+        let california = format!("/api/v1/asset-groups/{}", o.california);
+        let (s, v) = jane
+            .patch(&california, json!({"scanner_appliances": [id(&a)]}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+
+        // EU's group names it: it stays in EU, and says which group holds it.
+        let (s, v) = admin.patch(&path, json!({"business_unit": o.us})).await;
+        assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+        assert!(v["detail"].as_str().unwrap().contains("California"), "{v}");
+        let (s, v) = jane.patch(&path, json!({"business_unit": o.us})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        let (s, v) = admin.patch(&path, json!({"colour": "red"})).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "validation"),
+            "{v}"
+        );
+
+        // Let go by the group, it moves; renamed, it keeps its id.
+        let (s, v) = jane
+            .patch(&california, json!({"scanner_appliances": []}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = admin
+            .patch(&path, json!({"business_unit": o.us, "name": "dc-east"}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (&v["name"], &v["business_unit"]),
+            (&json!("dc-east"), &json!(o.us))
+        );
+        // Jane no longer sees it; the log says what changed.
+        let (s, _) = jane.patch(&path, json!({"name": "mine"})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, log) = admin.get("/api/v1/activity?action=appliance.update").await;
+        let details = log["items"][0]["details"].as_str().unwrap();
+        assert!(
+            details.contains("\"dc1\" -> \"dc-east\"") && details.contains("EU -> US"),
+            "{log}"
+        );
+    });
+}

@@ -248,6 +248,46 @@ pub async fn create_appliance(
     Ok((StatusCode::CREATED, Json(ApplianceView::new(&a))))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppliancePatchRequest {
+    pub name: Option<String>,
+    /// Managers only; `null` makes it a subscription appliance, in no unit.
+    #[serde(default, deserialize_with = "super::users::explicit_null")]
+    #[schema(value_type = Option<String>)]
+    pub business_unit: Option<Option<String>>,
+}
+
+/// Rename a scanner appliance, or (Managers) move it to another unit; a
+/// move is refused while a group of a unit that would lose it names it.
+#[utoipa::path(patch, path = "/api/v1/scanner-appliances/{id}", tag = "assets",
+    request_body = AppliancePatchRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = ApplianceView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn edit_appliance(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<AppliancePatchRequest>,
+) -> ApiResult<Json<ApplianceView>> {
+    let patch = assets::AppliancePatch {
+        name: req.name,
+        business_unit: req.business_unit,
+    };
+    let a = app
+        .store
+        .write(caller.actor(), move |tx| {
+            assets::edit_appliance(tx, &id, patch)
+        })
+        .await?;
+    Ok(Json(ApplianceView::new(&a)))
+}
+
 /// Remove a scanner appliance; units and groups stop naming it.
 #[utoipa::path(delete, path = "/api/v1/scanner-appliances/{id}", tag = "assets",
     params(("id" = String, Path)),

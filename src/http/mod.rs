@@ -214,7 +214,7 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
             assets::remove_assets
         ))
         .routes(routes!(assets::list_appliances, assets::create_appliance))
-        .routes(routes!(assets::delete_appliance))
+        .routes(routes!(assets::delete_appliance, assets::edit_appliance))
         .routes(routes!(assets::get_unit_assets, assets::set_unit_assets))
         .routes(routes!(groups::list_groups, groups::create_group))
         .routes(routes!(

@@ -541,6 +541,111 @@ pub fn list_appliances<'s>(acting: &Acting<'s>) -> Vec<&'s ScannerAppliance> {
         .collect()
 }
 
+/// `PATCH /api/v1/scanner-appliances/{id}`: a new name, or (Managers) a new
+/// place. `business_unit: Some(None)` makes it a subscription appliance.
+#[derive(Debug, Clone, Default)]
+pub struct AppliancePatch {
+    pub name: Option<String>,
+    pub business_unit: Option<Option<Id>>,
+}
+
+/// Renames or re-places an appliance. Who may: as for removing it. A new
+/// place is refused while a group linked to a unit that would no longer
+/// hold the appliance names it (R6.2: a unit's groups hold only the unit's
+/// assets). Action `appliance.update`.
+pub fn edit_appliance(
+    tx: &mut Tx<'_>,
+    id: &str,
+    patch: AppliancePatch,
+) -> Result<ScannerAppliance, Refusal> {
+    let (after, changes) = {
+        let acting = Acting::from_tx(tx)?;
+        let before = list_appliances(&acting)
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| refuse(Code::NotFound, format!("no scanner appliance {id}")))?;
+        may_manage_kind(&acting, before.kind)?;
+        if !acting.is_manager() && before.business_unit.as_ref() != acting.unit() {
+            return Err(refuse(
+                Code::Forbidden,
+                "you change appliances of your own business unit only",
+            ));
+        }
+        let mut after = before.clone();
+        let mut changes = Vec::new();
+        if let Some(name) = &patch.name {
+            let name = name.trim();
+            super::validate::text("name", name, 100)?;
+            if acting
+                .state
+                .appliances
+                .values()
+                .any(|a| a.id != before.id && a.name.eq_ignore_ascii_case(name))
+            {
+                return Err(refuse(
+                    Code::Conflict,
+                    format!("a scanner appliance named {name:?} exists; choose another name"),
+                ));
+            }
+            if name != before.name {
+                changes.push(format!("name {:?} -> {name:?}", before.name));
+                after.name = name.to_owned();
+            }
+        }
+        if let Some(unit) = patch.business_unit
+            && unit != before.business_unit
+        {
+            if !acting.is_manager() {
+                return Err(refuse(
+                    Code::Forbidden,
+                    "only Managers move a scanner appliance to another business unit",
+                ));
+            }
+            after.business_unit = placement(&acting, unit, "place appliances in")?;
+            let mut probe = acting.state.clone();
+            probe.appliances.insert(after.id.clone(), after.clone());
+            for g in acting.state.asset_groups.values() {
+                if !g.assets.scanner_appliances.contains(&after.id) {
+                    continue;
+                }
+                if let Some(u) = g.business_units.iter().find(|u| {
+                    !unit_all_except(&probe, u, Some(&g.id))
+                        .scanner_appliances
+                        .contains(&after.id)
+                }) {
+                    return Err(refuse(
+                        Code::Conflict,
+                        format!(
+                            "business_unit: asset group {:?} of {} names this appliance, and {} would no longer hold it; take it out of the group first",
+                            g.title,
+                            unit_name(acting.state, Some(u)),
+                            unit_name(acting.state, Some(u))
+                        ),
+                    ));
+                }
+            }
+            changes.push(format!(
+                "{} -> {}",
+                unit_name(acting.state, before.business_unit.as_ref()),
+                unit_name(acting.state, after.business_unit.as_ref())
+            ));
+        }
+        (after, changes)
+    };
+    tx.put_appliance(after.clone());
+    super::objects::revalidate_tickets(tx);
+    tx.log(
+        "appliance.update",
+        format!("scanner appliance {} ({})", after.name, after.id),
+        if changes.is_empty() {
+            "no change".to_owned()
+        } else {
+            changes.join("; ")
+        },
+    );
+    Ok(after)
+}
+
 /// Removes an appliance, and with it every mention in units and groups.
 /// Action `appliance.delete`.
 pub fn delete_appliance(tx: &mut Tx<'_>, id: &str) -> Result<ScannerAppliance, Refusal> {

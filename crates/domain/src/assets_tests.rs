@@ -413,3 +413,95 @@ fn r11_1_asset_changes_are_logged_once() {
     );
     assert!(keys.contains(&crate::Key::Assets));
 }
+
+fn edit_app(
+    w: &mut World,
+    actor: &str,
+    id: &str,
+    patch: AppliancePatch,
+) -> Result<ScannerAppliance, Refusal> {
+    let id = id.to_owned();
+    run(w, actor, move |tx| edit_appliance(tx, &id, patch))
+}
+
+#[test]
+fn r6_1_appliances_are_renamed_and_moved_between_units_with_the_group_checks() {
+    use ApplianceKind::*;
+    let mut w = World::new();
+    let eu = w.unit("EU");
+    let us = w.unit("US");
+    let um = w.user("um", Role::UnitManager, Some(&eu));
+    w.set_perms(&um, &[Permission::ManageVirtualScanners]);
+    appliance(&mut w, "m1", "a1", Physical, Some(&eu)).unwrap();
+    appliance(&mut w, &um, "v1", Virtual, None).unwrap();
+    let rename = |n: &str| AppliancePatch {
+        name: Some(n.into()),
+        ..AppliancePatch::default()
+    };
+    let place = |u: Option<&Id>| AppliancePatch {
+        business_unit: Some(u.cloned()),
+        ..AppliancePatch::default()
+    };
+
+    // Names: unique, checked; the Unit Manager renames its unit's virtual one.
+    assert_eq!(
+        edit_app(&mut w, "m1", "a1", rename("scanner-v1"))
+            .unwrap_err()
+            .code,
+        Code::Conflict
+    );
+    assert_eq!(
+        edit_app(&mut w, "m1", "a1", rename("")).unwrap_err().code,
+        Code::Validation
+    );
+    assert_eq!(
+        edit_app(&mut w, &um, "v1", rename("lab")).unwrap().name,
+        "lab"
+    );
+    assert_eq!(
+        edit_app(&mut w, &um, "a1", rename("x")).unwrap_err().code,
+        Code::Forbidden,
+        "physical: Managers"
+    );
+    assert_eq!(
+        edit_app(&mut w, &um, "v1", place(Some(&us)))
+            .unwrap_err()
+            .code,
+        Code::Forbidden
+    );
+    assert_eq!(
+        edit_app(&mut w, "m1", "nope", rename("x"))
+            .unwrap_err()
+            .code,
+        Code::NotFound
+    );
+
+    // A group of EU names a1: a1 cannot leave EU until the group lets go.
+    w.state.asset_groups.insert(
+        "g1".into(),
+        AssetGroup {
+            id: "g1".into(),
+            title: "Scanners".into(),
+            assets: AssetSet {
+                scanner_appliances: ["a1".to_owned()].into(),
+                ..AssetSet::default()
+            },
+            business_units: [eu.clone()].into(),
+            owner: "m1".into(),
+            created_by_role: Role::Manager,
+            created_at: Timestamp::from_unix_micros(1),
+        },
+    );
+    let err = edit_app(&mut w, "m1", "a1", place(Some(&us))).unwrap_err();
+    assert_eq!(err.code, Code::Conflict);
+    assert!(err.message.contains("Scanners"), "{err:?}");
+    w.state.asset_groups.remove("g1");
+    let a = edit_app(&mut w, "m1", "a1", place(Some(&us))).unwrap();
+    assert_eq!(a.business_unit.as_ref(), Some(&us));
+    assert!(unit_all(&w.state, &us).scanner_appliances.contains("a1"));
+    assert!(!unit_all(&w.state, &eu).scanner_appliances.contains("a1"));
+    let a = edit_app(&mut w, "m1", "a1", place(None)).unwrap();
+    assert_eq!(a.business_unit, None, "a subscription appliance");
+    let err = edit_app(&mut w, "m1", "a1", place(Some(&"u-none".to_owned()))).unwrap_err();
+    assert_eq!(err.code, Code::Validation);
+}
