@@ -7,10 +7,12 @@
 
 use redb::{Database, ReadableTable, WriteTransaction};
 
-use super::records::{KEY_SCHEMA, META};
+use super::codec;
+use super::records::{KEY_SCHEMA, KEY_SETTINGS, META, USERS};
+use crate::domain::{Permission, Role, Settings, User};
 
 /// The schema this build writes.
-pub const CURRENT: u32 = 1;
+pub const CURRENT: u32 = 2;
 
 /// A step from `from` to `from + 1`.
 pub struct Step {
@@ -19,7 +21,45 @@ pub struct Step {
 }
 
 /// Steps of this build, oldest first. Version 1 is the first layout.
-pub const STEPS: &[Step] = &[];
+pub const STEPS: &[Step] = &[Step {
+    from: 1,
+    run: managers_keep_external_ids,
+}];
+
+/// 1 → 2: Managers held `manage_external_ids` implicitly while external IDs
+/// were on; from 2 the subscription's primary contact grants it (R5.3). So
+/// that nobody loses access silently, every Manager of a subscription with
+/// external IDs on is given the grant it used to hold.
+fn managers_keep_external_ids(txn: &WriteTransaction) -> Result<(), String> {
+    let settings: Settings = {
+        let meta = txn.open_table(META).map_err(|e| e.to_string())?;
+        let v = meta.get(KEY_SETTINGS).map_err(|e| e.to_string())?;
+        match v {
+            Some(v) => codec::decode(v.value()).map_err(|e| format!("meta/settings: {e}"))?,
+            None => return Ok(()),
+        }
+    };
+    if !settings.security.external_ids_enabled {
+        return Ok(());
+    }
+    let mut users = txn.open_table(USERS).map_err(|e| e.to_string())?;
+    let mut managers = Vec::new();
+    for row in users.iter().map_err(|e| e.to_string())? {
+        let (k, v) = row.map_err(|e| e.to_string())?;
+        let user: User =
+            codec::decode(v.value()).map_err(|e| format!("users/{}: {e}", k.value()))?;
+        if user.role == Role::Manager {
+            managers.push((k.value().to_owned(), user));
+        }
+    }
+    for (id, mut user) in managers {
+        user.permissions.insert(Permission::ManageExternalIds);
+        users
+            .insert(id.as_str(), codec::encode(&user).as_slice())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -122,6 +162,72 @@ mod tests {
         let txn = db.begin_write().unwrap();
         let names = txn.open_table(NAMES).unwrap();
         assert_eq!(names.get("u1").unwrap().unwrap().value(), b"Jane");
+    }
+
+    /// R5.3, schema 1 → 2: Managers of a subscription with external IDs on
+    /// keep `manage_external_ids`, now as a grant; nobody else gains it, and
+    /// with external IDs off nobody does.
+    #[test]
+    fn schema_1_managers_keep_manage_external_ids_as_a_grant() {
+        use std::sync::Arc;
+
+        use crate::clock::SystemClock;
+        use crate::domain::{Actor, permissions};
+        use crate::store::{Options, Store};
+
+        for enabled in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = Options {
+                create: true,
+                ..Options::default()
+            };
+            let store = Store::open(dir.path(), &opts, Arc::new(SystemClock)).unwrap();
+            store
+                .write_blocking(Actor::operator(), move |tx| {
+                    crate::domain::bootstrap::initialise(
+                        tx,
+                        &crate::domain::bootstrap::Bootstrap::default_subscription("boss"),
+                        "m1".into(),
+                    )?;
+                    let mut settings = tx.state().settings.clone();
+                    settings.security.external_ids_enabled = enabled;
+                    tx.put_settings(settings);
+                    let mut reader = tx.state().users["m1"].clone();
+                    reader.id = "r1".into();
+                    reader.login = "rita".into();
+                    reader.role = Role::Reader;
+                    tx.put_user(reader);
+                    Ok(())
+                })
+                .unwrap();
+            store.close();
+            drop(store);
+            // As a build of schema 1 left it.
+            let db = Database::open(dir.path().join("bailiwick.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            write_version(&txn, 1).unwrap();
+            txn.commit().unwrap();
+            drop(db);
+
+            let store =
+                Store::open(dir.path(), &Options::default(), Arc::new(SystemClock)).unwrap();
+            let state = store.snapshot();
+            let boss = &state.users["m1"];
+            assert_eq!(
+                boss.permissions.contains(&Permission::ManageExternalIds),
+                enabled,
+                "enabled: {enabled}"
+            );
+            assert_eq!(
+                permissions::has(&state, boss, Permission::ManageExternalIds),
+                enabled
+            );
+            assert!(state.users["r1"].permissions.is_empty());
+            store.close();
+            drop((state, store));
+            let db = Database::open(dir.path().join("bailiwick.redb")).unwrap();
+            assert_eq!(version(&db), CURRENT);
+        }
     }
 
     #[test]

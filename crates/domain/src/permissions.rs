@@ -194,11 +194,12 @@ pub fn may_hold(sub: &Subscription, role: Role, p: Permission) -> bool {
             .any(|&(who, gate)| who == role && gate_open(sub, gate))
 }
 
-/// Whether `p` may be *stored* on a user of `role`: [`may_hold`], never for
-/// Managers (implicit), and `manage_external_ids` only while external IDs
-/// are enabled (R5.3).
+/// Whether `p` may be *stored* on a user of `role`: [`may_hold`]; for
+/// Managers only `manage_external_ids` (they hold the rest implicitly, but
+/// that one the subscription's primary contact grants them, R5.3); and
+/// `manage_external_ids` only while external IDs are enabled.
 pub(crate) fn storable(sub: &Subscription, settings: &Settings, role: Role, p: Permission) -> bool {
-    role != Role::Manager
+    (role != Role::Manager || p == Permission::ManageExternalIds)
         && may_hold(sub, role, p)
         && (p != Permission::ManageExternalIds || settings.security.external_ids_enabled)
 }
@@ -212,18 +213,20 @@ pub(crate) fn defaults_for(role: Role) -> BTreeSet<Permission> {
     }
 }
 
-/// The permissions `user` holds now: every applicable one for a Manager
-/// (R5.1), else what is stored and still storable.
+/// The permissions `user` holds now: for a Manager every applicable one
+/// (R5.1) but `manage_external_ids`, which it holds only when granted; for
+/// everyone else what is stored and still storable.
 pub fn effective(state: &State, user: &User) -> BTreeSet<Permission> {
     let Some(sub) = state.subscription.as_ref() else {
         return BTreeSet::new();
     };
     let external = state.settings.security.external_ids_enabled;
     if user.role == Role::Manager {
+        let granted = external && user.permissions.contains(&Permission::ManageExternalIds);
         return Permission::ALL
             .into_iter()
             .filter(|&p| may_hold(sub, Role::Manager, p))
-            .filter(|&p| p != Permission::ManageExternalIds || external)
+            .filter(|&p| p != Permission::ManageExternalIds || granted)
             .collect();
     }
     user.permissions
@@ -282,9 +285,19 @@ pub(crate) fn decide(
     baseline: &BTreeSet<Permission>,
     requested: &BTreeSet<Permission>,
 ) -> Result<BTreeSet<Permission>, Refusal> {
-    if role == Role::Manager {
-        return Ok(BTreeSet::new());
-    }
+    // Managers hold everything else implicitly: of what is asked for them,
+    // only `manage_external_ids` is stored, and decided like any grant.
+    let explicit = |s: &BTreeSet<Permission>| -> BTreeSet<Permission> {
+        s.iter()
+            .copied()
+            .filter(|&p| p == Permission::ManageExternalIds)
+            .collect()
+    };
+    let (baseline, requested) = if role == Role::Manager {
+        (&explicit(baseline), &explicit(requested))
+    } else {
+        (baseline, requested)
+    };
     let sub = acting.subscription;
     if let Some(&p) = requested.iter().find(|&&p| !may_hold(sub, role, p)) {
         return Err(not_applicable(sub, role, p));

@@ -226,7 +226,10 @@ fn r5_1_managers_hold_every_applicable_permission_and_store_none() {
     w.state.settings.security.external_ids_enabled = true;
     let m = w.state.users["m1"].clone();
     let eff = effective(&w.state, &m);
-    assert!(eff.contains(&Permission::ManageExternalIds));
+    assert!(
+        !eff.contains(&Permission::ManageExternalIds),
+        "R5.3: the primary contact grants it, to Managers too"
+    );
     assert!(eff.contains(&Permission::VmVirtualHosts), "VM is on");
     assert!(
         !eff.contains(&Permission::PcCreateUdcs),
@@ -239,6 +242,49 @@ fn r5_1_managers_hold_every_applicable_permission_and_store_none() {
         })
         .unwrap();
     assert!(u.permissions.is_empty(), "nothing stored for Managers");
+}
+
+#[test]
+fn r5_3_the_subscription_poc_grants_external_ids_to_managers_too() {
+    let mut w = World::new();
+    w.state.settings.security.external_ids_enabled = true;
+    let m2 = w.user("m2", Role::Manager, None);
+    let grant = |w: &mut World, actor: &str, who: &crate::Id| {
+        let who = who.clone();
+        w.run(actor, move |tx| {
+            users::set_permissions(
+                tx,
+                &who,
+                BTreeSet::from([Permission::ManageExternalIds, Permission::AddAssets]),
+            )
+        })
+    };
+    // Another Manager cannot; the primary contact (m1) can, to itself too.
+    assert_eq!(grant(&mut w, &m2, &m2).unwrap_err().code, Code::Forbidden);
+    let u = grant(&mut w, "m1", &m2).unwrap();
+    assert_eq!(
+        u.permissions,
+        BTreeSet::from([Permission::ManageExternalIds]),
+        "only the grant is stored; the rest a Manager holds anyway"
+    );
+    assert!(has(
+        &w.state,
+        &w.state.users[&m2].clone(),
+        Permission::ManageExternalIds
+    ));
+    grant(&mut w, "m1", &"m1".to_owned()).unwrap();
+    assert!(has(
+        &w.state,
+        &w.state.users["m1"].clone(),
+        Permission::ManageExternalIds
+    ));
+    // Turning external IDs off withdraws it from Managers as from anyone.
+    w.state.settings.security.external_ids_enabled = false;
+    assert!(!has(
+        &w.state,
+        &w.state.users[&m2].clone(),
+        Permission::ManageExternalIds
+    ));
 }
 
 #[test]
@@ -384,6 +430,9 @@ fn r5_3_holders_set_external_ids_others_do_not() {
         set(&mut w, &ua, "E-1").unwrap().external_id.as_deref(),
         Some("E-1")
     );
+    // A Manager too needs the grant (R5.3).
+    assert_eq!(set(&mut w, "m1", "E-2").unwrap_err().code, Code::Forbidden);
+    w.set_perms("m1", &[Permission::ManageExternalIds]);
     assert_eq!(
         set(&mut w, "m1", "E-2").unwrap().external_id.as_deref(),
         Some("E-2")
