@@ -775,3 +775,129 @@ fn r3_2_unit_managers_add_new_ips_up_to_the_units_limit_and_the_unit_shows_the_r
         assert!(s.is_success(), "{s} {v}");
     });
 }
+
+#[test]
+fn r8_8_r7_2_a_manager_sees_a_users_sessions_and_resets_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let sam_id = admin.create_user("sam", "scanner", None).await;
+        let sam = sign_in(&d, "sam").await;
+        let (s, me) = admin.get("/api/v1/me").await;
+        assert_eq!(s, 200);
+        let admin_id = me["id"].as_str().unwrap().to_owned();
+
+        let (s, page) = admin.get(&format!("/api/v1/users/{sam_id}/sessions")).await;
+        assert_eq!(s, 200, "{page}");
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        assert!(page.get("next_cursor").is_some(), "paged: {page}");
+        let shown = page.to_string();
+        assert!(!shown.contains("token"), "no token nor its hash: {page}");
+        // Others do not see someone else's sessions, nor reset them.
+        let (s, _) = sam.get(&format!("/api/v1/users/{admin_id}/sessions")).await;
+        assert!(s == 403 || s == 404, "{s}");
+        let (s, _) = sam
+            .post(
+                &format!("/api/v1/users/{admin_id}/reset-password"),
+                json!({}),
+            )
+            .await;
+        assert!(s == 403 || s == 404, "{s}");
+
+        // The reset ends every session of sam at once.
+        let (s, v) = admin
+            .post(&format!("/api/v1/users/{sam_id}/reset-password"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert!(v["link_expires_at"].is_string(), "{v}");
+        let (s, _) = sam.get("/api/v1/me").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "the old session is gone");
+        let (_, page) = admin.get(&format!("/api/v1/users/{sam_id}/sessions")).await;
+        assert_eq!(page["items"], json!([]), "{page}");
+        // Through a new link sam signs in again, with a new password.
+        let again = sign_in(&d, "sam").await;
+        let (s, _) = again.get("/api/v1/me").await;
+        assert_eq!(s, 200);
+    });
+}
+
+#[test]
+fn r10_2_the_email_contact_and_a_units_own_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let eu = admin.create_unit("EU").await;
+        let us = admin.create_unit("US").await;
+        admin.create_user("jane", "unit_manager", Some(&eu)).await;
+        let jane = sign_in(&d, "jane").await;
+
+        let (s, v) = admin.get("/api/v1/settings/email-contact").await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["email_contact"], Value::Null);
+        let (s, v) = admin
+            .put(
+                "/api/v1/settings/email-contact",
+                json!({"email_contact": {"name": "Security desk", "email": "not an address"},
+                       "allow_unit_manager_override": true}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "validation"),
+            "{v}"
+        );
+        let (s, v) = admin
+            .put(
+                "/api/v1/settings/email-contact",
+                json!({"email_contact": {"name": "Security desk", "email": "desk@example.com"},
+                       "allow_unit_manager_override": true}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["email_contact"]["email"], "desk@example.com");
+        // Unit Managers see it and may not change it.
+        let (s, v) = jane.get("/api/v1/settings/email-contact").await;
+        assert_eq!(
+            (s, &v["email_contact"]["name"]),
+            (StatusCode::OK, &json!("Security desk"))
+        );
+        let (s, _) = jane
+            .put(
+                "/api/v1/settings/email-contact",
+                json!({"email_contact": null, "allow_unit_manager_override": false}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+
+        // With the override allowed, jane sets EU's own, not US's.
+        let eu_contact = format!("/api/v1/business-units/{eu}/email-contact");
+        let (s, v) = jane
+            .put(
+                &eu_contact,
+                json!({"email_contact": {"name": "EU desk", "email": "eu@example.com"}}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["email_contact"]["email"], "eu@example.com");
+        let (s, _) = jane
+            .put(
+                &format!("/api/v1/business-units/{us}/email-contact"),
+                json!({"email_contact": {"name": "Mine", "email": "m@example.com"}}),
+            )
+            .await;
+        assert!(s == 403 || s == 404, "{s}");
+        // Override withdrawn: jane can no longer change it.
+        let (s, _) = admin
+            .put(
+                "/api/v1/settings/email-contact",
+                json!({"email_contact": {"name": "Security desk", "email": "desk@example.com"},
+                       "allow_unit_manager_override": false}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (s, v) = jane.put(&eu_contact, json!({"email_contact": null})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    });
+}
