@@ -544,3 +544,59 @@ fn r6_1_a_manager_renames_and_moves_an_appliance_while_no_group_would_lose_it() 
         );
     });
 }
+
+#[test]
+fn r5_5_a_units_own_remediation_policy_wins_over_the_subscriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let o = org(&admin, &d).await;
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{}", o.jane),
+                json!({"permissions": ["vm_remediation_policy"]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let jane = sign_in(&d, "jane").await;
+        let eu = format!("/api/v1/business-units/{}/remediation-policy", o.eu);
+        let (s, v) = jane.get(&eu).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v, json!({"level": "none", "policies": []}));
+
+        let (s, sub) = admin
+            .post(
+                "/api/v1/objects",
+                json!({"kind": "remediation_policy", "name": "Subscription SLA"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{sub}");
+        let (_, v) = jane.get(&eu).await;
+        assert_eq!(v["level"], "subscription", "{v}");
+        assert_eq!(v["policies"][0]["id"], id(&sub).as_str());
+
+        let (s, own) = jane
+            .post(
+                "/api/v1/objects",
+                json!({"kind": "remediation_policy", "name": "EU SLA"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{own}");
+        let (_, v) = jane.get(&eu).await;
+        assert_eq!(v["level"], "unit", "{v}");
+        let names: Vec<&str> = v["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["EU SLA"], "the unit's own win");
+        // US still gets the subscription's; jane cannot look at US.
+        let us = format!("/api/v1/business-units/{}/remediation-policy", o.us);
+        let (_, v) = admin.get(&us).await;
+        assert_eq!(v["level"], "subscription", "{v}");
+        let (s, _) = jane.get(&us).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    });
+}

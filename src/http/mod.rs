@@ -188,6 +188,7 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
             objects::delete_object
         ))
         .routes(routes!(objects::launch))
+        .routes(routes!(objects::unit_remediation_policy))
         .routes(routes!(users::deactivate_user))
         .routes(routes!(users::reactivate_user))
         .routes(routes!(users::unlock_user))

@@ -206,6 +206,38 @@ pub async fn get_object(
     Ok(Json(ObjectView::from(objects::get_object(&a, &id)?)))
 }
 
+/// The remediation policies that apply to a unit (R5.5).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicablePolicies {
+    /// `unit`: the unit's own, which win; `subscription`: the unit has none,
+    /// so the subscription's apply; `none`: neither has any.
+    #[schema(example = "unit")]
+    pub level: String,
+    /// Oldest first.
+    pub policies: Vec<ObjectView>,
+}
+
+/// Which remediation policies apply to a unit: its own, else the
+/// subscription's (R5.5). For whoever may see the unit.
+#[utoipa::path(get, path = "/api/v1/business-units/{id}/remediation-policy", tag = "objects",
+    params(("id" = String, Path, description = "business unit id")),
+    responses((status = 200, body = ApplicablePolicies),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("basic" = []), ("service" = [])))]
+pub async fn unit_remediation_policy(
+    State(app): State<App>,
+    ScopedCaller(caller, _): ScopedCaller<ObjectsScope>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApplicablePolicies>> {
+    let state = app.store.snapshot();
+    let a = acting(&state, &caller)?;
+    let (level, policies) = objects::remediation_policies_for(&a, &id)?;
+    Ok(Json(ApplicablePolicies {
+        level: level.as_str().to_owned(),
+        policies: policies.into_iter().map(ObjectView::from).collect(),
+    }))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditObjectRequest {

@@ -674,6 +674,60 @@ pub fn launch(tx: &mut Tx<'_>, id: &str) -> Result<Launch, Refusal> {
     Ok(Launch::OwnerDeactivated(marked))
 }
 
+/// Where the remediation policies that apply to a unit come from (R5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyLevel {
+    /// The unit has its own: they win.
+    Unit,
+    /// The unit has none: the subscription's (Unassigned) apply.
+    Subscription,
+    /// Neither has any.
+    None,
+}
+
+impl PolicyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyLevel::Unit => "unit",
+            PolicyLevel::Subscription => "subscription",
+            PolicyLevel::None => "none",
+        }
+    }
+}
+
+/// R5.5: the remediation policies that apply to unit `unit_id`, oldest
+/// first: the unit's own when it has any, else the subscription's. Asked by
+/// anyone who may see the unit; the service that applies policies asks the
+/// same.
+pub fn remediation_policies_for<'s>(
+    acting: &Acting<'s>,
+    unit_id: &str,
+) -> Result<(PolicyLevel, Vec<&'s OwnedObject>), Refusal> {
+    let unit = super::units::visible_unit(acting, unit_id)?;
+    let of = |place: Option<&Id>| -> Vec<&'s OwnedObject> {
+        let mut v: Vec<&OwnedObject> = acting
+            .state
+            .objects
+            .values()
+            .filter(|o| {
+                o.kind == ObjectKind::RemediationPolicy && o.business_unit.as_ref() == place
+            })
+            .collect();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        v
+    };
+    let own = of(Some(&unit.id));
+    if !own.is_empty() {
+        return Ok((PolicyLevel::Unit, own));
+    }
+    let subscription = of(None);
+    if subscription.is_empty() {
+        Ok((PolicyLevel::None, subscription))
+    } else {
+        Ok((PolicyLevel::Subscription, subscription))
+    }
+}
+
 #[cfg(test)]
 #[path = "objects_tests.rs"]
 mod tests;

@@ -452,3 +452,37 @@ fn r13_bad_names_and_targets_change_nothing() {
     assert!(r.message.contains("asset_groups"), "{}", r.message);
     assert!(f.w.state.objects.is_empty());
 }
+
+#[test]
+fn r5_5_a_units_own_remediation_policies_win_over_the_subscriptions() {
+    let mut w = World::new();
+    let eu = w.unit("EU");
+    let us = w.unit("US");
+    let jane = w.user("jane", Role::UnitManager, Some(&eu));
+    let ursula = w.user("ursula", Role::UnitManager, Some(&us));
+    // No policy anywhere yet.
+    let (level, list) = remediation_policies_for(&w.acting("m1"), &eu).unwrap();
+    assert_eq!((level, list.len()), (PolicyLevel::None, 0));
+
+    let sub = w.object(ObjectKind::RemediationPolicy, "m1", &[]);
+    let eu_first = w.object(ObjectKind::RemediationPolicy, &jane, &[]);
+    let eu_second = w.object(ObjectKind::RemediationPolicy, &jane, &[]);
+    // Registered first, but dated later (as the service that made it said).
+    w.with_object(&eu_first, |o| o.created_at = Timestamp::from_unix_micros(9));
+    w.object(ObjectKind::SearchList, &ursula, &[]);
+
+    let (level, list) = remediation_policies_for(&w.acting(&jane), &eu).unwrap();
+    assert_eq!(level, PolicyLevel::Unit);
+    let ids: Vec<&str> = list.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, [eu_second.as_str(), eu_first.as_str()], "oldest first");
+    // US has none of its own: the subscription's apply.
+    let (level, list) = remediation_policies_for(&w.acting(&ursula), &us).unwrap();
+    assert_eq!(level, PolicyLevel::Subscription);
+    assert_eq!(
+        list.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        [sub.as_str()]
+    );
+    // A unit out of sight is not found.
+    let err = remediation_policies_for(&w.acting(&ursula), &eu).unwrap_err();
+    assert_eq!(err.code, Code::NotFound);
+}
