@@ -44,6 +44,7 @@ pub const BODIES: &[&str] = &[
     "assets_add",
     "assets_remove",
     "appliance_create",
+    "appliance_patch",
     "unit_assets",
     "asset_group_create",
     "asset_group_patch",
@@ -284,6 +285,23 @@ fn run(kind: usize, body: &[u8], state: &mut State, actor: Actor) -> Result<(), 
             let a = command(state, actor, |tx| {
                 assets::create_appliance(tx, "new".into(), new)
             })?;
+            let _ = http_assets::ApplianceView::new(&a);
+        }
+        "appliance_patch" => {
+            let req: http_assets::AppliancePatchRequest = parse(body)?;
+            let patch = assets::AppliancePatch {
+                name: req.name,
+                business_unit: req.business_unit,
+            };
+            let new = assets::NewAppliance {
+                name: "dc1".into(),
+                kind: crate::domain::ApplianceKind::Physical,
+                business_unit: Some(UNIT.into()),
+            };
+            command(state, actor_of(state, MANAGER), |tx| {
+                assets::create_appliance(tx, "a1".into(), new)
+            })?;
+            let a = command(state, actor, |tx| assets::edit_appliance(tx, "a1", patch))?;
             let _ = http_assets::ApplianceView::new(&a);
         }
         "unit_assets" => {
