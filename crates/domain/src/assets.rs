@@ -541,6 +541,28 @@ pub fn list_appliances<'s>(acting: &Acting<'s>) -> Vec<&'s ScannerAppliance> {
         .collect()
 }
 
+/// The appliance `id` if the actor may change or remove it (`doing`, for
+/// the message): one it sees, of a kind it manages, and (unless a Manager)
+/// of its own unit.
+fn appliance_to_manage<'s>(
+    acting: &Acting<'s>,
+    id: &str,
+    doing: &str,
+) -> Result<&'s ScannerAppliance, Refusal> {
+    let a = list_appliances(acting)
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| refuse(Code::NotFound, format!("no scanner appliance {id}")))?;
+    may_manage_kind(acting, a.kind)?;
+    if !acting.is_manager() && a.business_unit.as_ref() != acting.unit() {
+        return Err(refuse(
+            Code::Forbidden,
+            format!("you {doing} appliances of your own business unit only"),
+        ));
+    }
+    Ok(a)
+}
+
 /// `PATCH /api/v1/scanner-appliances/{id}`: a new name, or (Managers) a new
 /// place. `business_unit: Some(None)` makes it a subscription appliance.
 #[derive(Debug, Clone, Default)]
@@ -560,17 +582,7 @@ pub fn edit_appliance(
 ) -> Result<ScannerAppliance, Refusal> {
     let (after, changes) = {
         let acting = Acting::from_tx(tx)?;
-        let before = list_appliances(&acting)
-            .into_iter()
-            .find(|a| a.id == id)
-            .ok_or_else(|| refuse(Code::NotFound, format!("no scanner appliance {id}")))?;
-        may_manage_kind(&acting, before.kind)?;
-        if !acting.is_manager() && before.business_unit.as_ref() != acting.unit() {
-            return Err(refuse(
-                Code::Forbidden,
-                "you change appliances of your own business unit only",
-            ));
-        }
+        let before = appliance_to_manage(&acting, id, "change")?;
         let mut after = before.clone();
         let mut changes = Vec::new();
         if let Some(name) = &patch.name {
@@ -651,18 +663,7 @@ pub fn edit_appliance(
 pub fn delete_appliance(tx: &mut Tx<'_>, id: &str) -> Result<ScannerAppliance, Refusal> {
     let appliance = {
         let acting = Acting::from_tx(tx)?;
-        let a = list_appliances(&acting)
-            .into_iter()
-            .find(|a| a.id == id)
-            .ok_or_else(|| refuse(Code::NotFound, format!("no scanner appliance {id}")))?;
-        may_manage_kind(&acting, a.kind)?;
-        if !acting.is_manager() && a.business_unit.as_ref() != acting.unit() {
-            return Err(refuse(
-                Code::Forbidden,
-                "you remove appliances of your own business unit only",
-            ));
-        }
-        a.clone()
+        appliance_to_manage(&acting, id, "remove")?.clone()
     };
     tx.remove_appliance(&appliance.id);
     let units: Vec<(Id, UnitAssets)> = tx
