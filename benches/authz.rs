@@ -110,6 +110,7 @@ fn world() -> State {
                 external_id: None,
                 created_at: Timestamp::from_unix_micros(1),
                 last_login_at: None,
+                notification_opt_outs: Default::default(),
             },
         );
     }

@@ -38,6 +38,7 @@ fn user(id: &str, role: Role, unit: Option<&str>) -> User {
         external_id: None,
         created_at: Timestamp::from_unix_micros(1),
         last_login_at: None,
+        notification_opt_outs: Default::default(),
     }
 }
 

@@ -82,6 +82,7 @@ fn user(i: usize) -> User {
         external_id: None,
         created_at: Timestamp::from_unix_micros(1_700_000_000_000_000),
         last_login_at: None,
+        notification_opt_outs: Default::default(),
     }
 }
 

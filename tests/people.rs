@@ -901,3 +901,280 @@ fn r10_2_the_email_contact_and_a_units_own_over_https() {
         assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     });
 }
+
+/// The spooled emails addressed to `address`.
+fn mails_to(d: &Daemon, address: &str) -> usize {
+    std::fs::read_dir(d.data_dir.join("outbox-spool"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter(|eml| {
+                    eml.lines()
+                        .any(|l| l.starts_with("To:") && l.contains(address))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits up to 20 s for `address` to have `n` spooled emails.
+async fn await_mails(d: &Daemon, address: &str, n: usize) {
+    for _ in 0..200 {
+        if mails_to(d, address) >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{address} has {} emails, not {n}", mails_to(d, address));
+}
+
+#[test]
+fn r12_1_notification_options_hold_back_only_the_kinds_a_user_opted_out_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let rita_id = admin.create_user("rita", "reader", None).await;
+        let (s, cody) = admin
+            .post(
+                "/api/v1/users",
+                json!({"login": "cody", "email": "cody@example.com", "first_name": "Cody",
+                       "last_name": "Test", "role": "contact"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{cody}");
+        let cody_id = cody["id"].as_str().unwrap().to_owned();
+        let rita = sign_in(&d, "rita").await;
+
+        // Every kind is wanted until opted out of.
+        let (s, v) = rita.get("/api/v1/me/notification-options").await;
+        assert_eq!(s, 200, "{v}");
+        let kinds = v.as_object().unwrap();
+        assert_eq!(kinds.len(), 7, "{v}");
+        assert!(kinds.values().all(|w| *w == json!(true)), "{v}");
+
+        let (s, v) = rita
+            .put(
+                "/api/v1/me/notification-options",
+                json!({"scan_summary": false}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (&v["scan_summary"], &v["vulnerabilities"]),
+            (&json!(false), &json!(true))
+        );
+        // Account Info shows the choice.
+        let (_, info) = rita.get("/api/v1/account-info").await;
+        assert_eq!(
+            info["notification_options"]["scan_summary"], false,
+            "{info}"
+        );
+        // A misspelt kind is refused and changes nothing.
+        let (s, v) = rita
+            .put(
+                "/api/v1/me/notification-options",
+                json!({"scan_sumary": false}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["detail"].as_str().unwrap().contains("scan_sumary"), "{v}");
+        let (_, v) = rita.get("/api/v1/me/notification-options").await;
+        assert_eq!(v["scan_summary"], false, "{v}");
+
+        // A Contact cannot sign in: a Manager sets its options; a Reader
+        // sets no one else's.
+        let path = format!("/api/v1/users/{cody_id}/notification-options");
+        let (s, _) = rita.put(&path, json!({"vulnerabilities": false})).await;
+        assert!(s == 403 || s == 404, "{s}");
+        let (s, v) = admin.put(&path, json!({"vulnerabilities": false})).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(admin.get(&path).await.1["vulnerabilities"], false);
+
+        let send = |kind: Option<&str>| {
+            let mut note = json!({"to_users": [rita_id, cody_id], "subject": "s", "body": "b"});
+            if let Some(k) = kind {
+                note["kind"] = json!(k);
+            }
+            note
+        };
+        let (s, v) = admin
+            .post("/api/v1/notifications", send(Some("scan_summary")))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        assert_eq!(v["queued"], json!([cody_id]), "{v}");
+        assert_eq!(
+            v["skipped"],
+            json!([{"user": rita_id, "reason": "opted out of scan_summary notifications"}])
+        );
+        // No kind named is a vulnerability notification.
+        let (s, v) = admin.post("/api/v1/notifications", send(None)).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        assert_eq!(v["queued"], json!([rita_id]), "{v}");
+        let (s, v) = admin
+            .post("/api/v1/notifications", send(Some("gossip")))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+
+        // Credential emails go whatever the options say: rita wants nothing,
+        // and the reset still reaches her.
+        let none: serde_json::Map<String, Value> =
+            kinds.keys().map(|k| (k.clone(), json!(false))).collect();
+        let (s, v) = rita
+            .put("/api/v1/me/notification-options", Value::Object(none))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        await_mails(&d, "rita@example.com", 2).await; // registration, vulnerabilities
+        let before = mails_to(&d, "rita@example.com");
+        let (s, v) = admin
+            .post(
+                &format!("/api/v1/users/{rita_id}/reset-password"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        await_mails(&d, "rita@example.com", before + 1).await;
+    });
+}
+
+#[test]
+fn r8_6_a_manager_lets_an_api_only_password_never_expire_until_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let robot_id = admin.create_user("robot", "reader", None).await;
+        let (s, v) = admin
+            .patch(
+                &format!("/api/v1/users/{robot_id}"),
+                json!({"access": "api_only"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let never = json!({"password_never_expires": true});
+        let path = format!("/api/v1/users/{robot_id}");
+        // Not before the operator turns the feature on.
+        let (s, v) = admin.patch(&path, never.clone()).await;
+        assert_eq!((s.as_u16(), code(&v)), (422, "feature_unavailable"), "{v}");
+        let out = d.ctl(&["features", "enable", "api_password_never_expires"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let (_, v) = admin.get(&path).await;
+        assert_eq!(
+            v["password_never_expires"], false,
+            "the feature alone sets nothing"
+        );
+        // Only for API-only accounts, and only by a Manager.
+        let ui_id = admin.create_user("una", "reader", None).await;
+        let (s, v) = admin
+            .patch(&format!("/api/v1/users/{ui_id}"), never.clone())
+            .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "validation"),
+            "{v}"
+        );
+        let robot_pw = activation_password(&d, "robot").await;
+        let robot = sign_in_with(&d, "robot", &robot_pw).await;
+        let (s, _) = robot.patch(&path, never.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+
+        let (s, v) = admin.patch(&path, never.clone()).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["password_never_expires"], true, "{v}");
+        // The next password change ends it.
+        let (_, mut security) = admin.get("/api/v1/settings/security").await;
+        security["user_defined_passwords"] = json!(true);
+        let (s, v) = admin.put("/api/v1/settings/security", security).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = robot
+            .put(
+                "/api/v1/me/password",
+                json!({"current": robot_pw, "new": "Rotated-Secret-77"}),
+            )
+            .await;
+        assert!(s.is_success(), "{s} {v}");
+        let (_, v) = admin.get(&path).await;
+        assert_eq!(
+            v["password_never_expires"], false,
+            "a new password ends it: {v}"
+        );
+    });
+}
+
+#[test]
+fn r8_5_r7_1_with_user_defined_passwords_a_new_user_chooses_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        let (_, mut security) = admin.get("/api/v1/settings/security").await;
+        security["user_defined_passwords"] = json!(true);
+        security["min_password_length"] = json!(12);
+        let (s, v) = admin.put("/api/v1/settings/security", security).await;
+        assert_eq!(s, 200, "{v}");
+        admin.create_user("ula", "scanner", None).await;
+
+        let out = d.ctl(&["--json", "users", "activation-link", "ula"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let link = v["link"]
+            .as_str()
+            .unwrap()
+            .replace("127.0.0.1", "localhost")
+            .replace("/ui/activation/", "/api/v1/activation/");
+        let c = d.client();
+        // The link names the login and generates nothing.
+        let v: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
+        assert_eq!(
+            (&v["login"], &v["password"]),
+            (&json!("ula"), &Value::Null),
+            "{v}"
+        );
+        // Too short for the policy: refused, and the link still works.
+        let r = c
+            .post(&link)
+            .json(&json!({"password": "Short-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(code(&v), "password_policy", "{v}");
+        let chosen = "Chosen-By-Ula-2026";
+        let r = c
+            .post(&link)
+            .json(&json!({"password": chosen}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        // Once only.
+        let r = c
+            .post(&link)
+            .json(&json!({"password": "Another-Choice-2026"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::GONE);
+        let ula = sign_in_with(&d, "ula", chosen).await;
+        let (_, me) = ula.get("/api/v1/me").await;
+        assert_eq!(me["status"], "active", "the first login activates: {me}");
+        // The user changes it later, with its current password.
+        let (s, v) = ula
+            .put(
+                "/api/v1/me/password",
+                json!({"current": "wrong-password-1", "new": "Next-Choice-2026!"}),
+            )
+            .await;
+        assert!(s == 401 || s == 403, "{s} {v}");
+        let (s, v) = ula
+            .put(
+                "/api/v1/me/password",
+                json!({"current": chosen, "new": "Next-Choice-2026!"}),
+            )
+            .await;
+        assert!(s.is_success(), "{s} {v}");
+        sign_in_with(&d, "ula", "Next-Choice-2026!").await;
+    });
+}

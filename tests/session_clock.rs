@@ -207,7 +207,7 @@ async fn r8_5_expired_password_opens_only_the_change_endpoint() {
 }
 
 #[tokio::test]
-async fn r8_6_api_only_accounts_never_expire_with_the_feature() {
+async fn r8_6_an_api_only_account_a_manager_chose_never_expires_with_the_feature() {
     let h = harness().await;
     let hasher = {
         let mut c = Config::default().auth;
@@ -222,52 +222,76 @@ async fn r8_6_api_only_accounts_never_expire_with_the_feature() {
             let mut s = tx.state().settings.clone();
             s.security.password_expiration_days = 30;
             tx.put_settings(s);
-            tx.put_user(User {
-                id: "u2".into(),
-                login: "robot".into(),
-                email: "robot@localhost".into(),
-                first_name: String::new(),
-                last_name: String::new(),
-                role: Role::Reader,
-                business_unit: None,
-                status: UserStatus::Active,
-                asset_groups: vec![],
-                permissions: Default::default(),
-                access: Access::ApiOnly,
-                external_id: None,
-                created_at: now,
-                last_login_at: None,
-            });
-            tx.put_credentials(
-                &"u2".to_string(),
-                Credentials {
-                    password_hash: Some(hash),
-                    password_changed_at: Some(now),
-                    ..Credentials::default()
-                },
-            );
-            Ok(())
-        })
-        .await
-        .unwrap();
-    h.clock.advance(Duration::from_secs(31 * 86400));
-    let basic = "Basic cm9ib3Q6QXBpLXNlY3JldC0x"; // robot:Api-secret-1
-    let (s, p) = h
-        .call("GET", "/api/v1/me/sessions", Some(basic), None)
-        .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "expired without the feature");
-    assert_eq!(p["code"], "password_change_required");
-    h.store
-        .write(Actor::operator(), |tx| {
+            for (id, login) in [("u2", "robot"), ("u3", "robot2")] {
+                tx.put_user(User {
+                    id: id.into(),
+                    login: login.into(),
+                    email: format!("{login}@localhost"),
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    role: Role::Reader,
+                    business_unit: None,
+                    status: UserStatus::Active,
+                    asset_groups: vec![],
+                    permissions: Default::default(),
+                    access: Access::ApiOnly,
+                    external_id: None,
+                    created_at: now,
+                    last_login_at: None,
+                    notification_opt_outs: Default::default(),
+                });
+                tx.put_credentials(
+                    &id.to_string(),
+                    Credentials {
+                        password_hash: Some(hash.clone()),
+                        password_changed_at: Some(now),
+                        ..Credentials::default()
+                    },
+                );
+            }
             subscription::set_feature(tx, Feature::ApiPasswordNeverExpires, true)
         })
         .await
         .unwrap();
+    // A Manager chooses the account (before its own password expires too).
+    let admin = h.token().await;
+    let (s, v) = h
+        .call(
+            "PATCH",
+            "/api/v1/users/u2",
+            Some(&admin),
+            Some(json!({"password_never_expires": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let feature = |on: bool| {
+        h.store.write(Actor::operator(), move |tx| {
+            subscription::set_feature(tx, Feature::ApiPasswordNeverExpires, on)
+        })
+    };
+    feature(false).await.unwrap();
+    h.clock.advance(Duration::from_secs(31 * 86400));
+    let robot = "Basic cm9ib3Q6QXBpLXNlY3JldC0x"; // robot:Api-secret-1
+    let robot2 = "Basic cm9ib3QyOkFwaS1zZWNyZXQtMQ=="; // robot2:Api-secret-1
+    let (s, p) = h
+        .call("GET", "/api/v1/me/sessions", Some(robot), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "expired without the feature");
+    assert_eq!(p["code"], "password_change_required");
+    feature(true).await.unwrap();
     assert_eq!(
-        h.call("GET", "/api/v1/me/sessions", Some(basic), None)
+        h.call("GET", "/api/v1/me/sessions", Some(robot), None)
             .await
             .0,
         StatusCode::OK
+    );
+    // The account no Manager chose still expires.
+    let (s, p) = h
+        .call("GET", "/api/v1/me/sessions", Some(robot2), None)
+        .await;
+    assert_eq!(
+        (s, &p["code"]),
+        (StatusCode::FORBIDDEN, &json!("password_change_required"))
     );
 }
 

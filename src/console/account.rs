@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::pages::{Chrome, api_error};
+use super::pages::{Chrome, Fields, api_error};
 use super::session::{CsrfForm, Viewer};
 use crate::domain::access::Acting;
-use crate::domain::settings;
+use crate::domain::{NotificationKind, notification_options, settings};
 use crate::http::App;
 use crate::http::session::{end_other_sessions, sessions_of};
 
@@ -87,6 +87,9 @@ pub async fn sign_out_others(
 #[template(path = "console/account_info.html")]
 struct InfoPage {
     chrome: Chrome,
+    csrf: String,
+    /// After "Save notification options".
+    saved: bool,
     info: settings::AccountInfo,
     role: &'static str,
     modules: String,
@@ -94,7 +97,16 @@ struct InfoPage {
     permissions: String,
 }
 
-pub async fn info(State(app): State<App>, viewer: Viewer) -> Response {
+#[derive(Deserialize, Default)]
+pub struct Saved {
+    saved: Option<u8>,
+}
+
+pub async fn info(
+    State(app): State<App>,
+    viewer: Viewer,
+    axum::extract::Query(q): axum::extract::Query<Saved>,
+) -> Response {
     let state = app.store.snapshot();
     let acting = match Acting::of(&state, &viewer.user().id) {
         Ok(a) => a,
@@ -103,6 +115,8 @@ pub async fn info(State(app): State<App>, viewer: Viewer) -> Response {
     let info = settings::account_info(&acting);
     let page = InfoPage {
         chrome: viewer.chrome("Account Info"),
+        csrf: viewer.csrf.clone(),
+        saved: q.saved.is_some(),
         role: info.role.title(),
         modules: info
             .modules
@@ -125,4 +139,33 @@ pub async fn info(State(app): State<App>, viewer: Viewer) -> Response {
         info,
     };
     super::render(StatusCode::OK, &page)
+}
+
+/// `POST /ui/account/info/notifications`: the boxes left ticked are the
+/// kinds wanted (`PUT /api/v1/me/notification-options`).
+pub async fn save_notifications(
+    State(app): State<App>,
+    viewer: Viewer,
+    body: axum::body::Bytes,
+) -> Response {
+    let f = Fields::parse(&body);
+    if let Err(refused) = viewer.check_csrf(&f.one("csrf")) {
+        return *refused;
+    }
+    let wanted = f.all("wanted");
+    let opt_outs = NotificationKind::ALL
+        .into_iter()
+        .filter(|k| !wanted.iter().any(|w| w == k.as_str()))
+        .collect();
+    let id = viewer.user().id.clone();
+    let saved = app
+        .store
+        .write(viewer.caller.actor(), move |tx| {
+            notification_options::set_options(tx, &id, opt_outs)
+        })
+        .await;
+    match saved {
+        Ok(_) => Redirect::to("/ui/account/info?saved=1").into_response(),
+        Err(e) => api_error(&viewer, e.into()),
+    }
 }

@@ -17,7 +17,7 @@ use super::session::{CsrfForm, Viewer};
 use super::users::{Choice, ids_of_logins, logins_of};
 use crate::domain::access::Acting;
 use crate::domain::groups::{self, DistributionPatch, NewDistribution};
-use crate::domain::{DistributionGroup, State as Snapshot};
+use crate::domain::{Code, DistributionGroup, NotificationKind, Refusal, State as Snapshot};
 use crate::http::App;
 use crate::http::problem::ApiError;
 use crate::notify::{NotificationRequest, send_notification};
@@ -357,6 +357,8 @@ struct NotificationPage {
     csrf: String,
     to_users: String,
     groups: Vec<Choice>,
+    /// The kinds of notification (R12.1), the one being sent selected.
+    kinds: Vec<Choice>,
     subject: String,
     body: String,
     error: FieldError,
@@ -394,11 +396,21 @@ fn notification_page(
         })
         .unwrap_or_default();
     let typed = |name: &str| f.map(|f| f.one(name)).unwrap_or_default();
+    let kind = typed("kind");
+    let kinds = NotificationKind::ALL
+        .into_iter()
+        .map(|k| Choice {
+            selected: k.as_str() == kind,
+            value: k.as_str().to_owned(),
+            label: k.title().to_owned(),
+        })
+        .collect();
     let page = NotificationPage {
         chrome: viewer.chrome("Send Notification"),
         csrf: viewer.csrf.clone(),
         to_users: typed("to_users"),
         groups,
+        kinds,
         subject: typed("subject"),
         body: typed("body"),
         error,
@@ -431,9 +443,16 @@ pub async fn send(State(app): State<App>, viewer: Viewer, body: Bytes) -> Respon
             .map_err(ApiError::from)
             .and_then(|a| ids_of_logins(&a, &f.one("to_users"), "to_users"))
     };
-    let sent = match to_users {
-        Ok(to_users) => {
+    let kind = match f.one("kind").as_str() {
+        "" => Ok(NotificationKind::default()),
+        k => k
+            .parse::<NotificationKind>()
+            .map_err(|e| ApiError::from(Refusal::new(Code::Validation, format!("kind: {e}")))),
+    };
+    let sent = match to_users.and_then(|users| Ok((users, kind?))) {
+        Ok((to_users, kind)) => {
             let request = NotificationRequest {
+                kind,
                 to_users,
                 to_distribution_groups: f.all("to_distribution_groups"),
                 subject: f.one("subject"),

@@ -123,6 +123,10 @@ pub fn router() -> Router<App> {
             post(account::sign_out_others),
         )
         .route("/ui/account/info", get(account::info))
+        .route(
+            "/ui/account/info/notifications",
+            post(account::save_notifications),
+        )
         .route("/ui/account/profile", get(profile::page))
         .route("/ui/account/profile/details", post(profile::save_details))
         .route("/ui/account/profile/password", post(profile::save_password))

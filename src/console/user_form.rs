@@ -24,7 +24,7 @@ use crate::http::problem::ApiError;
 use crate::http::users::StatusChange;
 
 /// The input names of the form, which are the API's field names.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "login",
     "email",
     "first_name",
@@ -35,6 +35,7 @@ const FIELDS: [&str; 10] = [
     "external_id",
     "asset_groups",
     "permissions",
+    "password_never_expires",
 ];
 
 /// The form as typed, so a refused form is shown again as it was.
@@ -52,6 +53,9 @@ pub struct UserForm {
     pub external_id: Option<String>,
     pub asset_groups: BTreeSet<String>,
     pub permissions: BTreeSet<String>,
+    /// R8.6, `None` when the form has no such box (not a Manager's page
+    /// of an existing user, or the feature is off).
+    pub password_never_expires: Option<bool>,
 }
 
 fn access_str(a: Access) -> &'static str {
@@ -104,10 +108,14 @@ impl UserForm {
             external_id: f.has("external_id").then(|| f.one("external_id")),
             asset_groups: f.all("asset_groups").into_iter().collect(),
             permissions: f.all("permissions").into_iter().collect(),
+            // An unticked box sends nothing: a hidden input says it was there.
+            password_never_expires: f
+                .has("password_never_expires_shown")
+                .then(|| f.has("password_never_expires")),
         }
     }
 
-    fn of(v: &UserView, external_ids: bool) -> UserForm {
+    fn of(v: &UserView, external_ids: bool, never_expires_box: bool) -> UserForm {
         UserForm {
             login: v.login.clone(),
             email: v.email.clone().unwrap_or_default(),
@@ -123,6 +131,7 @@ impl UserForm {
                 .iter()
                 .map(|p| p.as_str().to_owned())
                 .collect(),
+            password_never_expires: never_expires_box.then_some(v.password_never_expires),
         }
     }
 
@@ -191,6 +200,7 @@ impl UserForm {
             permissions,
             access: Some(parse_access(&self.access)?),
             external_id: self.external_id(),
+            password_never_expires: self.password_never_expires,
         })
     }
 }
@@ -540,7 +550,16 @@ pub fn show_existing(
 
 /// The form for `v` as it is now.
 pub fn current_form(acting: &Acting<'_>, v: &UserView) -> UserForm {
-    UserForm::of(v, external_ids_on(acting))
+    UserForm::of(v, external_ids_on(acting), never_expires_box(acting))
+}
+
+/// R8.6: Managers see "Password never expires" while the operator's
+/// feature is on; the domain still decides for which accounts.
+fn never_expires_box(acting: &Acting<'_>) -> bool {
+    acting.is_manager()
+        && acting
+            .subscription
+            .has(crate::domain::Feature::ApiPasswordNeverExpires)
 }
 
 /// `POST /ui/users/{id}`: `PATCH /api/v1/users/{id}` with the form.

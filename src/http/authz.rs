@@ -217,6 +217,7 @@ mod tests {
             external_id: None,
             created_at: Timestamp::from_unix_micros(0),
             last_login_at: None,
+            notification_opt_outs: Default::default(),
         }
     }
 

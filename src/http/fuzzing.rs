@@ -56,6 +56,7 @@ pub const BODIES: &[&str] = &[
     "object_patch",
     "user_move",
     "user_delete",
+    "notification_options",
 ];
 
 /// Ids of the records in the starting state, for a fuzzer's dictionary.
@@ -249,9 +250,17 @@ fn run(kind: usize, body: &[u8], state: &mut State, actor: Actor) -> Result<(), 
                 )
             })?;
         }
+        "notification_options" => {
+            let req: super::notification_options::NotificationOptions = parse(body)?;
+            let opt_outs = req.opt_outs();
+            command(state, actor, |tx| {
+                crate::domain::notification_options::set_options(tx, SCANNER, opt_outs)
+            })?;
+        }
         "notification" => {
             let req: notifications::NotificationBody = parse(body)?;
             let request = crate::notify::NotificationRequest {
+                kind: req.kind,
                 to_users: req.to_users,
                 to_distribution_groups: req.to_distribution_groups,
                 subject: req.subject,

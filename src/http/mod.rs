@@ -18,6 +18,7 @@ pub mod local;
 #[doc(hidden)]
 pub mod fuzzing;
 mod groups;
+pub(crate) mod notification_options;
 mod notifications;
 mod objects;
 mod ops;
@@ -164,6 +165,14 @@ pub fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::me))
         .routes(routes!(session::change_password))
         .routes(routes!(session::set_secret_questions))
+        .routes(routes!(
+            notification_options::get_own,
+            notification_options::put_own
+        ))
+        .routes(routes!(
+            notification_options::get_user,
+            notification_options::put_user
+        ))
         .routes(routes!(session::my_sessions))
         .routes(routes!(session::sign_out_others))
         .routes(routes!(session::user_sessions))

@@ -12,11 +12,17 @@ use super::App;
 use super::extract::ApiJson;
 use super::problem::{ApiResult, Problem};
 use super::services::{NotifyScope, ScopedCaller};
+use crate::domain::NotificationKind;
 use crate::notify::{NotificationRequest, send_notification};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationBody {
+    /// What it is about (R12.1): users who opted out of this kind are
+    /// skipped. `vulnerabilities` when left out.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "scan_complete")]
+    pub(crate) kind: NotificationKind,
     /// User ids (Contacts included; deactivated users are skipped).
     #[serde(default)]
     pub(crate) to_users: Vec<String>,
@@ -67,6 +73,7 @@ pub async fn send(
     ApiJson(req): ApiJson<NotificationBody>,
 ) -> ApiResult<(StatusCode, Json<NotificationQueued>)> {
     let request = NotificationRequest {
+        kind: req.kind,
         to_users: req.to_users,
         to_distribution_groups: req.to_distribution_groups,
         subject: req.subject,

@@ -642,6 +642,8 @@ pub struct AccountInfoView {
     permissions: Vec<String>,
     /// The user's own scans and maps in the registry (R9).
     scans_and_maps: WorkSummaryView,
+    /// Which kinds of notification the user wants (R12.1).
+    notification_options: super::notification_options::NotificationOptions,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -724,5 +726,8 @@ pub async fn account_info(
                 })
                 .collect(),
         },
+        notification_options: super::notification_options::NotificationOptions::from_options(
+            &info.notification_options,
+        ),
     }))
 }

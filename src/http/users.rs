@@ -214,6 +214,9 @@ pub struct EditUser {
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<String>)]
     pub(crate) external_id: Option<Option<String>>,
+    /// R8.6: a Manager lets an API-only account's password never expire
+    /// (feature `api_password_never_expires`); the next password change ends it.
+    pub(crate) password_never_expires: Option<bool>,
 }
 
 impl From<EditUser> for UserPatch {
@@ -228,6 +231,7 @@ impl From<EditUser> for UserPatch {
             permissions: req.permissions,
             access: req.access,
             external_id: req.external_id,
+            password_never_expires: req.password_never_expires,
         }
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{Session, State, User, contacts, directory, permissions};
+use crate::domain::{Session, State, User, contacts, credentials, directory, permissions};
 
 /// A user as docs/api.md lists its fields, as the caller may see it (R10.1).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
@@ -28,6 +28,8 @@ pub struct UserView {
     #[schema(example = "ui_and_api")]
     pub access: String,
     pub external_id: Option<String>,
+    /// R8.6: this API-only account's password never expires, until it changes.
+    pub password_never_expires: bool,
     /// `POC` (subscription), `POC_BU` (its unit) or `null` (R4.1).
     pub primary_contact: Option<String>,
     pub created_at: String,
@@ -60,6 +62,7 @@ impl UserView {
             permissions: permissions::effective(state, user),
             access: user.access,
             external_id: user.external_id.clone(),
+            password_never_expires: credentials::password_never_expires(state, user),
             primary_contact: contacts::label(state, user),
             created_at: user.created_at,
             last_login_at: user.last_login_at,
@@ -88,6 +91,7 @@ impl From<directory::UserView> for UserView {
                 .collect(),
             access: snake(&v.access),
             external_id: v.external_id,
+            password_never_expires: v.password_never_expires,
             primary_contact: v.primary_contact.map(|l| l.as_str().to_owned()),
             created_at: v.created_at.to_rfc3339(),
             last_login_at: v.last_login_at.map(|t| t.to_rfc3339()),

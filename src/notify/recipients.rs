@@ -21,6 +21,10 @@
 //! - One email per address (case-insensitively), whether it comes through
 //!   `to_users`, several groups, or a group's plain addresses; a user wins
 //!   over a plain address, so the email greets and follows the user.
+//! - Each notification has a kind (`vulnerabilities` when the sender names
+//!   none); a user who opted out of it is skipped with the reason
+//!   (`domain::notification_options`), and a group's plain copy of that
+//!   user's address is not sent either.
 //! - A plain address has no unit, so its email names the subscription's
 //!   Email Contact (R10.2), as an Unassigned user's does
 //!   (`templates::address_contact`).
@@ -28,9 +32,9 @@
 use std::collections::{BTreeSet, HashSet};
 
 use crate::domain::access::Acting;
-use crate::domain::groups;
 use crate::domain::notice::{MailTo, Notice, NoticeKind};
-use crate::domain::{Code, Feature, Id, Refusal, Role, Tx, User, UserStatus};
+use crate::domain::{Code, Feature, Id, NotificationKind, Refusal, Role, Tx, User, UserStatus};
+use crate::domain::{groups, notification_options};
 
 /// Users named in one request, at most.
 pub const MAX_RECIPIENTS: usize = 1000;
@@ -48,6 +52,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotificationRequest {
+    /// Users who opted out of this kind get nothing (R12.1).
+    pub kind: NotificationKind,
     pub to_users: Vec<Id>,
     pub to_distribution_groups: Vec<Id>,
     pub subject: String,
@@ -110,6 +116,7 @@ const SAME_ADDRESS: &str = "its address already gets this email";
 /// unknown or hidden from the sender.
 pub fn resolve_recipients<'s>(
     acting: &Acting<'s>,
+    kind: NotificationKind,
     to_users: &[Id],
     to_distribution_groups: &[Id],
 ) -> Result<Resolved<'s>, Refusal> {
@@ -184,9 +191,13 @@ pub fn resolve_recipients<'s>(
     let mut skipped = Vec::new();
     for u in users {
         let reason = if u.status == UserStatus::Deactivated {
-            Some(DEACTIVATED)
+            Some(DEACTIVATED.to_owned())
         } else if !addresses.insert(u.email.to_lowercase()) {
-            Some(SAME_ADDRESS)
+            Some(SAME_ADDRESS.to_owned())
+        } else if !notification_options::wants(u, kind) {
+            // Its address stays taken: a group's plain copy of it is no
+            // way around the user's choice.
+            Some(format!("opted out of {} notifications", kind.as_str()))
         } else {
             None
         };
@@ -194,7 +205,7 @@ pub fn resolve_recipients<'s>(
             Some(r) => skipped.push(Skipped {
                 user: Some(u.id.clone()),
                 address: None,
-                reason: r.into(),
+                reason: r,
             }),
             None => targets.push(Target::User(u)),
         }
@@ -269,7 +280,12 @@ pub fn send_notification(
             ));
         }
         check_content(&req.subject, &req.body)?;
-        let resolved = resolve_recipients(&acting, &req.to_users, &req.to_distribution_groups)?;
+        let resolved = resolve_recipients(
+            &acting,
+            req.kind,
+            &req.to_users,
+            &req.to_distribution_groups,
+        )?;
         let n = resolved.targets.len();
         if n == 0 {
             return Err(invalid(
@@ -346,7 +362,11 @@ pub fn send_notification(
     if !group_names.is_empty() {
         details.push_str(&format!("; distribution groups: {}", shown(&group_names)));
     }
-    details.push_str(&format!("; {} skipped", outcome.skipped.len()));
+    details.push_str(&format!(
+        "; kind {}; {} skipped",
+        req.kind.as_str(),
+        outcome.skipped.len()
+    ));
     tx.log(
         "notification.send",
         format!("notification {shown_subject:?}"),
@@ -435,6 +455,7 @@ mod tests {
         let r = send_notification(
             &mut tx,
             NotificationRequest {
+                kind: NotificationKind::ScanComplete,
                 to_users: to.iter().map(|t| t.to_string()).collect(),
                 to_distribution_groups: groups.iter().map(|t| t.to_string()).collect(),
                 subject: "Scan finished".into(),
@@ -630,6 +651,37 @@ mod tests {
         assert_eq!(entries, 0);
     }
 
+    /// R12.1: a user who opted out of the kind (here `scan_complete`) gets
+    /// nothing, whether named, reached through a group, or by its address
+    /// among a group's plain addresses; other kinds still reach it.
+    #[test]
+    fn r12_1_opted_out_users_are_skipped_however_they_are_named() {
+        let mut s = world();
+        if let Some(u) = s.users.get_mut("c1") {
+            u.notification_opt_outs
+                .insert(NotificationKind::ScanComplete);
+        }
+        group(&mut s, "g1", &["c1", "sc"], &["c1@example.org"]);
+        let (r, notices, _) = send_to(&mut s, "m1", &["c1"], &["g1"]);
+        let out = r.unwrap();
+        assert_eq!(recipients(&notices), ["user sc"]);
+        assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
+        assert_eq!(out.skipped[0].user.as_deref(), Some("c1"));
+        assert_eq!(
+            out.skipped[0].reason,
+            "opted out of scan_complete notifications"
+        );
+        let acting = Acting::of(&s, "m1").unwrap();
+        let other = resolve_recipients(
+            &acting,
+            NotificationKind::Vulnerabilities,
+            &["c1".into()],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(other.targets.len(), 1, "another kind still reaches it");
+    }
+
     #[test]
     fn r10_1_a_group_reaches_only_members_the_sender_may_see() {
         let mut s = world();
@@ -669,12 +721,16 @@ mod tests {
         let mut s = world();
         let acting = Acting::of(&s, "m1").unwrap();
         assert_eq!(
-            resolve_recipients(&acting, &[], &[]).unwrap_err().code,
+            resolve_recipients(&acting, NotificationKind::default(), &[], &[])
+                .unwrap_err()
+                .code,
             Code::Validation
         );
         let many: Vec<Id> = (0..=MAX_GROUPS).map(|i| format!("g{i}")).collect();
         assert_eq!(
-            resolve_recipients(&acting, &[], &many).unwrap_err().code,
+            resolve_recipients(&acting, NotificationKind::default(), &[], &many)
+                .unwrap_err()
+                .code,
             Code::Validation
         );
         assert!(check_content("a\r\nBcc: x", "b").is_err());

@@ -28,6 +28,7 @@ fn user(id: &str, first: &str, last: &str, role: Role, unit: Option<&str>) -> Us
         external_id: None,
         created_at: Timestamp::from_unix_micros(0),
         last_login_at: None,
+        notification_opt_outs: Default::default(),
     }
 }
 

@@ -8,11 +8,11 @@
 use redb::{Database, ReadableTable, WriteTransaction};
 
 use super::codec;
-use super::records::{KEY_SCHEMA, KEY_SETTINGS, META, USERS};
-use crate::domain::{Permission, Role, Settings, User};
+use super::records::{CREDENTIALS, KEY_SCHEMA, KEY_SETTINGS, KEY_SUBSCRIPTION, META, USERS};
+use crate::domain::{Access, Credentials, Feature, Permission, Role, Settings, Subscription, User};
 
 /// The schema this build writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 
 /// A step from `from` to `from + 1`.
 pub struct Step {
@@ -21,10 +21,63 @@ pub struct Step {
 }
 
 /// Steps of this build, oldest first. Version 1 is the first layout.
-pub const STEPS: &[Step] = &[Step {
-    from: 1,
-    run: managers_keep_external_ids,
-}];
+pub const STEPS: &[Step] = &[
+    Step {
+        from: 1,
+        run: managers_keep_external_ids,
+    },
+    Step {
+        from: 2,
+        run: api_passwords_keep_never_expiring,
+    },
+];
+
+/// 2 → 3: with feature `api_password_never_expires` every API-only
+/// account's password never expired; from 3 a Manager says so account by
+/// account, and a password change ends it (R8.6). So that no integration
+/// is locked out by the upgrade, every API-only account of a subscription
+/// with the feature keeps a password that never expires until it changes.
+fn api_passwords_keep_never_expiring(txn: &WriteTransaction) -> Result<(), String> {
+    let subscription: Subscription = {
+        let meta = txn.open_table(META).map_err(|e| e.to_string())?;
+        let v = meta.get(KEY_SUBSCRIPTION).map_err(|e| e.to_string())?;
+        match v {
+            Some(v) => codec::decode(v.value()).map_err(|e| format!("meta/subscription: {e}"))?,
+            None => return Ok(()),
+        }
+    };
+    if !subscription.has(Feature::ApiPasswordNeverExpires) {
+        return Ok(());
+    }
+    let api_only: Vec<String> = {
+        let users = txn.open_table(USERS).map_err(|e| e.to_string())?;
+        let mut ids = Vec::new();
+        for row in users.iter().map_err(|e| e.to_string())? {
+            let (k, v) = row.map_err(|e| e.to_string())?;
+            let user: User =
+                codec::decode(v.value()).map_err(|e| format!("users/{}: {e}", k.value()))?;
+            if user.access == Access::ApiOnly {
+                ids.push(k.value().to_owned());
+            }
+        }
+        ids
+    };
+    let mut credentials = txn.open_table(CREDENTIALS).map_err(|e| e.to_string())?;
+    for id in api_only {
+        let found: Option<Credentials> = credentials
+            .get(id.as_str())
+            .map_err(|e| e.to_string())?
+            .map(|v| codec::decode(v.value()))
+            .transpose()
+            .map_err(|e| format!("credentials/{id}: {e}"))?;
+        let Some(mut creds) = found else { continue };
+        creds.password_never_expires = true;
+        credentials
+            .insert(id.as_str(), codec::encode(&creds).as_slice())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
 
 /// 1 → 2: Managers held `manage_external_ids` implicitly while external IDs
 /// were on; from 2 the subscription's primary contact grants it (R5.3). So
@@ -223,6 +276,87 @@ mod tests {
                 enabled
             );
             assert!(state.users["r1"].permissions.is_empty());
+            store.close();
+            drop((state, store));
+            let db = Database::open(dir.path().join("bailiwick.redb")).unwrap();
+            assert_eq!(version(&db), CURRENT);
+        }
+    }
+
+    /// R8.6, schema 2 → 3: with the feature on, every API-only account
+    /// keeps a password that never expires, now as its own flag; other
+    /// accounts, and every account without the feature, do not gain it.
+    #[test]
+    fn schema_2_api_only_passwords_keep_never_expiring() {
+        use std::sync::Arc;
+
+        use crate::clock::SystemClock;
+        use crate::domain::{Actor, Credentials, Feature, credentials};
+        use crate::store::{Options, Store};
+
+        for enabled in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = Options {
+                create: true,
+                ..Options::default()
+            };
+            let store = Store::open(dir.path(), &opts, Arc::new(SystemClock)).unwrap();
+            store
+                .write_blocking(Actor::operator(), move |tx| {
+                    crate::domain::bootstrap::initialise(
+                        tx,
+                        &crate::domain::bootstrap::Bootstrap::default_subscription("boss"),
+                        "m1".into(),
+                    )?;
+                    if enabled {
+                        let mut sub = tx.state().subscription.clone().unwrap();
+                        sub.features.insert(Feature::ApiPasswordNeverExpires);
+                        tx.put_subscription(sub);
+                    }
+                    let mut settings = tx.state().settings.clone();
+                    settings.security.password_expiration_days = 1;
+                    tx.put_settings(settings);
+                    let mut robot = tx.state().users["m1"].clone();
+                    robot.id = "r1".into();
+                    robot.login = "robot".into();
+                    robot.role = Role::Reader;
+                    robot.access = Access::ApiOnly;
+                    tx.put_user(robot);
+                    tx.put_credentials(
+                        &"r1".to_owned(),
+                        Credentials {
+                            password_hash: Some("$argon2id$x".into()),
+                            password_changed_at: Some(crate::domain::Timestamp::from_unix_micros(
+                                1,
+                            )),
+                            ..Credentials::default()
+                        },
+                    );
+                    Ok(())
+                })
+                .unwrap();
+            store.close();
+            drop(store);
+            // As a build of schema 2 left it.
+            let db = Database::open(dir.path().join("bailiwick.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            write_version(&txn, 2).unwrap();
+            txn.commit().unwrap();
+            drop(db);
+
+            let store =
+                Store::open(dir.path(), &Options::default(), Arc::new(SystemClock)).unwrap();
+            let state = store.snapshot();
+            assert_eq!(
+                state.credentials["r1"].password_never_expires, enabled,
+                "enabled: {enabled}"
+            );
+            let now = crate::domain::Timestamp::from_unix_micros(i64::MAX / 2);
+            assert_eq!(
+                credentials::password_expired(&state, &state.users["r1"], now),
+                !enabled
+            );
+            assert!(!state.credentials["m1"].password_never_expires);
             store.close();
             drop((state, store));
             let db = Database::open(dir.path().join("bailiwick.redb")).unwrap();

@@ -800,6 +800,20 @@ def test_r12_1_assets_then_a_distribution_group_and_a_notification_that_reaches_
     assert sorted(a.split("<")[-1].rstrip(">") for a in sent) == [
         "noc@example.net", "sam@example.com"], sent
 
+    # A kind sam opted out of reaches the group's address only (R12.1).
+    st, v = api(d, "PUT", f"/api/v1/users/{sam['id']}/notification-options", token,
+                {"scan_complete": False})
+    assert st == 200, v
+    page.goto(d.url("/ui/notifications/new"))
+    page.get_by_label("Ops").check()
+    page.get_by_label("Kind").select_option(label="Scan complete")
+    page.get_by_label("Subject").fill("Scan done")
+    page.get_by_label("Message").fill("Results are in.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Queued: 1 email.")
+    expect(page.get_by_role("listitem").filter(has_text="opted out of scan_complete")).to_contain_text("Sam")
+    check_page(page, "notification-kind")
+
 
 def test_r10_2_r4_2_r3_2_the_setup_pages_and_a_units_own_email_contact(daemon, contexts):
     """Users > Setup: Email Contact (a bad address beside "Email"), Primary
@@ -900,3 +914,48 @@ def test_r10_3_account_info_lists_appliances_and_the_latest_scans(daemon, contex
     expect(rows.nth(1)).to_contain_text("Scheduled scan")
     expect(rows.nth(2)).to_contain_text("Monday scan")
     check_page(boss, "account-info-scans")
+
+    # Notification Options (R12.1): every kind wanted until a box is cleared.
+    expect(boss.get_by_label("Map complete")).to_be_checked()
+    boss.get_by_label("Map complete").uncheck()
+    boss.get_by_role("button", name="Save notification options").click()
+    expect(boss.get_by_role("status")).to_have_text("Notification options saved.")
+    expect(boss.get_by_label("Map complete")).not_to_be_checked()
+    expect(boss.get_by_label("Scan complete")).to_be_checked()
+    check_page(boss, "account-info-notifications")
+    st, v = api(d, "GET", "/api/v1/me/notification-options", token)
+    assert st == 200 and v["map_complete"] is False and v["scan_complete"] is True, v
+
+
+def test_r8_6_a_manager_ticks_password_never_expires_on_an_api_only_account(daemon, contexts):
+    """With the operator's feature on, a Manager's user page has "Password
+    never expires"; ticked for a console account it is refused beside the
+    box, for an API-only account it holds (R8.6)."""
+    d = daemon(init={"login": "boss", "password": "Tall-Trees-42", "email": "boss@example.com"})
+    token = manager_token(d)
+    st, bot = api(d, "POST", "/api/v1/users", token,
+                  {"login": "bot", "email": "bot@example.com", "first_name": "Build",
+                   "last_name": "Bot", "role": "scanner"})
+    assert st == 201, bot
+    page = contexts(d.origin).page
+    sign_in(page, d, "boss", "Tall-Trees-42")
+    page.goto(d.url(f"/ui/users/{bot['id']}"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Build Bot")
+    expect(page.get_by_label("Password never expires")).to_have_count(0)
+    d.ctl("features", "enable", "api_password_never_expires")
+    page.reload()
+    box = page.get_by_label("Password never expires")
+    expect(box).not_to_be_checked()
+    box.check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#password_never_expires-error")).to_contain_text("API-only")
+    st, v = api(d, "GET", f"/api/v1/users/{bot['id']}", token)
+    assert v["password_never_expires"] is False, v
+    check_page(page, "user-never-expires-refused")
+    page.get_by_label("Access").select_option(label="API only")
+    page.get_by_label("Password never expires").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Password never expires")).to_be_checked()
+    st, v = api(d, "GET", f"/api/v1/users/{bot['id']}", token)
+    assert v["password_never_expires"] is True and v["access"] == "api_only", v
+    check_page(page, "user-never-expires")

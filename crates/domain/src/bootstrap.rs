@@ -89,6 +89,7 @@ pub fn initialise_with(
         external_id: None,
         created_at: now,
         last_login_at: None,
+        notification_opt_outs: Default::default(),
     });
     match credential {
         FirstCredential::Password { hash } => tx.put_credentials(

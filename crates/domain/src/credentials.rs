@@ -161,21 +161,35 @@ pub fn password_expired(state: &State, user: &User, now: Timestamp) -> bool {
     if days == 0 {
         return false;
     }
-    let api_never = state
-        .subscription
-        .as_ref()
-        .is_some_and(|s| s.has(Feature::ApiPasswordNeverExpires));
-    if api_never && user.access == super::Access::ApiOnly {
+    let Some(creds) = state.credentials.get(&user.id) else {
+        return false;
+    };
+    if never_expires(state, user, creds) {
         return false;
     }
-    let Some(changed) = state
-        .credentials
-        .get(&user.id)
-        .and_then(|c| c.password_changed_at)
-    else {
+    let Some(changed) = creds.password_changed_at else {
         return false;
     };
     now >= changed.saturating_add(std::time::Duration::from_secs(u64::from(days) * 86400))
+}
+
+/// R8.6, as a user view shows it: the flag is set and counts.
+pub fn password_never_expires(state: &State, user: &User) -> bool {
+    state
+        .credentials
+        .get(&user.id)
+        .is_some_and(|c| never_expires(state, user, c))
+}
+
+/// R8.6: the flag counts only while the feature is on and the account is
+/// API-only; a Manager set it, and the next password change cleared it.
+fn never_expires(state: &State, user: &User, creds: &Credentials) -> bool {
+    creds.password_never_expires
+        && user.access == super::Access::ApiOnly
+        && state
+            .subscription
+            .as_ref()
+            .is_some_and(|s| s.has(Feature::ApiPasswordNeverExpires))
 }
 
 /// Counts a failed attempt for a known user (R8.2) against the counter of
@@ -515,6 +529,7 @@ pub fn complete_activation(
 fn set_password_from_link(tx: &mut Tx<'_>, mut link: ActivationLink, user: &User, hash: String) {
     let mut creds = creds_of(tx, &user.id);
     creds.password_hash = Some(hash);
+    creds.password_never_expires = false;
     creds.password_changed_at = Some(tx.now());
     clear_locks(&mut creds);
     tx.put_credentials(&user.id, creds);
@@ -592,6 +607,7 @@ pub fn reset_password(
     }
     issue_link(tx, &target, link_hash, expires_at);
     creds.password_hash = None;
+    creds.password_never_expires = false;
     creds.password_changed_at = None;
     clear_locks(&mut creds);
     tx.put_credentials(target_id, creds);
@@ -699,6 +715,7 @@ pub fn change_password(
     super::password::check(new, tx.state().settings.security.min_password_length)?;
     let mut creds = creds_of(tx, user_id);
     creds.password_hash = Some(new_hash);
+    creds.password_never_expires = false;
     creds.password_changed_at = Some(tx.now());
     tx.put_credentials(user_id, creds);
     let ended = tx.end_sessions_of(user_id, keep_session);
@@ -772,6 +789,7 @@ pub fn self_reset(
         return Err(Refusal::new(Code::Unauthenticated, Denied::Locked.as_str()));
     }
     creds.password_hash = Some(hash);
+    creds.password_never_expires = false;
     creds.password_changed_at = Some(tx.now());
     creds.failed_attempts = 0;
     creds.failed_unfamiliar = 0;

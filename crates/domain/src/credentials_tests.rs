@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::testkit::World;
-use crate::{Activity, Actor, Permission};
+use crate::{Access, Activity, Actor, Permission};
 
 const DAY: u64 = 86_400_000_000;
 
@@ -449,4 +449,76 @@ fn control_characters_in_logins_are_escaped_not_dropped() {
     assert_eq!(shown("bo\0ss"), "bo\\u{0}ss");
     assert_eq!(shown("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
     assert_eq!(shown("plain"), "plain");
+}
+
+/// R8.6: a Manager lets one API-only account's password never expire once
+/// the operator turned the feature on; other accounts still expire, and
+/// the next password change, or a move away from API-only, ends it.
+#[test]
+fn r8_6_a_manager_lets_one_api_only_password_never_expire_until_it_changes() {
+    let mut b = Bench::new();
+    let m = b.w.user("m", Role::Manager, None);
+    let um = b.w.user("um", Role::UnitManager, None);
+    let robot = b.user("robot");
+    let other = b.user("other");
+    for id in [&robot, &other] {
+        let mut u = b.w.state.users[id].clone();
+        u.access = Access::ApiOnly;
+        b.w.state.users.insert(id.clone(), u);
+        b.w.state
+            .credentials
+            .get_mut(id)
+            .unwrap()
+            .password_changed_at = Some(Timestamp::from_unix_micros(1));
+    }
+    b.w.state.settings.security.password_expiration_days = 30;
+    let later = Timestamp::from_unix_micros(1 + 31 * DAY as i64);
+    let expired = |b: &Bench, id: &Id| password_expired(&b.w.state, &b.w.state.users[id], later);
+    let set = |never: bool| crate::users::UserPatch {
+        password_never_expires: Some(never),
+        ..Default::default()
+    };
+
+    // Without the feature, nobody may set it.
+    let refused =
+        b.w.run(&m, |tx| crate::users::edit_user(tx, &robot, set(true)));
+    assert_eq!(refused.unwrap_err().code, Code::FeatureUnavailable);
+    b.w.feature(Feature::ApiPasswordNeverExpires);
+    // The feature alone changes nothing: each account is a Manager's choice.
+    assert!(expired(&b, &robot) && expired(&b, &other));
+    let refused =
+        b.w.run(&um, |tx| crate::users::edit_user(tx, &robot, set(true)));
+    assert_eq!(refused.unwrap_err().code, Code::Forbidden);
+    let ui = b.user("ui");
+    let refused =
+        b.w.run(&m, |tx| crate::users::edit_user(tx, &ui, set(true)));
+    assert_eq!(refused.unwrap_err().code, Code::Validation);
+
+    let (out, log) =
+        b.w.run_logged(&m, |tx| crate::users::edit_user(tx, &robot, set(true)));
+    out.unwrap();
+    assert_eq!(log[0].details, "password never expires: yes");
+    assert!(!expired(&b, &robot), "the flagged account does not expire");
+    assert!(expired(&b, &other), "the other API-only account still does");
+    assert!(password_never_expires(&b.w.state, &b.w.state.users[&robot]));
+
+    // A password change ends it.
+    b.w.state.settings.security.user_defined_passwords = true;
+    let r = robot.clone();
+    let (out, _, _) = b.at(&robot, "10.0.0.1", |tx| {
+        change_password(tx, &r, "Another-pass-1", "$argon2id$y".into(), None)
+    });
+    out.unwrap();
+    assert!(!b.w.state.credentials[&robot].password_never_expires);
+
+    // So does giving the account console access.
+    b.w.run(&m, |tx| crate::users::edit_user(tx, &robot, set(true)))
+        .unwrap();
+    let to_ui = crate::users::UserPatch {
+        access: Some(Access::UiAndApi),
+        ..Default::default()
+    };
+    b.w.run(&m, |tx| crate::users::edit_user(tx, &robot, to_ui))
+        .unwrap();
+    assert!(!b.w.state.credentials[&robot].password_never_expires);
 }

@@ -41,6 +41,8 @@ pub struct UserView {
     pub permissions: BTreeSet<Permission>,
     pub access: Access,
     pub external_id: Option<String>,
+    /// R8.6: the password of this API-only account never expires.
+    pub password_never_expires: bool,
     pub primary_contact: Option<PocLabel>,
     pub created_at: Timestamp,
     pub last_login_at: Option<Timestamp>,
@@ -73,6 +75,7 @@ pub fn view(acting: &Acting<'_>, user: &User) -> Option<UserView> {
         permissions: permissions::effective(state, user),
         access: user.access,
         external_id: user.external_id.clone().filter(|_| full),
+        password_never_expires: super::credentials::password_never_expires(state, user),
         primary_contact: contacts::label(state, user),
         created_at: user.created_at,
         last_login_at: user.last_login_at,

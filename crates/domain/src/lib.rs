@@ -30,6 +30,7 @@ mod lifecycle_props;
 mod model;
 pub mod moving;
 pub mod notice;
+pub mod notification_options;
 pub mod objects;
 pub mod password;
 pub mod permissions;

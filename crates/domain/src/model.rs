@@ -275,6 +275,84 @@ pub struct User {
     pub external_id: Option<String>,
     pub created_at: Timestamp,
     pub last_login_at: Option<Timestamp>,
+    /// Kinds of notification the user does not want (R12.1; the seed's
+    /// Notification Options). Every kind is wanted until opted out of, so a
+    /// user stored before options existed loses no email.
+    pub notification_opt_outs: BTreeSet<NotificationKind>,
+}
+
+/// The kinds of notification other services send on a user's behalf
+/// (`POST /api/v1/notifications`), which a user may opt out of one by one.
+/// Registration, credential, lock and account-change emails have no kind:
+/// they go "regardless of the notification setting".
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// New vulnerabilities in the KnowledgeBase; a request that names no
+    /// kind is this one, the seed's "vulnerability notifications".
+    #[default]
+    Vulnerabilities,
+    ScanComplete,
+    ScanSummary,
+    MapComplete,
+    ReportComplete,
+    AssetGroupChanges,
+    ExcludedHosts,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 7] = [
+        NotificationKind::Vulnerabilities,
+        NotificationKind::ScanComplete,
+        NotificationKind::ScanSummary,
+        NotificationKind::MapComplete,
+        NotificationKind::ReportComplete,
+        NotificationKind::AssetGroupChanges,
+        NotificationKind::ExcludedHosts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Vulnerabilities => "vulnerabilities",
+            NotificationKind::ScanComplete => "scan_complete",
+            NotificationKind::ScanSummary => "scan_summary",
+            NotificationKind::MapComplete => "map_complete",
+            NotificationKind::ReportComplete => "report_complete",
+            NotificationKind::AssetGroupChanges => "asset_group_changes",
+            NotificationKind::ExcludedHosts => "excluded_hosts",
+        }
+    }
+
+    /// As a person reads it, in the console.
+    pub fn title(self) -> &'static str {
+        match self {
+            NotificationKind::Vulnerabilities => "New vulnerabilities",
+            NotificationKind::ScanComplete => "Scan complete",
+            NotificationKind::ScanSummary => "Scan summary",
+            NotificationKind::MapComplete => "Map complete",
+            NotificationKind::ReportComplete => "Report complete",
+            NotificationKind::AssetGroupChanges => "Asset group changes",
+            NotificationKind::ExcludedHosts => "Excluded hosts",
+        }
+    }
+}
+
+impl std::str::FromStr for NotificationKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        NotificationKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = NotificationKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "unknown notification kind {s:?}; kinds are {}",
+                    known.join(", ")
+                )
+            })
+    }
 }
 
 /// Secrets and counters of a user, kept apart so that user listings never
@@ -305,6 +383,10 @@ pub struct Credentials {
     /// When the email address last changed (R7.2: no reset link to an
     /// address younger than a day unless a Manager or the operator asks).
     pub email_changed_at: Option<Timestamp>,
+    /// R8.6: a Manager said this API-only account's password never expires
+    /// (with feature `api_password_never_expires`); the next password
+    /// change ends it.
+    pub password_never_expires: bool,
 }
 
 /// How many familiar addresses a user keeps; the oldest goes first.

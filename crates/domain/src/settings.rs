@@ -374,6 +374,8 @@ pub struct AccountInfo {
     pub permissions: Vec<Permission>,
     /// The user's own scans and maps from the registry (R9).
     pub work: WorkSummary,
+    /// Which kinds of notification the user wants (R12.1).
+    pub notification_options: Vec<super::notification_options::NotificationOption>,
 }
 
 /// An appliance as account info names it.
@@ -467,6 +469,7 @@ pub fn account_info(acting: &Acting<'_>) -> AccountInfo {
         },
         permissions: acting.user.permissions.iter().copied().collect(),
         work: work_of(acting.state, acting.id()),
+        notification_options: super::notification_options::options_of(acting.user),
     }
 }
 

@@ -146,6 +146,7 @@ impl World {
             external_id: None,
             created_at: Timestamp::from_unix_micros(2),
             last_login_at: None,
+            notification_opt_outs: Default::default(),
         });
         id
     }

@@ -75,6 +75,9 @@ pub struct UserPatch {
     pub access: Option<Access>,
     /// `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
+    /// R8.6: Managers only, API-only accounts only, feature
+    /// `api_password_never_expires` on to set it.
+    pub password_never_expires: Option<bool>,
 }
 
 /// How activity entries name a user.
@@ -228,6 +231,7 @@ fn decide_create(
         external_id,
         created_at: now,
         last_login_at: None,
+        notification_opt_outs: Default::default(),
     };
     check_admin_email(acting, &user)?;
     if user.external_id.is_some() {
@@ -239,13 +243,36 @@ fn decide_create(
 /// Edits a user (R2, R3.3, R4.4, R5). Action `user.update`, or
 /// `permissions.update` when only permissions changed.
 pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Refusal> {
-    let (before, after, details) = {
+    let asked_never_expires = patch.password_never_expires;
+    let (before, after, mut details, never_expires) = {
         let acting = Acting::from_tx(tx)?;
         let (before, after) = decide_edit(&acting, id, patch)?;
         let details = describe_edit(acting.state, &before, &after);
-        (before, after, details)
+        let never_expires = decide_never_expires(&acting, &after, asked_never_expires)?;
+        (before, after, details, never_expires)
     };
     tx.put_user(after.clone());
+    if let Some(never) = never_expires {
+        let mut creds = tx
+            .state()
+            .credentials
+            .get(&after.id)
+            .cloned()
+            .unwrap_or_default();
+        if creds.password_never_expires != never {
+            creds.password_never_expires = never;
+            tx.put_credentials(&after.id, creds);
+            let said = format!(
+                "password never expires: {}",
+                if never { "yes" } else { "no" }
+            );
+            if details == "no change" {
+                details = said;
+            } else {
+                details = format!("{details}; {said}");
+            }
+        }
+    }
     if after.email != before.email {
         // The old address hears of it, and a new one must settle before a
         // reset link goes there (R7.2).
@@ -303,6 +330,43 @@ pub fn set_permissions(
             ..UserPatch::default()
         },
     )
+}
+
+/// What the R8.6 flag becomes after an edit, `None` for unchanged: set
+/// or cleared as asked, and cleared by a move away from API-only access,
+/// where it would mean nothing and should not come back by surprise.
+fn decide_never_expires(
+    acting: &Acting<'_>,
+    after: &User,
+    asked: Option<bool>,
+) -> Result<Option<bool>, Refusal> {
+    let Some(never) = asked else {
+        return Ok((after.access != Access::ApiOnly).then_some(false));
+    };
+    if !acting.is_manager() {
+        return Err(refuse(
+            Code::Forbidden,
+            "password_never_expires: only a Manager sets it",
+        ));
+    }
+    if never {
+        if !acting
+            .subscription
+            .has(super::Feature::ApiPasswordNeverExpires)
+        {
+            return Err(refuse(
+                Code::FeatureUnavailable,
+                "password_never_expires: the subscription lacks feature api_password_never_expires; the operator turns it on",
+            ));
+        }
+        if after.access != Access::ApiOnly {
+            return Err(refuse(
+                Code::Validation,
+                "password_never_expires: only an API-only account's password may never expire; set access to api_only too",
+            ));
+        }
+    }
+    Ok(Some(never))
 }
 
 fn decide_edit(acting: &Acting<'_>, id: &str, patch: UserPatch) -> Result<(User, User), Refusal> {
