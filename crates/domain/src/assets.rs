@@ -277,7 +277,6 @@ pub fn add_assets(
         Some(u) => format!("subscription and {}", unit_name(tx.state(), Some(u))),
         None => "subscription".into(),
     };
-    super::objects::revalidate_tickets(tx);
     tx.log("assets.add", place, describe(&ips, &domains, Some(new_ips)));
     Ok(Added {
         new_ips,
@@ -368,7 +367,6 @@ pub fn remove_assets(
     for g in groups {
         tx.put_asset_group(g);
     }
-    super::objects::revalidate_tickets(tx);
     tx.log(
         "assets.remove",
         "subscription",
@@ -406,7 +404,6 @@ pub fn set_unit_assets(tx: &mut Tx<'_>, unit: &str, assets: AssetSet) -> Result<
         .unwrap_or_default();
     ua.assets = assets.clone();
     tx.put_unit_assets(&unit, ua);
-    super::objects::revalidate_tickets(tx);
     let name = unit_name(tx.state(), Some(&unit));
     tx.log(
         "unit.assets",
@@ -520,7 +517,6 @@ pub fn create_appliance(
     };
     tx.put_appliance(appliance.clone());
     let place = unit_name(tx.state(), appliance.business_unit.as_ref());
-    super::objects::revalidate_tickets(tx);
     tx.log(
         "appliance.create",
         format!("scanner appliance {} ({})", appliance.name, appliance.id),
@@ -645,7 +641,6 @@ pub fn edit_appliance(
         (after, changes)
     };
     tx.put_appliance(after.clone());
-    super::objects::revalidate_tickets(tx);
     tx.log(
         "appliance.update",
         format!("scanner appliance {} ({})", after.name, after.id),
@@ -694,7 +689,6 @@ pub fn delete_appliance(tx: &mut Tx<'_>, id: &str) -> Result<ScannerAppliance, R
     for g in groups {
         tx.put_asset_group(g);
     }
-    super::objects::revalidate_tickets(tx);
     tx.log(
         "appliance.delete",
         format!("scanner appliance {} ({})", appliance.name, appliance.id),

@@ -107,12 +107,7 @@ fn target(g: &AssetGroup) -> String {
 
 fn clean_title(t: &str) -> Result<String, Refusal> {
     let t = t.trim();
-    if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
-        return Err(refuse(
-            Code::Validation,
-            "title: give 1 to 100 printable characters",
-        ));
-    }
+    super::validate::text("title", t, 100)?;
     if t.eq_ignore_ascii_case(ALL_TITLE) {
         return Err(refuse(
             Code::Validation,
@@ -287,7 +282,6 @@ pub fn create_group(tx: &mut Tx<'_>, id: Id, new: NewGroup) -> Result<AssetGroup
         g
     };
     tx.put_asset_group(group.clone());
-    super::objects::revalidate_tickets(tx);
     let units: Vec<String> = group
         .business_units
         .iter()
@@ -387,7 +381,6 @@ pub fn edit_group(tx: &mut Tx<'_>, id: &str, patch: GroupPatch) -> Result<AssetG
     } else {
         d.join("; ")
     };
-    super::objects::revalidate_tickets(tx);
     tx.log("asset_group.update", target(&after), details);
     Ok(after)
 }
@@ -416,7 +409,6 @@ pub fn delete_group(tx: &mut Tx<'_>, id: &str) -> Result<AssetGroup, Refusal> {
     for u in holders {
         tx.put_user(u);
     }
-    super::objects::revalidate_tickets(tx);
     tx.log(
         "asset_group.delete",
         target(&group),
@@ -489,12 +481,7 @@ fn check_distribution(
     before: Option<&DistributionGroup>,
 ) -> Result<(), Refusal> {
     let name = g.name.as_str();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(refuse(
-            Code::Validation,
-            "name: give 1 to 100 printable characters",
-        ));
-    }
+    super::validate::text("name", name, 100)?;
     if g.members.len() > 10_000 || g.emails.len() > 10_000 {
         return Err(refuse(
             Code::Validation,

@@ -55,10 +55,17 @@ pub use tx::{Activity, Actor, Key, Tx};
 
 /// What follows from any accepted command, whichever made it: run once by the
 /// store after each command that succeeded, in the same transaction, so no
-/// command has to remember it. Today: a unit without a primary contact adopts
-/// its first active Unit Manager (R4.2, [`contacts::adopt_unit_contacts`]).
+/// command has to remember it:
+/// - a unit without a primary contact adopts its first active Unit Manager
+///   (R4.2, [`contacts::adopt_unit_contacts`]);
+/// - when a user's reach may have changed, every remediation ticket is
+///   valid again or no longer, by its assignee's reach now (R6.4,
+///   [`objects::revalidate_tickets`]).
 pub fn settle(tx: &mut Tx<'_>) {
     contacts::adopt_unit_contacts(tx);
+    if tx.reach_changed() {
+        objects::revalidate_tickets(tx);
+    }
 }
 
 /// A refusal, with a stable code (docs/api.md) and a sentence for a person.

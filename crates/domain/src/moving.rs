@@ -377,6 +377,8 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
         tx.put_object(o);
     }
     // Linked, copied and moved groups change the "All" of both units too.
+    // `settle` would revalidate after the command anyway; called here, the
+    // tickets it changes join the move's outcomes, and `settle` finds none.
     for t in revalidate_tickets(tx) {
         let fate = if t.valid {
             Fate::Revalidated

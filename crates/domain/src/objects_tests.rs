@@ -486,3 +486,48 @@ fn r5_5_a_units_own_remediation_policies_win_over_the_subscriptions() {
     let err = remediation_policies_for(&w.acting(&ursula), &eu).unwrap_err();
     assert_eq!(err.code, Code::NotFound);
 }
+
+/// R9.2: whatever changes the assignee's reach settles its tickets once,
+/// after the command (`crate::settle`): taking sam's group away invalidates
+/// the ticket, giving it back revalidates it; a write of sam's record that
+/// leaves its reach alone (a login's time) walks no ticket.
+#[test]
+fn r9_2_a_change_of_reach_settles_tickets_after_any_command() {
+    let mut f = fixture();
+    let mut n = new(ObjectKind::RemediationTicket, "CVE on 10.1.0.9");
+    n.ips = ips(&["10.1.0.9"]);
+    n.assignee = Some(Assignee::User(f.sam.clone()));
+    let t = create(&mut f.w, "m1", n).unwrap();
+    assert!(t.valid);
+    let groups = |g: Vec<Id>| crate::users::UserPatch {
+        asset_groups: Some(g),
+        ..Default::default()
+    };
+    let sam = f.sam.clone();
+    let (out, log) =
+        f.w.run_logged("m1", |tx| crate::users::edit_user(tx, &sam, groups(vec![])));
+    out.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["user.update", "ticket.invalidate"]);
+    assert!(!f.w.state.objects[&t.id].valid);
+    let back = vec![f.eu_nets.clone()];
+    let (_, log) =
+        f.w.run_logged("m1", |tx| crate::users::edit_user(tx, &sam, groups(back)));
+    assert_eq!(log.last().unwrap().action, "ticket.revalidate");
+    assert!(f.w.state.objects[&t.id].valid);
+
+    let mut state = f.w.state.clone();
+    let mut tx = Tx::new(
+        &mut state,
+        Timestamp::from_unix_micros(99),
+        crate::Actor::operator(),
+    );
+    let mut again = tx.state().users[&f.sam].clone();
+    again.last_login_at = Some(Timestamp::from_unix_micros(99));
+    tx.put_user(again);
+    assert!(!tx.reach_changed(), "a login's time is no change of reach");
+    let mut moved = tx.state().users[&f.sam].clone();
+    moved.asset_groups.clear();
+    tx.put_user(moved);
+    assert!(tx.reach_changed());
+}

@@ -96,6 +96,10 @@ pub struct Tx<'a> {
     mail: Vec<super::notice::MailChange>,
     now: Timestamp,
     actor: Actor,
+    /// Something a user's reach (R6.4) is made of changed: a user's role,
+    /// unit or asset groups, a group, a unit, or assets. Read by
+    /// [`crate::settle`] to revalidate tickets once, after the command.
+    reach_changed: bool,
 }
 
 impl<'a> Tx<'a> {
@@ -108,6 +112,7 @@ impl<'a> Tx<'a> {
             mail: Vec::new(),
             now,
             actor,
+            reach_changed: false,
         }
     }
 
@@ -140,7 +145,15 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_user(&mut self, user: User) {
-        if let Some(old) = self.state.users.get(&user.id)
+        let old = self.state.users.get(&user.id);
+        // A login's last_login_at is no change of reach: most writes of a
+        // user record are not, and revalidating walks every ticket.
+        self.reach_changed |= old.is_none_or(|old| {
+            old.role != user.role
+                || old.business_unit != user.business_unit
+                || old.asset_groups != user.asset_groups
+        });
+        if let Some(old) = old
             && !old.login.eq_ignore_ascii_case(&user.login)
         {
             self.state.logins.remove(&old.login.to_lowercase());
@@ -187,6 +200,7 @@ impl<'a> Tx<'a> {
 
     /// Removes a user with its credentials, sessions and activation links.
     pub fn remove_user(&mut self, id: &Id) {
+        self.reach_changed = true;
         self.remove_links_of(id);
         if let Some(old) = self.state.users.remove(id) {
             self.state.logins.remove(&old.login.to_lowercase());
@@ -199,11 +213,13 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_unit(&mut self, unit: BusinessUnit) {
+        self.reach_changed = true;
         self.touched.push(Key::Unit(unit.id.clone()));
         self.state.units.insert(unit.id.clone(), unit);
     }
 
     pub(crate) fn remove_unit(&mut self, id: &Id) {
+        self.reach_changed = true;
         self.state.units.remove(id);
         self.touched.push(Key::Unit(id.clone()));
     }
@@ -244,12 +260,14 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_assets(&mut self, assets: AssetSet) {
+        self.reach_changed = true;
         self.state.assets = assets;
         self.touched.push(Key::Assets);
     }
 
     /// Stores a unit's assets; an empty record is removed.
     pub fn put_unit_assets(&mut self, unit: &Id, a: UnitAssets) {
+        self.reach_changed = true;
         if a == UnitAssets::default() {
             self.state.unit_assets.remove(unit);
         } else {
@@ -259,21 +277,25 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_appliance(&mut self, a: ScannerAppliance) {
+        self.reach_changed = true;
         self.touched.push(Key::Appliance(a.id.clone()));
         self.state.appliances.insert(a.id.clone(), a);
     }
 
     pub fn remove_appliance(&mut self, id: &Id) {
+        self.reach_changed = true;
         self.state.appliances.remove(id);
         self.touched.push(Key::Appliance(id.clone()));
     }
 
     pub fn put_asset_group(&mut self, g: AssetGroup) {
+        self.reach_changed = true;
         self.touched.push(Key::AssetGroup(g.id.clone()));
         self.state.asset_groups.insert(g.id.clone(), g);
     }
 
     pub fn remove_asset_group(&mut self, id: &Id) {
+        self.reach_changed = true;
         self.state.asset_groups.remove(id);
         self.touched.push(Key::AssetGroup(id.clone()));
     }
@@ -334,6 +356,11 @@ impl<'a> Tx<'a> {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Whether a user's reach may have changed (see `reach_changed`).
+    pub fn reach_changed(&self) -> bool {
+        self.reach_changed
     }
 
     /// How many activity entries this transaction has written so far.

@@ -91,23 +91,16 @@ fn refuse(code: Code, m: impl Into<String>) -> Refusal {
 
 fn clean_name(field: &str, v: &str) -> Result<String, Refusal> {
     let v = v.trim();
-    if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
-        return Err(refuse(
-            Code::Validation,
-            format!("{field}: give 1 to 100 printable characters"),
-        ));
-    }
+    validate::text(field, v, 100)?;
     Ok(v.to_owned())
 }
 
 fn clean_external_id(v: &str) -> Result<String, Refusal> {
     let v = v.trim();
-    if v.is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control) {
-        return Err(refuse(
-            Code::Validation,
-            "external_id: give 1 to 128 printable characters, or null to clear it",
-        ));
-    }
+    validate::text("external_id", v, 128).map_err(|mut r| {
+        r.message.push_str(", or null to clear it");
+        r
+    })?;
     Ok(v.to_owned())
 }
 
@@ -311,7 +304,6 @@ pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Re
     } else {
         "user.update"
     };
-    super::objects::revalidate_tickets(tx);
     tx.log(action, target(&after), details);
     Ok(after)
 }
