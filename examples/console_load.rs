@@ -122,7 +122,7 @@ fn build(bin: &str, dir: &std::path::Path, password: &str) {
                 for j in 0..10_000 {
                     let i = (batch * 10_000 + j) % USERS;
                     tx.log(
-                        "user.update",
+                        bailiwick::domain::LogAction::UserUpdate,
                         format!("user user{i:05} (u{i:05})"),
                         "name \"a\" -> \"b\"",
                     );

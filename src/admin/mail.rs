@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::LogAction;
 use crate::domain::notice::{MailChange, MailTo, NoticeKind};
 use crate::domain::{Actor, State};
 use crate::notify::delivery::describe;
@@ -117,7 +118,7 @@ pub async fn retry(store: &Store, id: u64) -> Result<FailedView, String> {
     store
         .write(Actor::operator(), move |tx| {
             tx.settle_mail(MailChange::Requeue { seq: id });
-            tx.log("mail.retry", target, details);
+            tx.log(LogAction::MailRetry, target, details);
             Ok(())
         })
         .await

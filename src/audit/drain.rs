@@ -257,7 +257,11 @@ mod tests {
         for i in 0..n {
             store
                 .write_blocking(Actor::operator(), move |tx| {
-                    tx.log("test", "t", format!("entry {i}"));
+                    tx.log(
+                        crate::domain::LogAction::UserUpdate,
+                        "t",
+                        format!("entry {i}"),
+                    );
                     Ok(())
                 })
                 .unwrap();

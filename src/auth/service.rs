@@ -13,6 +13,7 @@ use super::limits::LoginLimits;
 use super::password::{HashError, Hasher};
 use super::pool::{Busy, HashPool, Lane};
 use crate::config::AuthConfig;
+use crate::domain::LogAction;
 use crate::domain::credentials::{self, Denied};
 use crate::domain::{Actor, Session, Timestamp, User};
 use crate::ids;
@@ -244,7 +245,7 @@ impl Authenticator {
         let what = what.to_owned();
         let logged = store
             .write(actor, move |tx| {
-                tx.log("login.rate_limited", format!("login {shown}"), what);
+                tx.log(LogAction::LoginRateLimited, format!("login {shown}"), what);
                 Ok(())
             })
             .await;

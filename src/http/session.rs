@@ -16,6 +16,7 @@ use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{Page, SessionView, UserView};
 use crate::auth::pool::Busy;
 use crate::auth::service::{LoginError, Origin, generate_password, generate_password_of};
+use crate::domain::LogAction;
 use crate::domain::credentials::{self, Activation};
 use crate::domain::{Actor, Role, Timestamp, User};
 use crate::ids;
@@ -151,7 +152,7 @@ pub(crate) async fn end_session(app: &App, caller: &Caller) -> ApiResult<()> {
             .write(caller.actor(), move |tx| {
                 tx.remove_session(&hash);
                 tx.log(
-                    "logout",
+                    LogAction::Logout,
                     format!("user {login}"),
                     "session ended by its user",
                 );
@@ -423,7 +424,7 @@ pub(crate) async fn end_other_sessions(app: &App, caller: &Caller) -> ApiResult<
         .write(caller.actor(), move |tx| {
             let n = tx.end_sessions_of(&id, keep.as_deref());
             tx.log(
-                "session.revoke",
+                LogAction::SessionRevoke,
                 format!("user {login}"),
                 format!("{n} other sessions signed out"),
             );
@@ -755,7 +756,7 @@ pub(crate) async fn answer_reset(
         app.store
             .write(anonymous(source.ip, &shown), move |tx| {
                 tx.log(
-                    "password_reset.failed",
+                    LogAction::PasswordResetFailed,
                     format!("login {shown}"),
                     "no self-service reset for this login",
                 );

@@ -30,7 +30,7 @@ use super::templates::{self, Render};
 use super::{SendError, SetupError};
 use crate::config::{MailConfig, MailTransport};
 use crate::domain::notice::{MailChange, MailTo, Notice};
-use crate::domain::{Actor, State};
+use crate::domain::{Actor, LogAction, State};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -269,12 +269,12 @@ impl Worker {
         earliest
     }
 
-    async fn settle(&self, change: MailChange, log: Option<(String, String, String)>) -> bool {
+    async fn settle(&self, change: MailChange, log: Option<(LogAction, String, String)>) -> bool {
         let result = self
             .store
             .write(system_actor(), move |tx| {
                 if let Some((action, target, details)) = log {
-                    tx.log(&action, target, details);
+                    tx.log(action, target, details);
                 }
                 tx.settle_mail(change);
                 Ok(())
@@ -309,7 +309,7 @@ impl Worker {
                     notice.kind.as_str()
                 );
                 tracing::info!(seq, reason = %why, "mail discarded");
-                let log = Some(("mail.discarded".to_owned(), target, details));
+                let log = Some((LogAction::MailDiscarded, target, details));
                 return if self.settle(MailChange::Discarded { seq }, log).await {
                     Next::Done
                 } else {
@@ -390,7 +390,7 @@ impl Worker {
             at,
         };
         if !self
-            .settle(change, Some(("mail.failed".into(), target, details)))
+            .settle(change, Some((LogAction::MailFailed, target, details)))
             .await
         {
             return Next::StoreDown;

@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use crate::domain::LogAction;
 use crate::domain::access::Acting;
 use crate::domain::notice::{MailTo, Notice, NoticeKind};
 use crate::domain::{Code, Feature, Id, NotificationKind, Refusal, Role, Tx, User, UserStatus};
@@ -368,7 +369,7 @@ pub fn send_notification(
         outcome.skipped.len()
     ));
     tx.log(
-        "notification.send",
+        LogAction::NotificationSend,
         format!("notification {shown_subject:?}"),
         details,
     );

@@ -38,6 +38,7 @@ use super::{
     ApplianceKind, AssetSet, Code, Id, Permission, Refusal, Role, ScannerAppliance, State, Tx,
     UnitAssets, units,
 };
+use crate::LogAction;
 
 fn refuse(code: Code, m: impl Into<String>) -> Refusal {
     Refusal::new(code, m)
@@ -277,7 +278,11 @@ pub fn add_assets(
         Some(u) => format!("subscription and {}", unit_name(tx.state(), Some(u))),
         None => "subscription".into(),
     };
-    tx.log("assets.add", place, describe(&ips, &domains, Some(new_ips)));
+    tx.log(
+        LogAction::AssetsAdd,
+        place,
+        describe(&ips, &domains, Some(new_ips)),
+    );
     Ok(Added {
         new_ips,
         business_unit: target_unit,
@@ -368,7 +373,7 @@ pub fn remove_assets(
         tx.put_asset_group(g);
     }
     tx.log(
-        "assets.remove",
+        LogAction::AssetsRemove,
         "subscription",
         describe(&ips, &domains, None),
     );
@@ -406,7 +411,7 @@ pub fn set_unit_assets(tx: &mut Tx<'_>, unit: &str, assets: AssetSet) -> Result<
     tx.put_unit_assets(&unit, ua);
     let name = unit_name(tx.state(), Some(&unit));
     tx.log(
-        "unit.assets",
+        LogAction::UnitAssets,
         format!("business unit {name} ({unit})"),
         format!(
             "{}; appliances [{}]",
@@ -518,7 +523,7 @@ pub fn create_appliance(
     tx.put_appliance(appliance.clone());
     let place = unit_name(tx.state(), appliance.business_unit.as_ref());
     tx.log(
-        "appliance.create",
+        LogAction::ApplianceCreate,
         format!("scanner appliance {} ({})", appliance.name, appliance.id),
         format!("{}, {place}", appliance.kind.as_str()),
     );
@@ -642,7 +647,7 @@ pub fn edit_appliance(
     };
     tx.put_appliance(after.clone());
     tx.log(
-        "appliance.update",
+        LogAction::ApplianceUpdate,
         format!("scanner appliance {} ({})", after.name, after.id),
         if changes.is_empty() {
             "no change".to_owned()
@@ -690,7 +695,7 @@ pub fn delete_appliance(tx: &mut Tx<'_>, id: &str) -> Result<ScannerAppliance, R
         tx.put_asset_group(g);
     }
     tx.log(
-        "appliance.delete",
+        LogAction::ApplianceDelete,
         format!("scanner appliance {} ({})", appliance.name, appliance.id),
         "deleted",
     );

@@ -8,6 +8,7 @@ use super::{
     Access, ActivationLink, Code, Credentials, Id, Module, Refusal, Role, ServiceType,
     Subscription, Timestamp, Tx, User, UserStatus,
 };
+use crate::LogAction;
 
 /// What the first subscription and its first Manager look like.
 #[derive(Debug, Clone)]
@@ -123,7 +124,7 @@ pub fn initialise_with(
         created_at: now,
     });
     tx.log(
-        "subscription.initialise",
+        LogAction::SubscriptionInitialise,
         format!("subscription {name}"),
         format!(
             "service type {}, first Manager {} ({})",

@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use super::access::{Acting, name_of};
 use super::{BusinessUnit, Code, Feature, Id, Refusal, Role, State, Tx, User, UserStatus};
+use crate::LogAction;
 
 /// The label user lists show next to a primary contact (R4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -235,7 +236,7 @@ pub fn set_subscription_poc(tx: &mut Tx<'_>, user_id: &str) -> Result<User, Refu
     sub.primary_contact = Some(target.id.clone());
     tx.put_subscription(sub);
     tx.log(
-        "primary_contact.set",
+        LogAction::PrimaryContactSet,
         "subscription",
         format!("{previous} -> {}", name_of(&target)),
     );
@@ -266,7 +267,7 @@ pub fn adopt_unit_contacts(tx: &mut Tx<'_>) {
         let target = format!("business unit {} ({})", unit.name, unit.id);
         tx.put_unit(unit);
         tx.log(
-            "primary_contact.set",
+            LogAction::PrimaryContactSet,
             target,
             format!("nobody -> {name} (the unit's first active Unit Manager)"),
         );
@@ -322,7 +323,7 @@ pub fn set_unit_poc(tx: &mut Tx<'_>, unit_id: &str, user_id: &str) -> Result<Use
     let target_name = format!("business unit {} ({})", unit.name, unit.id);
     tx.put_unit(unit);
     tx.log(
-        "primary_contact.set",
+        LogAction::PrimaryContactSet,
         target_name,
         format!("{previous} -> {}", name_of(&target)),
     );

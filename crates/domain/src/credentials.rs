@@ -10,6 +10,7 @@ use super::{
     ActivationLink, Code, Credentials, FamiliarAddress, Feature, Id, MAX_FAMILIAR, Refusal, Role,
     Session, State, Timestamp, Tx, User, UserStatus,
 };
+use crate::LogAction;
 
 pub use super::notice::{LockCounter, Notice, NoticeKind};
 
@@ -204,7 +205,7 @@ pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool, sma
     let channel = if api { "API" } else { "UI" };
     let counter = counter_for(&creds, tx.actor().ip, tx.now(), smart);
     tx.log(
-        "login.failed",
+        LogAction::LoginFailed,
         format!("user {login}"),
         format!("{channel}: {}", why.as_str()),
     );
@@ -229,7 +230,7 @@ pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool, sma
             tx.end_sessions_of(user_id, None)
         };
         tx.log(
-            "user.lock",
+            LogAction::UserLock,
             format!("user {login}"),
             format!(
                 "locked after {attempts} failed attempts {}; {}; {ended} sessions ended",
@@ -253,7 +254,7 @@ pub fn record_answer_failure(tx: &mut Tx<'_>, user_id: &Id, why: &str) -> bool {
     let threshold = tx.state().settings.security.lockout_threshold.max(1);
     let mut creds = creds_of(tx, user_id);
     let login = login_of(tx, user_id);
-    tx.log("password_reset.failed", format!("user {login}"), why);
+    tx.log(LogAction::PasswordResetFailed, format!("user {login}"), why);
     if creds.answers_locked || why != WRONG_ANSWERS {
         return false;
     }
@@ -265,7 +266,7 @@ pub fn record_answer_failure(tx: &mut Tx<'_>, user_id: &Id, why: &str) -> bool {
     if locks {
         let counter = LockCounter::SecretAnswers;
         tx.log(
-            "user.lock",
+            LogAction::UserLock,
             format!("user {login}"),
             format!(
                 "locked after {attempts} failed attempts {}; {}; 0 sessions ended",
@@ -306,7 +307,7 @@ pub fn record_unknown_login(tx: &mut Tx<'_>, login: &str, api: bool) {
     let shown = shown(login);
     let channel = if api { "API" } else { "UI" };
     tx.log(
-        "login.failed",
+        LogAction::LoginFailed,
         format!("login {shown}"),
         format!("{channel}: {}", Denied::UnknownLogin.as_str()),
     );
@@ -383,7 +384,7 @@ fn record_access(tx: &mut Tx<'_>, mut user: User, api: bool) -> Result<User, Ref
     user.last_login_at = Some(tx.now());
     tx.put_user(user.clone());
     let channel = if api { "API" } else { "UI" };
-    tx.log("login", format!("user {}", user.login), channel);
+    tx.log(LogAction::Login, format!("user {}", user.login), channel);
     Ok(user)
 }
 
@@ -536,7 +537,7 @@ fn set_password_from_link(tx: &mut Tx<'_>, mut link: ActivationLink, user: &User
     link.used = true;
     tx.put_activation_link(link);
     tx.log(
-        "user.activation",
+        LogAction::UserActivation,
         format!("user {}", user.login),
         "one-time link used",
     );
@@ -618,7 +619,7 @@ pub fn reset_password(
         Some(link_token),
     ));
     tx.log(
-        "user.password_reset",
+        LogAction::UserPasswordReset,
         format!("user {}", target.login),
         format!("new one-time link issued; lock cleared; {ended} sessions ended"),
     );
@@ -657,7 +658,7 @@ pub fn reissue_link(
     }
     issue_link(tx, &user, link_hash, expires_at);
     tx.log(
-        "user.activation_link",
+        LogAction::UserActivationLink,
         format!("user {login}"),
         "one-time link re-issued",
     );
@@ -677,7 +678,7 @@ pub fn unlock(tx: &mut Tx<'_>, login: &str) -> Result<User, Refusal> {
     }
     tx.put_credentials(&user.id, creds);
     tx.log(
-        "user.unlock",
+        LogAction::UserUnlock,
         format!("user {login}"),
         "locks and failed attempts of passwords and secret answers cleared",
     );
@@ -720,7 +721,7 @@ pub fn change_password(
     tx.put_credentials(user_id, creds);
     let ended = tx.end_sessions_of(user_id, keep_session);
     tx.log(
-        "user.password_change",
+        LogAction::UserPasswordChange,
         format!("user {}", user.login),
         format!("changed by the user; {ended} other sessions ended"),
     );
@@ -753,7 +754,7 @@ pub fn set_secret_questions(
     tx.put_credentials(user_id, creds);
     let login = login_of(tx, user_id);
     tx.log(
-        "user.secret_questions",
+        LogAction::UserSecretQuestions,
         format!("user {login}"),
         "three questions set",
     );
@@ -798,7 +799,7 @@ pub fn self_reset(
     tx.end_sessions_of(user_id, None);
     let login = login_of(tx, user_id);
     tx.log(
-        "user.password_self_reset",
+        LogAction::UserPasswordSelfReset,
         format!("user {login}"),
         "after three right answers",
     );

@@ -42,6 +42,7 @@ use super::{
     AssetGroup, Assignee, Code, DistributionGroup, Id, ObjectKind, OwnedObject, Refusal, Role,
     State, Tx, User,
 };
+use crate::LogAction;
 
 /// `DELETE /api/v1/users/{id}?transfer_configurations_to=&keep_results=`.
 #[derive(Debug, Clone, Default)]
@@ -239,7 +240,7 @@ fn apply(tx: &mut Tx<'_>, user: User, changes: Vec<Change>) -> Deleted {
             Change::RemoveObject(o) => {
                 tx.remove_object(&o.id);
                 tx.log(
-                    "object.delete",
+                    LogAction::ObjectDelete,
                     object_target(&o),
                     format!("owner {who} deleted (R7.5)"),
                 );
@@ -249,7 +250,7 @@ fn apply(tx: &mut Tx<'_>, user: User, changes: Vec<Change>) -> Deleted {
                 o.updated_at = now;
                 let said: Vec<&str> = fates.iter().map(|(f, _)| f.as_str()).collect();
                 tx.log(
-                    "object.update",
+                    LogAction::ObjectUpdate,
                     object_target(&o),
                     format!("{} on deleting {who} (R7.5)", said.join(", ")),
                 );
@@ -260,7 +261,7 @@ fn apply(tx: &mut Tx<'_>, user: User, changes: Vec<Change>) -> Deleted {
             }
             Change::PutGroup(g) => {
                 tx.log(
-                    "asset_group.update",
+                    LogAction::AssetGroupUpdate,
                     format!("asset group {} ({})", g.title, g.id),
                     format!("owner {who} deleted; reassigned to the primary contact (R7.5)"),
                 );
@@ -274,7 +275,7 @@ fn apply(tx: &mut Tx<'_>, user: User, changes: Vec<Change>) -> Deleted {
             }
             Change::PutDistribution(d, fate) => {
                 tx.log(
-                    "distribution_group.update",
+                    LogAction::DistributionGroupUpdate,
                     format!("distribution group {} ({})", d.name, d.id),
                     format!("{} on deleting {who}", fate.as_str()),
                 );
@@ -292,7 +293,7 @@ fn apply(tx: &mut Tx<'_>, user: User, changes: Vec<Change>) -> Deleted {
     tx.remove_user(&user.id);
     let counts: BTreeSet<&str> = outcomes.iter().map(|o| o.fate.as_str()).collect();
     tx.log(
-        "user.delete",
+        LogAction::UserDelete,
         user_target(&user),
         format!(
             "role {}; {} things settled ({})",

@@ -32,6 +32,7 @@ use super::{
     AssetGroup, AssetSet, Code, DistributionGroup, Id, Refusal, Role, State, Tx, User, UserStatus,
     validate,
 };
+use crate::LogAction;
 
 /// The id of the built-in group "All" (R6.2). Generated ids are 26
 /// characters, so this never names a stored group.
@@ -288,7 +289,7 @@ pub fn create_group(tx: &mut Tx<'_>, id: Id, new: NewGroup) -> Result<AssetGroup
         .map(|u| unit_name(tx.state(), Some(u)))
         .collect();
     tx.log(
-        "asset_group.create",
+        LogAction::AssetGroupCreate,
         target(&group),
         format!(
             "{} IP ranges, {} domains, {} appliances; units [{}]",
@@ -381,7 +382,7 @@ pub fn edit_group(tx: &mut Tx<'_>, id: &str, patch: GroupPatch) -> Result<AssetG
     } else {
         d.join("; ")
     };
-    tx.log("asset_group.update", target(&after), details);
+    tx.log(LogAction::AssetGroupUpdate, target(&after), details);
     Ok(after)
 }
 
@@ -410,7 +411,7 @@ pub fn delete_group(tx: &mut Tx<'_>, id: &str) -> Result<AssetGroup, Refusal> {
         tx.put_user(u);
     }
     tx.log(
-        "asset_group.delete",
+        LogAction::AssetGroupDelete,
         target(&group),
         format!("deleted; taken from {n} users"),
     );
@@ -550,7 +551,7 @@ pub fn create_distribution_group(
     };
     tx.put_distribution_group(g.clone());
     tx.log(
-        "distribution_group.create",
+        LogAction::DistributionGroupCreate,
         dtarget(&g),
         format!("{} members, {} addresses", g.members.len(), g.emails.len()),
     );
@@ -607,7 +608,7 @@ pub fn edit_distribution_group(
     };
     tx.put_distribution_group(g.clone());
     tx.log(
-        "distribution_group.update",
+        LogAction::DistributionGroupUpdate,
         dtarget(&g),
         format!("{} members, {} addresses", g.members.len(), g.emails.len()),
     );
@@ -621,7 +622,7 @@ pub fn delete_distribution_group(tx: &mut Tx<'_>, id: &str) -> Result<Distributi
         own_distribution(&acting, id, true)?.clone()
     };
     tx.remove_distribution_group(&g.id);
-    tx.log("distribution_group.delete", dtarget(&g), "deleted");
+    tx.log(LogAction::DistributionGroupDelete, dtarget(&g), "deleted");
     Ok(g)
 }
 

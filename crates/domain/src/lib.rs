@@ -16,6 +16,7 @@
 //! ```
 
 pub mod access;
+mod action;
 pub mod assets;
 pub mod bootstrap;
 pub mod contacts;
@@ -49,6 +50,7 @@ pub mod units;
 pub mod users;
 pub mod validate;
 
+pub use action::LogAction;
 pub use model::*;
 pub use time::Timestamp;
 pub use tx::{Activity, Actor, Key, Tx};

@@ -20,6 +20,7 @@ use super::contacts::protect_primary_contact;
 use super::roles::protect_last_manager;
 use super::users::target;
 use super::{Code, Refusal, Role, Tx, User, UserStatus};
+use crate::LogAction;
 
 /// One thing a move (R7.4) or delete (R7.5) did, for its response and log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +119,7 @@ pub fn deactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
     tx.put_user(user.clone());
     let ended = tx.end_sessions_of(&user.id, None);
     tx.log(
-        "user.deactivate",
+        LogAction::UserDeactivate,
         target(&user),
         format!("{ended} sessions ended"),
     );
@@ -151,7 +152,7 @@ pub fn unlock(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
     super::credentials::clear_locks(&mut creds);
     tx.put_credentials(&user.id, creds);
     tx.log(
-        "user.unlock",
+        LogAction::UserUnlock,
         target(&user),
         "locks and failed attempts cleared",
     );
@@ -178,7 +179,7 @@ pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
             let mut c = creds.unwrap_or_default();
             super::credentials::clear_locks(&mut c);
             tx.put_credentials(&user.id, c);
-            tx.log("user.reactivate", target(&user), "lock cleared");
+            tx.log(LogAction::UserReactivate, target(&user), "lock cleared");
             return Ok(user);
         }
         (user.clone(), creds)
@@ -202,7 +203,7 @@ pub fn reactivate(tx: &mut Tx<'_>, id: &str) -> Result<User, Refusal> {
         }
     }
     tx.put_user(user.clone());
-    tx.log("user.reactivate", target(&user), details);
+    tx.log(LogAction::UserReactivate, target(&user), details);
     Ok(user)
 }
 

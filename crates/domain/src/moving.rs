@@ -32,6 +32,7 @@ use super::objects::{revalidate_tickets, target as object_target};
 use super::roles::{check_placement, may_manage};
 use super::users::target as user_target;
 use super::{AssetGroup, Code, Id, OwnedObject, Refusal, Role, State, Tx, User};
+use crate::LogAction;
 
 /// `POST /api/v1/users/{id}/move`.
 #[derive(Debug, Clone)]
@@ -308,9 +309,9 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
             GroupStep::Change(g, fate) => {
                 tx.log(
                     if fate == Fate::Moved {
-                        "asset_group.move"
+                        LogAction::AssetGroupMove
                     } else {
-                        "asset_group.link"
+                        LogAction::AssetGroupLink
                     },
                     format!("asset group {} ({})", g.title, g.id),
                     format!(
@@ -325,7 +326,7 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
             GroupStep::Copy { from, copy } => {
                 let original = tx.state().asset_groups[&from].title.clone();
                 tx.log(
-                    "asset_group.copy",
+                    LogAction::AssetGroupCopy,
                     format!("asset group {} ({})", copy.title, copy.id),
                     format!(
                         "copy of {original:?} ({from}) for {} in {new_unit}",
@@ -345,7 +346,7 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
     for o in plan.delete {
         tx.remove_object(&o.id);
         tx.log(
-            "object.delete",
+            LogAction::ObjectDelete,
             object_target(&o),
             format!(
                 "configuration of {} not kept on its move (R7.4)",
@@ -369,7 +370,7 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
             None => (Fate::Moved, String::new()),
         };
         tx.log(
-            "object.move",
+            LogAction::ObjectMove,
             object_target(&o),
             format!("with {} to {new_unit}{why}", name_of(&user)),
         );
@@ -388,7 +389,7 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
         outcomes.push(object_outcome(&t, fate, None));
     }
     tx.log(
-        "user.move",
+        LogAction::UserMove,
         user_target(&user),
         format!(
             "{old_unit} -> {new_unit}; configurations {}; asset groups {}; {} things changed",

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use super::access::Acting;
 use super::{Code, NotificationKind, Refusal, Tx, User};
+use crate::LogAction;
 
 /// One kind and whether the user wants it, in [`NotificationKind::ALL`] order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -81,7 +82,7 @@ pub fn set_options(
     };
     tx.put_user(user.clone());
     tx.log(
-        "user.notification_options",
+        LogAction::UserNotificationOptions,
         super::users::target(&user),
         details,
     );

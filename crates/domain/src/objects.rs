@@ -33,6 +33,7 @@ use super::{
     AssetSet, Assignee, Code, Id, ObjectKind, OwnedObject, Permission, Refusal, Role, State, Tx,
     User, UserStatus,
 };
+use crate::LogAction;
 
 fn refuse(code: Code, m: impl Into<String>) -> Refusal {
     Refusal::new(code, m)
@@ -223,9 +224,9 @@ pub(crate) fn revalidate_tickets(tx: &mut Tx<'_>) -> Vec<OwnedObject> {
     for t in &changed {
         tx.put_object(t.clone());
         let action = if t.valid {
-            "ticket.revalidate"
+            LogAction::TicketRevalidate
         } else {
-            "ticket.invalidate"
+            LogAction::TicketInvalidate
         };
         tx.log(action, target(t), "assignee's reach changed");
     }
@@ -471,7 +472,7 @@ pub fn create_object(tx: &mut Tx<'_>, id: Id, new: NewObject) -> Result<OwnedObj
     }
     tx.put_object(object.clone());
     tx.log(
-        "object.create",
+        LogAction::ObjectCreate,
         target(&object),
         describe(tx.state(), &object),
     );
@@ -599,7 +600,7 @@ pub fn edit_object(tx: &mut Tx<'_>, id: &str, patch: ObjectPatch) -> Result<Owne
             "; back in service"
         });
     }
-    tx.log("object.update", target(&after), details);
+    tx.log(LogAction::ObjectUpdate, target(&after), details);
     Ok(after)
 }
 
@@ -612,7 +613,11 @@ pub fn delete_object(tx: &mut Tx<'_>, id: &str) -> Result<OwnedObject, Refusal> 
         o.clone()
     };
     tx.remove_object(&o.id);
-    tx.log("object.delete", target(&o), describe(tx.state(), &o));
+    tx.log(
+        LogAction::ObjectDelete,
+        target(&o),
+        describe(tx.state(), &o),
+    );
     Ok(o)
 }
 
@@ -654,7 +659,11 @@ pub fn launch(tx: &mut Tx<'_>, id: &str) -> Result<Launch, Refusal> {
     };
     if !owner_deactivated(tx.state(), &o) {
         // The seed's log has "launched a scan": the launch is an entry.
-        tx.log("schedule.launch", target(&o), describe(tx.state(), &o));
+        tx.log(
+            LogAction::ScheduleLaunch,
+            target(&o),
+            describe(tx.state(), &o),
+        );
         return Ok(Launch::Allowed(o));
     }
     if o.deactivated {
@@ -667,7 +676,7 @@ pub fn launch(tx: &mut Tx<'_>, id: &str) -> Result<Launch, Refusal> {
     };
     tx.put_object(marked.clone());
     tx.log(
-        "object.deactivate",
+        LogAction::ObjectDeactivate,
         target(&marked),
         "launch refused: its owner is deactivated (R9.3)",
     );

@@ -15,6 +15,7 @@ use super::{
     ServiceType, State, Timestamp, Tx, UserStatus, VisibilitySettings, contacts, permissions,
     settings, subscription, units, users,
 };
+use crate::LogAction;
 
 const ROLES: [Role; 9] = [
     Role::Manager,
@@ -342,7 +343,7 @@ fn run(state: &mut State, cmd: &Cmd, next: &mut u32, now: i64) {
                     let mut u = u.clone();
                     u.status = UserStatus::Active;
                     tx.put_user(u);
-                    tx.log("user.activate", id, "first login");
+                    tx.log(LogAction::UserActivate, id, "first login");
                 }
                 _ => {}
             }

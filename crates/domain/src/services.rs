@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Code, Refusal, Role, State, Timestamp, Tx};
+use crate::LogAction;
 
 /// What a service account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -227,7 +228,7 @@ pub fn add(
         rotated_at: None,
     };
     tx.log(
-        "service.add",
+        LogAction::ServiceAdd,
         account.actor_login(),
         format!("scopes {}", scope_list(&account.scopes)),
     );
@@ -256,7 +257,7 @@ pub fn rotate(
         Some(r) => format!("the old secret works until {}", r.until.to_rfc3339()),
         None => "the old secret stopped working".to_owned(),
     };
-    tx.log("service.rotate", account.actor_login(), details);
+    tx.log(LogAction::ServiceRotate, account.actor_login(), details);
     tx.put_service(account.clone());
     Ok(account)
 }
@@ -265,7 +266,11 @@ pub fn rotate(
 pub fn remove(tx: &mut Tx<'_>, name: &str) -> Result<ServiceAccount, Refusal> {
     may_manage(tx)?;
     let account = existing(tx, name)?;
-    tx.log("service.remove", account.actor_login(), String::new());
+    tx.log(
+        LogAction::ServiceRemove,
+        account.actor_login(),
+        String::new(),
+    );
     tx.remove_service(name);
     Ok(account)
 }
@@ -322,7 +327,7 @@ pub fn record_activity(
             "details: at most 2048 printable characters on one line",
         ));
     }
-    tx.log(action, target, details);
+    tx.log_reported(action, target, details);
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::{Session, State, Timestamp, Tx};
+use crate::LogAction;
 
 /// Whether `s` has ended at `now`. `last_use` is the latest known use (the
 /// in-memory one can be newer than the stored `last_used_at`).
@@ -42,7 +43,7 @@ pub fn sweep(
     }
     if !ended.is_empty() {
         tx.log(
-            "session.expire",
+            LogAction::SessionExpire,
             "sessions",
             format!("{} expired sessions removed", ended.len()),
         );

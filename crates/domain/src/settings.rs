@@ -26,6 +26,7 @@ use super::{
     Permission, Refusal, Role, SecuritySettings, ServiceType, Settings, State, Timestamp, Tx, User,
     VisibilitySettings, assets, validate,
 };
+use crate::LogAction;
 
 fn managers_only(acting: &Acting<'_>, what: &str) -> Result<(), Refusal> {
     if acting.is_manager() {
@@ -46,7 +47,7 @@ fn details(changes: &[String]) -> String {
     }
 }
 
-fn save(tx: &mut Tx<'_>, settings: Settings, action: &str, changes: Vec<String>) {
+fn save(tx: &mut Tx<'_>, settings: Settings, action: LogAction, changes: Vec<String>) {
     tx.put_settings(settings);
     tx.log(action, "settings", details(&changes));
 }
@@ -134,7 +135,11 @@ pub fn set_security(tx: &mut Tx<'_>, new: SecuritySettings) -> Result<SecuritySe
     if dropped > 0 {
         changes.push(format!("withdrew {dropped} manage_external_ids grant(s)"));
     }
-    tx.log("settings.security.update", "settings", details(&changes));
+    tx.log(
+        LogAction::SettingsSecurityUpdate,
+        "settings",
+        details(&changes),
+    );
     Ok(new)
 }
 
@@ -184,7 +189,7 @@ pub fn set_visibility(
         settings.visibility = new.clone();
         (settings, c)
     };
-    save(tx, settings, "settings.visibility.update", c);
+    save(tx, settings, LogAction::SettingsVisibilityUpdate, c);
     Ok(new)
 }
 
@@ -211,7 +216,7 @@ pub fn set_business_unit_setup(
         settings.new_ip_limit_enabled = new_ip_limit_enabled;
         (settings, c)
     };
-    save(tx, settings, "settings.business_units.update", c);
+    save(tx, settings, LogAction::SettingsBusinessUnitsUpdate, c);
     Ok(new_ip_limit_enabled)
 }
 
@@ -276,7 +281,7 @@ pub fn set_email_contact(
         };
         (settings, c, out)
     };
-    save(tx, settings, "settings.email_contact.update", c);
+    save(tx, settings, LogAction::SettingsEmailContactUpdate, c);
     Ok(out)
 }
 
@@ -320,7 +325,7 @@ pub fn set_unit_email_contact(
     };
     tx.put_unit(unit.clone());
     tx.log(
-        "unit.email_contact.update",
+        LogAction::UnitEmailContactUpdate,
         super::units::target(&unit),
         details,
     );

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::{Code, Feature, Module, Refusal, Role, ServiceType, Subscription, Tx};
+use crate::LogAction;
 
 fn current(tx: &Tx<'_>) -> Result<Subscription, Refusal> {
     tx.state()
@@ -32,7 +33,7 @@ pub fn set_feature(tx: &mut Tx<'_>, feature: Feature, on: bool) -> Result<bool, 
                 "; dropped {dropped} permission grant(s) it allowed"
             ));
         }
-        tx.log("subscription.feature", feature.as_str(), details);
+        tx.log(LogAction::SubscriptionFeature, feature.as_str(), details);
     }
     Ok(changed)
 }
@@ -97,7 +98,11 @@ pub fn set_service(
             "dropped {dropped} permission grant(s) no longer applicable"
         ));
     }
-    tx.log("subscription.update", sub.name.clone(), changes.join("; "));
+    tx.log(
+        LogAction::SubscriptionUpdate,
+        sub.name.clone(),
+        changes.join("; "),
+    );
     Ok(sub)
 }
 

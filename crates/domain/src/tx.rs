@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ActivationLink, AssetGroup, AssetSet, BusinessUnit, Credentials, DistributionGroup, Id,
-    OwnedObject, ScannerAppliance, Session, Settings, State, Subscription, Timestamp, UnitAssets,
-    User,
+    LogAction, OwnedObject, ScannerAppliance, Session, Settings, State, Subscription, Timestamp,
+    UnitAssets, User,
 };
 
 /// A stored record, named by what it is. The store maps each to a table.
@@ -129,13 +129,28 @@ impl<'a> Tx<'a> {
     }
 
     /// Appends an activity entry by the transaction's actor.
-    pub fn log(&mut self, action: &str, target: impl Into<String>, details: impl Into<String>) {
+    pub fn log(
+        &mut self,
+        action: LogAction,
+        target: impl Into<String>,
+        details: impl Into<String>,
+    ) {
+        self.append(action.as_str(), target.into(), details.into());
+    }
+
+    /// An entry for an action another service of the appliance reports, by
+    /// its own name (`services::record` checks the name's namespace).
+    pub(crate) fn log_reported(&mut self, action: &str, target: &str, details: &str) {
+        self.append(action, target.to_owned(), details.to_owned());
+    }
+
+    fn append(&mut self, action: &str, target: String, details: String) {
         self.activity.push(Activity {
             time: self.now,
             actor: self.actor.clone(),
             action: action.to_owned(),
-            target: target.into(),
-            details: details.into(),
+            target,
+            details,
         });
     }
 

@@ -16,6 +16,7 @@
 
 use super::access::Acting;
 use super::{BusinessUnit, Code, Id, Refusal, ServiceType, State, Tx};
+use crate::LogAction;
 
 /// `POST /api/v1/business-units`.
 #[derive(Debug, Clone, Default)]
@@ -122,7 +123,7 @@ pub fn create_unit(tx: &mut Tx<'_>, id: Id, new: NewUnit) -> Result<BusinessUnit
     };
     tx.put_unit(unit.clone());
     tx.log(
-        "unit.create",
+        LogAction::UnitCreate,
         target(&unit),
         format!("new-IP limit {}", limit_text(unit.new_ip_limit)),
     );
@@ -182,7 +183,7 @@ pub fn update_unit(tx: &mut Tx<'_>, id: &str, patch: UnitPatch) -> Result<Busine
         d.join("; ")
     };
     tx.put_unit(after.clone());
-    tx.log("unit.update", target(&after), details);
+    tx.log(LogAction::UnitUpdate, target(&after), details);
     Ok(after)
 }
 
@@ -241,7 +242,7 @@ pub fn delete_unit(tx: &mut Tx<'_>, id: &str) -> Result<BusinessUnit, Refusal> {
     // Its assigned assets stay the subscription's; the assignment goes.
     tx.put_unit_assets(&unit.id, super::UnitAssets::default());
     tx.remove_unit(&unit.id);
-    tx.log("unit.delete", target(&unit), "deleted");
+    tx.log(LogAction::UnitDelete, target(&unit), "deleted");
     Ok(unit)
 }
 

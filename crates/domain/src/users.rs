@@ -34,6 +34,7 @@ use super::{
     Access, ActivationLink, Code, Credentials, Id, Permission, Refusal, Role, State, Timestamp, Tx,
     User, UserStatus, validate,
 };
+use crate::LogAction;
 
 /// `POST /api/v1/users`.
 #[derive(Debug, Clone)]
@@ -166,7 +167,7 @@ pub fn create_user(
             permissions::diff(&BTreeSet::new(), &user.permissions)
         ));
     }
-    tx.log("user.create", target(&user), details);
+    tx.log(LogAction::UserCreate, target(&user), details);
     Ok(user)
 }
 
@@ -300,9 +301,9 @@ pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Re
     } == after
         && before.permissions != after.permissions;
     let action = if only_permissions {
-        "permissions.update"
+        LogAction::PermissionsUpdate
     } else {
-        "user.update"
+        LogAction::UserUpdate
     };
     tx.log(action, target(&after), details);
     Ok(after)
