@@ -34,6 +34,8 @@ use std::collections::BTreeSet;
 
 use super::access::{Acting, unit_name};
 use super::ipset::IpSet;
+pub use super::reach::{all_for, reach_of, subscription_all, unit_all};
+use super::reach::{first_missing, unit_all_except};
 use super::{
     ApplianceKind, AssetSet, Code, Id, Permission, Refusal, Role, ScannerAppliance, State, Tx,
     UnitAssets, units,
@@ -105,100 +107,6 @@ pub fn parse_domains<S: AsRef<str>>(field: &str, items: &[S]) -> Result<BTreeSet
 /// Parses a request's IPs into a set; `field` names the list in errors.
 pub fn parse_ips<S: AsRef<str>>(field: &str, items: &[S]) -> Result<IpSet, Refusal> {
     IpSet::parse_list(field, items).map_err(|m| refuse(Code::Validation, m))
-}
-
-/// The subscription's "All" (R6.2): every IP, domain and appliance.
-pub fn subscription_all(state: &State) -> AssetSet {
-    AssetSet {
-        ips: state.assets.ips.clone(),
-        domains: state.assets.domains.clone(),
-        scanner_appliances: state.appliances.keys().cloned().collect(),
-    }
-}
-
-/// A unit's "All" (R6.2, R3.1): its assigned assets, its appliances and the
-/// assets of the groups linked to it, leaving out group `except` (a group
-/// being edited must not vouch for itself).
-pub(crate) fn unit_all_except(state: &State, unit: &Id, except: Option<&Id>) -> AssetSet {
-    let mut all = state
-        .unit_assets
-        .get(unit)
-        .map(|u| u.assets.clone())
-        .unwrap_or_default();
-    all.scanner_appliances.extend(
-        state
-            .appliances
-            .values()
-            .filter(|a| a.business_unit.as_ref() == Some(unit))
-            .map(|a| a.id.clone()),
-    );
-    let mut ips = vec![all.ips.clone()];
-    for g in state.asset_groups.values() {
-        if g.business_units.contains(unit) && Some(&g.id) != except {
-            ips.push(g.assets.ips.clone());
-            all.domains.extend(g.assets.domains.iter().cloned());
-            all.scanner_appliances
-                .extend(g.assets.scanner_appliances.iter().cloned());
-        }
-    }
-    all.ips = IpSet::from_ranges(
-        ips.iter()
-            .flat_map(|s| s.ranges().iter().copied())
-            .collect(),
-    );
-    all
-}
-
-pub fn unit_all(state: &State, unit: &Id) -> AssetSet {
-    unit_all_except(state, unit, None)
-}
-
-/// The "All" of a user's unit: the unit's for unit users, the
-/// subscription's for Unassigned ones (R6.2).
-pub fn all_for(state: &State, unit: Option<&Id>) -> AssetSet {
-    match unit {
-        Some(u) => unit_all(state, u),
-        None => subscription_all(state),
-    }
-}
-
-/// What a user may scan, map and use (R6.4): everything for Managers, the
-/// unit's "All" for Unit Managers, else the union of its groups. The
-/// authorization index computes the same from its own caches; this is the
-/// plain definition it is tested against.
-pub fn reach_of(state: &State, user: &super::User) -> AssetSet {
-    match user.role {
-        Role::Manager => subscription_all(state),
-        Role::UnitManager => all_for(state, user.business_unit.as_ref()),
-        _ => {
-            let mut out = AssetSet::default();
-            for g in &user.asset_groups {
-                if g == super::groups::ALL {
-                    out = out.union(&all_for(state, user.business_unit.as_ref()));
-                } else if let Some(group) = state.asset_groups.get(g)
-                    && super::groups::assignable(group, user.business_unit.as_ref())
-                {
-                    out = out.union(&group.assets);
-                }
-            }
-            out
-        }
-    }
-}
-
-/// The first asset of `want` that `have` lacks, for messages.
-pub(crate) fn first_missing(have: &AssetSet, want: &AssetSet) -> Option<String> {
-    let ips = want.ips.difference(&have.ips);
-    if let Some(first) = ips.to_strings().into_iter().next() {
-        return Some(format!("IPs {first}"));
-    }
-    if let Some(d) = want.domains.difference(&have.domains).next() {
-        return Some(format!("domain {d}"));
-    }
-    want.scanner_appliances
-        .difference(&have.scanner_appliances)
-        .next()
-        .map(|a| format!("scanner appliance {a}"))
 }
 
 /// What an add did, for the caller.

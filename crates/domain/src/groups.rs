@@ -27,28 +27,18 @@
 use std::collections::BTreeSet;
 
 use super::access::{Acting, name_of, unit_name};
-use super::assets::{first_missing, subscription_all, unit_all_except};
+pub use super::reach::ALL;
+use super::reach::{assignable, first_missing, subscription_all, unit_all_except};
 use super::{
     AssetGroup, AssetSet, Code, DistributionGroup, Id, Refusal, Role, State, Tx, User, UserStatus,
     validate,
 };
 use crate::LogAction;
 
-/// The id of the built-in group "All" (R6.2). Generated ids are 26
-/// characters, so this never names a stored group.
-pub const ALL: &str = "all";
 pub const ALL_TITLE: &str = "All";
 
 fn refuse(code: Code, m: impl Into<String>) -> Refusal {
     Refusal::new(code, m)
-}
-
-/// Whether a user of `unit` may hold `group` (R6.3).
-pub(crate) fn assignable(group: &AssetGroup, unit: Option<&Id>) -> bool {
-    match unit {
-        None => true,
-        Some(u) => group.business_units.contains(u),
-    }
 }
 
 /// R6.3: every group of `groups` exists (or is "All") and may be held by a

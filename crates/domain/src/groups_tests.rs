@@ -332,7 +332,7 @@ fn r6_4_reach_of_each_role() {
     w.state.users.get_mut(&s).unwrap().asset_groups = vec!["g1".into()];
     w.state.users.get_mut(&un).unwrap().asset_groups = vec![ALL.into()];
     let reach = |w: &World, id: &str| {
-        crate::assets::reach_of(&w.state, &w.state.users[id])
+        crate::reach::reach_of(&w.state, &w.state.users[id])
             .ips
             .to_strings()
     };

@@ -37,6 +37,7 @@ pub mod password;
 pub mod permissions;
 #[cfg(test)]
 pub(crate) mod props;
+pub mod reach;
 pub mod roles;
 pub mod services;
 pub mod sessions;

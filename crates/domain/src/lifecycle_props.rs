@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use super::deletion::{Delete, delete_user};
-use super::groups::assignable;
+use super::reach::assignable;
 use super::lifecycle::{deactivate, reactivate};
 use super::moving::{Move, move_user};
 use super::objects::{ObjectPatch, ReachCache, edit_object, ticket_valid};

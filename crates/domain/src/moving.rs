@@ -264,7 +264,7 @@ fn plan_groups(
                 .unwrap_or_else(|| g.title.clone());
             taken.push(title.clone());
             let id = fresh_id();
-            if id == super::groups::ALL || state.asset_groups.contains_key(&id) {
+            if id == super::reach::ALL || state.asset_groups.contains_key(&id) {
                 return Err(refuse(
                     Code::Conflict,
                     format!("asset group id {id} exists; try again"),
@@ -358,10 +358,10 @@ fn apply(tx: &mut Tx<'_>, plan: Plan, req: &Move) -> Moved {
     let user = plan.user;
     tx.put_user(user.clone());
     // Judged against the reach the user has now, its groups moved too.
-    let reach = super::assets::reach_of(tx.state(), &user);
+    let reach = super::reach::reach_of(tx.state(), &user);
     for mut o in plan.rehome {
         o.updated_at = now;
-        let missing = super::assets::first_missing(&reach, &targets_of(tx.state(), &o));
+        let missing = super::reach::first_missing(&reach, &targets_of(tx.state(), &o));
         let (fate, why) = match &missing {
             Some(m) => (
                 Fate::NeedsNewTarget,

@@ -26,9 +26,8 @@
 use std::collections::HashMap;
 
 use super::access::{Acting, name_of, unit_name};
-use super::assets::{all_for, first_missing, reach_of};
-use super::groups::ALL;
 use super::ipset::IpSet;
+use super::reach::{ALL, all_for, first_missing, reach_of};
 use super::{
     AssetSet, Assignee, Code, Id, ObjectKind, OwnedObject, Permission, Refusal, Role, State, Tx,
     User, UserStatus,

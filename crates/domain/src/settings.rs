@@ -24,7 +24,7 @@ use super::permissions;
 use super::{
     ApplianceKind, BusinessUnit, Code, EmailContact, Id, Module, ObjectKind, OwnedObject,
     Permission, Refusal, Role, SecuritySettings, ServiceType, Settings, State, Timestamp, Tx, User,
-    VisibilitySettings, assets, validate,
+    VisibilitySettings, validate,
 };
 use crate::LogAction;
 
@@ -458,7 +458,7 @@ pub fn account_info(acting: &Acting<'_>) -> AccountInfo {
             email: u.email.clone(),
         }),
         appliances: {
-            let reach = assets::reach_of(acting.state, acting.user);
+            let reach = super::reach::reach_of(acting.state, acting.user);
             let mut a: Vec<ApplianceRef> = reach
                 .scanner_appliances
                 .iter()
