@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use super::deletion::{Delete, delete_user};
-use super::reach::assignable;
 use super::lifecycle::{deactivate, reactivate};
 use super::moving::{Move, move_user};
 use super::objects::{ObjectPatch, ReachCache, edit_object, ticket_valid};
+use super::reach::assignable;
 use super::testkit::World;
 use super::users::{UserPatch, edit_user};
 use super::{AssetSet, Assignee, Id, ObjectKind, Role, State, UnitAssets, ipset::IpSet};
