@@ -377,12 +377,14 @@ async fn backup(w: &mut tokio::net::unix::OwnedWriteHalf, ctx: &Context) -> std:
 /// "One primary contact for each business unit" (R4): units that have none
 /// send their users to the subscription's contact until someone is named.
 fn units_without_contact_warning(s: &crate::domain::State) -> Option<String> {
-    let without: Vec<&str> = s
+    let mut without: Vec<&str> = s
         .units
         .values()
         .filter(|u| u.primary_contact.is_none())
         .map(|u| u.name.as_str())
         .collect();
+    // By name, as a person looks for them; ids are in no order a person knows.
+    without.sort_unstable();
     let first = without
         .iter()
         .take(3)
