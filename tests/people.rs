@@ -1115,14 +1115,7 @@ fn r8_5_r7_1_with_user_defined_passwords_a_new_user_chooses_its_own() {
         assert_eq!(s, 200, "{v}");
         admin.create_user("ula", "scanner", None).await;
 
-        let out = d.ctl(&["--json", "users", "activation-link", "ula"]);
-        assert!(out.status.success(), "{}", text(&out));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let link = v["link"]
-            .as_str()
-            .unwrap()
-            .replace("127.0.0.1", "localhost")
-            .replace("/ui/activation/", "/api/v1/activation/");
+        let link = activation_link(&d, "ula");
         let c = d.client();
         // The link names the login and generates nothing.
         let v: Value = c.get(&link).send().await.unwrap().json().await.unwrap();

@@ -76,17 +76,22 @@ impl Api<'_> {
     }
 }
 
-/// The generated password of `login`, through an operator-issued one-time
-/// link (the first login then activates the account, R7.1).
-pub async fn activation_password(d: &Daemon, login: &str) -> String {
+/// An operator-issued one-time link for `login`, as the API opens it.
+pub fn activation_link(d: &Daemon, login: &str) -> String {
     let out = d.ctl(&["--json", "users", "activation-link", login]);
     assert!(out.status.success(), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let link = v["link"]
+    v["link"]
         .as_str()
         .unwrap()
         .replace("127.0.0.1", "localhost")
-        .replace("/ui/activation/", "/api/v1/activation/");
+        .replace("/ui/activation/", "/api/v1/activation/")
+}
+
+/// The generated password of `login`, through an operator-issued one-time
+/// link (the first login then activates the account, R7.1).
+pub async fn activation_password(d: &Daemon, login: &str) -> String {
+    let link = activation_link(d, login);
     let creds: Value = d
         .client()
         .get(&link)

@@ -89,7 +89,7 @@ impl Denied {
 }
 
 /// The stored credentials of `user`, or empty ones.
-fn creds_of(tx: &Tx<'_>, user: &Id) -> Credentials {
+pub(crate) fn creds_of(tx: &Tx<'_>, user: &Id) -> Credentials {
     tx.state()
         .credentials
         .get(user)

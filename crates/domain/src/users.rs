@@ -247,12 +247,7 @@ pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Re
     };
     tx.put_user(after.clone());
     if let Some(never) = never_expires {
-        let mut creds = tx
-            .state()
-            .credentials
-            .get(&after.id)
-            .cloned()
-            .unwrap_or_default();
+        let mut creds = super::credentials::creds_of(tx, &after.id);
         if creds.password_never_expires != never {
             creds.password_never_expires = never;
             tx.put_credentials(&after.id, creds);
@@ -270,12 +265,7 @@ pub fn edit_user(tx: &mut Tx<'_>, id: &str, patch: UserPatch) -> Result<User, Re
     if after.email != before.email {
         // The old address hears of it, and a new one must settle before a
         // reset link goes there (R7.2).
-        let mut creds = tx
-            .state()
-            .credentials
-            .get(&after.id)
-            .cloned()
-            .unwrap_or_default();
+        let mut creds = super::credentials::creds_of(tx, &after.id);
         creds.email_changed_at = Some(tx.now());
         tx.put_credentials(&after.id, creds);
         tx.queue_notice(super::notice::Notice::to_user(
