@@ -392,7 +392,7 @@ fn sigterm_lets_an_in_flight_login_finish() {
 
 // ---- hostile clients: lockout abuse and account takeover (issue 15) ----
 
-use common::api::{Api, code, sign_in};
+use common::api::{Api, activation_password, code, sign_in, sign_in_with};
 
 /// A client whose connections come from `local` (any 127/8 address reaches
 /// the daemon): an address the user never logged in from.
@@ -443,16 +443,7 @@ async fn mail_with(d: &Daemon, needles: &[&str]) -> String {
 /// The password `sign_in` gave `login`, learnt again through a fresh link.
 async fn password_of<'d>(d: &'d Daemon, login_name: &str) -> (Api<'d>, String) {
     let c = d.client();
-    let out = d.ctl(&["--json", "users", "activation-link", login_name]);
-    assert!(out.status.success(), "{}", text(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let link = v["link"]
-        .as_str()
-        .unwrap()
-        .replace("127.0.0.1", "localhost")
-        .replace("/ui/activation/", "/api/v1/activation/");
-    let creds: Value = c.get(&link).send().await.unwrap().json().await.unwrap();
-    let pw = creds["password"].as_str().unwrap().to_owned();
+    let pw = activation_password(d, login_name).await;
     let r = login(d, &c, login_name, &pw).await;
     assert_eq!(r.status(), 201);
     let v: Value = r.json().await.unwrap();
@@ -929,5 +920,79 @@ fn a_used_or_expired_activation_link_costs_no_hash_and_links_are_rate_limited_pe
         let r = c.get(&unknown).send().await.unwrap();
         assert_eq!(r.status(), 429);
         assert!(r.headers().contains_key("retry-after"));
+    });
+}
+
+#[test]
+fn r8_7_answers_for_an_unknown_login_cost_the_same_hashes_as_wrong_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        fast_logins()
+            .env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "1000")
+            .env("BAILIWICK_AUTH_RESET_RATE_PER_LOGIN_PER_MINUTE", "1000"),
+    );
+    rt().block_on(async {
+        let (admin, pw) = password_of(&d, "admin").await;
+        set_questions(&admin, &pw).await;
+        admin.create_user("quiet", "reader", None).await;
+        let c = client_at(&d, "127.0.0.2");
+        let mut cost = Vec::new();
+        // A known login with wrong answers, a known login without
+        // questions, a login that does not exist.
+        for login_name in ["admin", "quiet", "ghost"] {
+            let before = hashes_run(&d, &admin.c).await;
+            let r = c
+                .post(d.url("/api/v1/password-reset/answers"))
+                .json(&json!({"login": login_name, "answers": ["x", "y", "z"]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "{login_name}");
+            cost.push(hashes_run(&d, &admin.c).await - before);
+        }
+        assert_eq!(cost, [3, 3, 3], "one hash per answer, whoever is named");
+    });
+}
+
+#[test]
+fn r8_5_generated_passwords_meet_a_raised_minimum_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        fast_logins()
+            .env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "1000")
+            .env("BAILIWICK_AUTH_RESET_RATE_PER_LOGIN_PER_MINUTE", "1000"),
+    );
+    rt().block_on(async {
+        let (admin, pw) = password_of(&d, "admin").await;
+        set_questions(&admin, &pw).await;
+        let (_, mut security) = admin.get("/api/v1/settings/security").await;
+        security["min_password_length"] = json!(32);
+        let (s, v) = admin.put("/api/v1/settings/security", security).await;
+        assert_eq!(s, 200, "{v}");
+
+        // Through a one-time link.
+        admin.create_user("longpw", "reader", None).await;
+        let generated = activation_password(&d, "longpw").await;
+        assert!(generated.chars().count() >= 32, "{generated}");
+        let user = sign_in_with(&d, "longpw", &generated).await;
+        // It signs in and activates the account like any other.
+        let (s, v) = user.get("/api/v1/me").await;
+        assert_eq!((s.as_u16(), &v["status"]), (200, &json!("active")), "{v}");
+
+        // Through the secret questions.
+        let r = d
+            .client()
+            .post(d.url("/api/v1/password-reset/answers"))
+            .json(&json!({"login": "admin", "answers": ["a1", "a2", "a3"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        let reset = v["password"].as_str().expect("a generated password");
+        assert!(reset.chars().count() >= 32, "{reset}");
+        assert_eq!(login(&d, &d.client(), "admin", reset).await.status(), 201);
     });
 }

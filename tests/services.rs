@@ -595,12 +595,13 @@ fn over_socket(
             false => format!("Authorization: Bearer {a}\r\n"),
         })
         .unwrap_or_default();
-    write!(
-        s,
+    // In one write: the daemon may refuse on the head alone and close, and
+    // a body sent after that would meet a closed socket (EPIPE).
+    let request = format!(
         "{method} {target} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
+    );
+    s.write_all(request.as_bytes()).unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let status = out

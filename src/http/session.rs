@@ -15,7 +15,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{Page, SessionView, UserView};
 use crate::auth::pool::Busy;
-use crate::auth::service::{LoginError, Origin, generate_password, generate_password_of};
+use crate::auth::service::{LoginError, Origin, generate_password_of};
 use crate::domain::LogAction;
 use crate::domain::credentials::{self, Activation};
 use crate::domain::{Actor, Role, Timestamp, User};
@@ -504,7 +504,10 @@ pub(crate) async fn reveal_password(
 ) -> ApiResult<ActivationView> {
     let hash = ids::token_hash(token);
     live_link_first(app, source, &hash)?;
-    let password = generate_password();
+    // The policy in force, not the default: a generated password shorter
+    // than the minimum could never be changed back to by the user (R8.5).
+    let min_length = app.store.snapshot().settings.security.min_password_length;
+    let password = generate_password_of(min_length);
     let generated = app
         .auth
         .hash(source.ip, password.clone())
