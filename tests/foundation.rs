@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use common::api::{code, sign_in};
 use common::*;
 
 #[test]
@@ -142,14 +143,78 @@ fn config_errors_name_the_key_and_exit_2() {
         "nothing created on a config error"
     );
 
+    // All addresses and no public_url: every link would say 0.0.0.0.
+    let wild = dir.path().join("wild.toml");
+    std::fs::write(&wild, "[server]\nlisten = \"0.0.0.0:9443\"\n").unwrap();
+    let out = run(&["check-config", "--config", wild.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("server.public_url"), "{}", text(&out));
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("server.public_url"), "{}", text(&out));
+    assert!(!dir.path().join("d").exists(), "nothing created");
+
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, "[server]\nlisten = \"0.0.0.0:9443\"\n").unwrap();
+    std::fs::write(
+        &good,
+        "[server]\nlisten = \"0.0.0.0:9443\"\npublic_url = \"https://box.example:9443\"\n",
+    )
+    .unwrap();
     let out = run(&["check-config", "--config", good.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("listen = \"0.0.0.0:9443\""),
         "{}",
         text(&out)
+    );
+}
+
+/// Issue 20: the package ships man pages and completions made from the
+/// same definition that parses the command line, and help speaks in words
+/// an operator knows, not rule numbers.
+#[test]
+fn man_pages_and_completions_are_generated_and_help_has_no_rule_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (man, completions) = (dir.path().join("man"), dir.path().join("completions"));
+    for (what, out) in [("man", &man), ("completions", &completions)] {
+        let o = run(&["generate", what, "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let page = std::fs::read_to_string(man.join("bailiwick-ctl.1")).unwrap();
+    assert!(page.contains(".TH") && page.contains("status"), "{page}");
+    assert!(man.join("bailiwick.1").exists() && man.join("bailiwick-serve.1").exists());
+    for file in ["bailiwick.bash", "_bailiwick", "bailiwick.fish"] {
+        let c = std::fs::read_to_string(completions.join(file)).unwrap();
+        assert!(c.contains("check-config"), "{file}: {c}");
+    }
+    // "R1.4", "R12": an R, a digit, then a dot or another digit.
+    let rule_id = |t: &str| {
+        t.as_bytes().windows(3).any(|w| {
+            w[0] == b'R' && w[1].is_ascii_digit() && (w[2] == b'.' || w[2].is_ascii_digit())
+        })
+    };
+    for args in [
+        &["--help"][..],
+        &["ctl", "--help"],
+        &["ctl", "features", "--help"],
+        &["serve", "--help"],
+    ] {
+        let o = run(args);
+        assert!(o.status.success());
+        assert!(!rule_id(&text(&o)), "{args:?}: {}", text(&o));
+    }
+    assert!(rule_id("Operator features (R1.4)."), "the check finds one");
+    // A missing directory is made; an unwritable place is a clear error.
+    let o = run(&["generate", "man", "--out", "/proc/bailiwick-man"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("cannot write into /proc/bailiwick-man"),
+        "{}",
+        text(&o)
     );
 }
 
@@ -330,8 +395,10 @@ fn a_silent_client_is_disconnected_after_the_header_timeout() {
     assert_eq!(n, 0);
 }
 
-/// A TLS connection to the daemon that trusts only its certificate.
-async fn tls_to(d: &Daemon) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// A TLS connector that trusts only the daemon's certificate.
+fn tls_connector(d: &Daemon) -> tokio_rustls::TlsConnector {
     use rustls_pki_types::pem::PemObject;
     let cert =
         rustls_pki_types::CertificateDer::from_pem_file(d.data_dir.join("tls/cert.pem")).unwrap();
@@ -342,12 +409,121 @@ async fn tls_to(d: &Daemon) -> tokio_rustls::client::TlsStream<tokio::net::TcpSt
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// A TLS connection to the daemon that trusts only its certificate.
+async fn tls_to(d: &Daemon) -> TlsStream {
     let tcp = tokio::net::TcpStream::connect(d.addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap()
+    tls_connector(d).connect(name, tcp).await.unwrap()
+}
+
+/// A TLS connection from loopback address `source`, handshaken and then
+/// silent; an error when the server closes it before the handshake ends.
+async fn handshaken_from(
+    addr: std::net::SocketAddr,
+    connector: tokio_rustls::TlsConnector,
+    source: std::net::Ipv4Addr,
+) -> std::io::Result<TlsStream> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind((source, 0).into())?;
+    let tcp = sock.connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await
+}
+
+/// Whether the server closes `s` (within a generous bound: the point is
+/// that it closes, not how fast).
+async fn closed_by_server(s: &mut TlsStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(60), s.read(&mut buf)).await;
+    matches!(read, Ok(Ok(0)) | Ok(Err(_)))
+}
+
+/// Issue 15 item 1: 1024 handshaken, silent connections from one address
+/// used to take every slot, and with them `/healthz` for everyone else.
+#[test]
+fn silent_tls_connections_from_one_address_do_not_lock_others_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        // Long enough that all 1100 are tried while the first still wait.
+        Start::default().env("BAILIWICK_SERVER_HEADER_TIMEOUT", "10s"),
+    );
+    rt().block_on(async {
+        let connector = tls_connector(&d);
+        let attacker = std::net::Ipv4Addr::new(127, 0, 0, 2);
+        let mut tries = tokio::task::JoinSet::new();
+        for _ in 0..1100 {
+            tries.spawn(handshaken_from(d.addr, connector.clone(), attacker));
+        }
+        let mut held = Vec::new();
+        while let Some(r) = tries.join_next().await {
+            if let Ok(s) = r.unwrap() {
+                held.push(s);
+            }
+        }
+        assert_eq!(
+            held.len(),
+            64,
+            "server.max_connections_per_source (default 64) holds for one address"
+        );
+        // Another address is served while the attacker holds its share.
+        for _ in 0..5 {
+            let r = d.client().get(d.url("/healthz")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        // The silent ones are closed once the header deadline passes.
+        for s in &mut held {
+            assert!(closed_by_server(s).await, "a silent connection stays open");
+        }
+    });
+}
+
+/// At `server.max_connections` the server stops accepting: a new client
+/// waits in the backlog and is served when a slot frees, instead of being
+/// accepted and dropped.
+#[test]
+fn at_the_connection_limit_a_new_client_waits_instead_of_being_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default()
+            .env("BAILIWICK_SERVER_HEADER_TIMEOUT", "3s")
+            .env("BAILIWICK_SERVER_MAX_CONNECTIONS", "100"),
+    );
+    rt().block_on(async {
+        let connector = tls_connector(&d);
+        let handshaken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tries = tokio::task::JoinSet::new();
+        // Two addresses of 64 each: 128 silent clients for 100 slots.
+        for source in [2, 3] {
+            for _ in 0..64 {
+                let (connector, handshaken) = (connector.clone(), handshaken.clone());
+                tries.spawn(async move {
+                    let s = handshaken_from(d.addr, connector, [127, 0, 0, source].into()).await;
+                    if s.is_ok() {
+                        handshaken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    s
+                });
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while handshaken.load(std::sync::atomic::Ordering::SeqCst) < 100 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the slots never filled"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Every slot is taken: this client waits, then is served.
+        let r = d.client().get(d.url("/healthz")).send().await;
+        assert_eq!(r.map(|r| r.status()).ok(), Some(reqwest::StatusCode::OK));
+        tries.abort_all();
+    });
 }
 
 #[test]
@@ -447,6 +623,51 @@ fn operations_endpoints_answer_and_errors_are_problem_json() {
                 }
             }
         }
+    });
+}
+
+#[test]
+fn undecodable_paths_and_invented_methods_get_problems_and_add_no_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    rt().block_on(async {
+        let admin = sign_in(&d, "admin").await;
+        // A path parameter that is not UTF-8: a validation problem.
+        let (s, v) = admin.get("/api/v1/users/%ff%fe").await;
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(code(&v), "validation", "{v}");
+
+        // Each request a new invented method, without credentials: refused
+        // as problem+json, and counted under one label, so that /metrics
+        // (and the daemon's memory) does not grow with them.
+        let c = d.client();
+        let metrics = || async {
+            let r = c.get(d.url("/metrics")).send().await.unwrap();
+            r.text().await.unwrap()
+        };
+        let before = metrics().await;
+        for i in 0..300 {
+            let method = reqwest::Method::from_bytes(format!("X{i:0>60}").as_bytes()).unwrap();
+            let r = c
+                .request(method, d.url("/api/v1/users"))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_client_error(), "{}", r.status());
+            assert_eq!(r.headers()["content-type"], "application/problem+json");
+        }
+        let after = metrics().await;
+        assert!(
+            !after.contains("X0000"),
+            "an invented method became a label"
+        );
+        assert!(after.contains("method=\"OTHER\""), "{after}");
+        assert!(
+            after.len() < before.len() + 4096,
+            "/metrics grew from {} to {} bytes",
+            before.len(),
+            after.len()
+        );
     });
 }
 
@@ -564,6 +785,24 @@ fn sighup_reloads_the_configured_certificate() {
         v["tls_fingerprint"].as_str().unwrap().to_owned()
     };
     assert_ne!(fp(&before), fp(&after), "fingerprint changed after SIGHUP");
+    // ctl status names what the certificate in force is valid for.
+    let names = |s: &str| {
+        let v: serde_json::Value = serde_json::from_str(s).unwrap();
+        v["tls_names"].clone()
+    };
+    assert_eq!(
+        names(&before),
+        serde_json::json!(["localhost", "one.example"])
+    );
+    assert_eq!(
+        names(&after),
+        serde_json::json!(["localhost", "two.example"])
+    );
+    let human = text(&d.ctl(&["status"]));
+    assert!(
+        human.contains("two.example") && human.contains("tls_expires_at"),
+        "{human}"
+    );
     // A broken file on reload keeps the old certificate in force.
     std::fs::write(&cert, "garbage").unwrap();
     d.signal(libc::SIGHUP);
