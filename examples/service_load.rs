@@ -205,8 +205,8 @@ fn spawn_bare_server(dir: &Path) -> (Child, SocketAddr) {
 /// exchange cost with nothing behind them.
 async fn bare_server(dir: &Path) -> SocketAddr {
     use http_body_util::BodyExt;
-    let (tls, _) =
-        bailiwick::tls::load(&Default::default(), dir).expect("the daemon's certificate");
+    let (tls, _) = bailiwick::tls::load(&Default::default(), dir, &Default::default())
+        .expect("the daemon's certificate");
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -488,6 +488,17 @@ impl Config {
                 "an https:// URL, e.g. \"https://bailiwick.example:8443\"",
             ));
         }
+        // A wildcard listener would put 0.0.0.0 or [::] in every link and
+        // email: nobody could follow them. Loopback keeps its default.
+        if url.is_empty() && self.server.listen.ip().is_unspecified() {
+            return Err(invalid(
+                "server.public_url",
+                "",
+                "the https:// address people and services reach this appliance at, \
+                 e.g. \"https://bailiwick.example:8443\"; required when server.listen \
+                 is 0.0.0.0 or [::]",
+            ));
+        }
         if self.auth.argon2_memory_kib < 8 * self.auth.argon2_parallelism.max(1) {
             return Err(invalid(
                 "auth.argon2_memory_kib",
@@ -913,6 +924,28 @@ mod tests {
         assert_eq!(c.server.listen, "127.0.0.1:8443".parse().unwrap());
         assert_eq!(c.public_url(), "https://127.0.0.1:8443");
         assert_eq!(c.mail.transport, MailTransport::Spool);
+    }
+
+    /// Issue 20: with the packaged listener every link said
+    /// `https://0.0.0.0:8443/...`.
+    #[test]
+    fn a_wildcard_listener_needs_a_public_url() {
+        for listen in ["0.0.0.0:8443", "[::]:8443"] {
+            let err = with_file(&format!("[server]\nlisten = \"{listen}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("server.public_url") && err.contains("https://"),
+                "{err}"
+            );
+            let c = with_file(&format!(
+                "[server]\nlisten = \"{listen}\"\npublic_url = \"https://box.example:8443\"\n"
+            ))
+            .unwrap();
+            assert_eq!(c.public_url(), "https://box.example:8443");
+        }
+        let c = with_file("[server]\nlisten = \"10.0.0.5:8443\"\n").unwrap();
+        assert_eq!(c.public_url(), "https://10.0.0.5:8443");
     }
 
     #[test]

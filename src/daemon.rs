@@ -124,7 +124,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         first_run(&store, &config, &public_url, &data_dir).await?;
     }
 
-    let (tls_config, cert) = tls::load(&config.tls, &data_dir)?;
+    let (tls_config, cert) = tls::load(&config.tls, &data_dir, &tls::Wanted::for_config(&config))?;
     let tls = Arc::new(tls::Reloadable::new(tls_config));
     announce_certificate(&cert);
 
@@ -133,7 +133,6 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         store: store.clone(),
         data_dir: data_dir.clone(),
         listen: local.to_string(),
-        tls_fingerprint: std::sync::Mutex::new(cert.fingerprint.clone()),
         tls_cert: std::sync::Mutex::new(Some(cert.clone())),
         started,
         public_url: public_url.clone(),
@@ -439,11 +438,12 @@ impl Signals {
         systemd::notify("RELOADING=1");
         let loaded = Config::from_sources(self.config_path.as_deref(), std::env::vars());
         match loaded {
-            Ok(cfg) => match self.tls.reload(&cfg.tls, &self.admin.data_dir) {
+            Ok(cfg) => match self.tls.reload(
+                &cfg.tls,
+                &self.admin.data_dir,
+                &tls::Wanted::for_config(&cfg),
+            ) {
                 Ok(info) => {
-                    if let Ok(mut f) = self.admin.tls_fingerprint.lock() {
-                        *f = info.fingerprint.clone();
-                    }
                     if let Ok(mut c) = self.admin.tls_cert.lock() {
                         *c = Some(info.clone());
                     }

@@ -5,6 +5,7 @@
 //! [`Reloadable`] at every handshake, so SIGHUP swaps the certificate without
 //! touching open connections.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::TlsConfig;
+use crate::config::{Config, TlsConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -50,6 +51,50 @@ pub struct CertInfo {
     pub fingerprint: String,
     /// End of the leaf certificate's validity, when it can be read.
     pub not_after: Option<time::OffsetDateTime>,
+    /// The leaf certificate's DNS names and IP addresses.
+    pub names: Vec<String>,
+}
+
+/// What a generated certificate names beyond localhost, the loopback
+/// addresses and the host name: the names the appliance's other services
+/// will check it against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// `server.public_url`'s host. A generated certificate that does not
+    /// name it is made again, so that the name people and services use
+    /// passes their check.
+    pub public_host: Option<String>,
+    /// Name every non-loopback interface address too (wildcard listeners),
+    /// when a certificate is generated.
+    pub interface_addresses: bool,
+}
+
+impl Wanted {
+    pub fn for_config(config: &Config) -> Wanted {
+        Wanted {
+            public_host: url_host(&config.server.public_url),
+            interface_addresses: config.server.listen.ip().is_unspecified(),
+        }
+    }
+}
+
+/// The host of an `https://` URL, lower-cased, an IP address in its
+/// canonical form; `None` for an empty URL.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(match host.parse::<IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => host.to_ascii_lowercase(),
+    })
 }
 
 /// Validity of a generated certificate: the 825 days browsers accept for a
@@ -99,10 +144,15 @@ pub fn install_default_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Loads the configured certificate, or makes (once) and loads a self-signed one.
-pub fn load(cfg: &TlsConfig, data_dir: &Path) -> Result<(Arc<ServerConfig>, CertInfo), TlsError> {
+/// Loads the configured certificate, or makes (once, and again when it does
+/// not name `wanted.public_host`) and loads a self-signed one.
+pub fn load(
+    cfg: &TlsConfig,
+    data_dir: &Path,
+    wanted: &Wanted,
+) -> Result<(Arc<ServerConfig>, CertInfo), TlsError> {
     let (cert, key, generated) = if cfg.cert.is_empty() {
-        let (c, k) = ensure_self_signed(&data_dir.join("tls"))?;
+        let (c, k) = ensure_self_signed(&data_dir.join("tls"), wanted)?;
         (c, k, true)
     } else {
         (PathBuf::from(&cfg.cert), PathBuf::from(&cfg.key), false)
@@ -111,6 +161,7 @@ pub fn load(cfg: &TlsConfig, data_dir: &Path) -> Result<(Arc<ServerConfig>, Cert
     let key_der = read_key(&key)?;
     let fingerprint = fingerprint(&certs[0]);
     let not_after = not_after(&certs[0]);
+    let names = names(&certs[0]);
     let config = server_config(certs, key_der).map_err(|detail| TlsError::Config {
         cert: cert.clone(),
         key,
@@ -123,6 +174,7 @@ pub fn load(cfg: &TlsConfig, data_dir: &Path) -> Result<(Arc<ServerConfig>, Cert
             generated,
             fingerprint,
             not_after,
+            names,
         },
     ))
 }
@@ -168,12 +220,24 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     })
 }
 
-/// Makes `<dir>/cert.pem` and `<dir>/key.pem` unless both exist.
-fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
+/// Makes `<dir>/cert.pem` and `<dir>/key.pem` unless both exist and the
+/// certificate names `wanted.public_host`.
+fn ensure_self_signed(dir: &Path, wanted: &Wanted) -> Result<(PathBuf, PathBuf), TlsError> {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     if cert.exists() && key.exists() {
-        return Ok((cert, key));
+        let Some(host) = &wanted.public_host else {
+            return Ok((cert, key));
+        };
+        let named = read_certs(&cert).map(|c| names(&c[0]).contains(host));
+        // Unreadable: left for `load` to report, not silently replaced.
+        if !matches!(named, Ok(false)) {
+            return Ok((cert, key));
+        }
+        tracing::warn!(
+            host = %host,
+            "the generated certificate does not name server.public_url's host; generating a new one (clients that pinned the old fingerprint must pin the new one)"
+        );
     }
     let write_err = |path: &Path| {
         let path = path.to_owned();
@@ -181,11 +245,13 @@ fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     };
     crate::fsutil::create_private_dir(dir).map_err(write_err(dir))?;
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-    if let Some(host) = hostname()
-        && !names.contains(&host)
-    {
-        names.push(host);
+    names.extend(hostname());
+    names.extend(wanted.public_host.clone());
+    if wanted.interface_addresses {
+        names.extend(interface_addresses().iter().map(IpAddr::to_string));
     }
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     let mut params =
         rcgen::CertificateParams::new(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     params
@@ -211,7 +277,49 @@ fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
 fn hostname() -> Option<String> {
     let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     let h = h.trim();
-    (!h.is_empty()).then(|| h.to_owned())
+    (!h.is_empty()).then(|| h.to_ascii_lowercase())
+}
+
+/// This machine's interface addresses other than loopback and IPv6
+/// link-local (which other machines reach only with a zone).
+fn interface_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates the list and points `head` at it; each
+    // node and its address are read while the list lives, and the list is
+    // freed once, after the last read.
+    unsafe {
+        if libc::getifaddrs(&mut head) != 0 {
+            return out;
+        }
+        let mut node = head;
+        while let Some(ifa) = node.as_ref() {
+            if let Some(addr) = ifa.ifa_addr.as_ref() {
+                match i32::from(addr.sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                            sin.sin_addr.s_addr,
+                        ))));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                        out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+                    }
+                    _ => {}
+                }
+            }
+            node = ifa.ifa_next;
+        }
+        libc::freeifaddrs(head);
+    }
+    out.retain(|ip| match ip {
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_unspecified(),
+        IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unspecified() && !v6.is_unicast_link_local(),
+    });
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// SHA-256 over the DER certificate, as `AB:CD:...`.
@@ -261,6 +369,68 @@ pub fn not_after(cert: &[u8]) -> Option<time::OffsetDateTime> {
         .map(time::PrimitiveDateTime::assume_utc)
 }
 
+/// The DNS names and IP addresses of a DER X.509 certificate's subject
+/// alternative names: tbsCertificate's `[3]` extensions, the one with OID
+/// 2.5.29.17, a SEQUENCE of GeneralName (`[2]` dNSName, `[7]` iPAddress).
+/// Empty when the certificate cannot be read that far.
+pub fn names(cert: &[u8]) -> Vec<String> {
+    san(cert).unwrap_or_default()
+}
+
+fn san(cert: &[u8]) -> Option<Vec<String>> {
+    const SAN_OID: &[u8] = &[0x55, 0x1d, 0x11];
+    let (_, cert, _) = der_item(cert)?;
+    let (_, mut tbs, _) = der_item(cert)?;
+    let (tag, _, rest) = der_item(tbs)?;
+    if tag == 0xa0 {
+        tbs = rest;
+    }
+    // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
+    for _ in 0..6 {
+        tbs = der_item(tbs)?.2;
+    }
+    let mut extensions = None;
+    while let Some((tag, contents, rest)) = der_item(tbs) {
+        if tag == 0xa3 {
+            extensions = Some(der_item(contents)?.1);
+        }
+        tbs = rest;
+    }
+    let mut list = extensions?;
+    while let Some((_, extension, rest)) = der_item(list) {
+        list = rest;
+        let (_, oid, mut fields) = der_item(extension)?;
+        if oid != SAN_OID {
+            continue;
+        }
+        // critical BOOLEAN DEFAULT FALSE, then the value's OCTET STRING.
+        let (mut tag, mut value, rest) = der_item(fields)?;
+        if tag == 0x01 {
+            fields = rest;
+            (tag, value, _) = der_item(fields)?;
+        }
+        if tag != 0x04 {
+            return None;
+        }
+        let (_, mut general, _) = der_item(value)?;
+        let mut out = Vec::new();
+        while let Some((tag, name, rest)) = der_item(general) {
+            general = rest;
+            match tag {
+                0x82 => out.push(String::from_utf8_lossy(name).to_ascii_lowercase()),
+                0x87 => match name.len() {
+                    4 => out.push(Ipv4Addr::from(<[u8; 4]>::try_from(name).ok()?).to_string()),
+                    16 => out.push(Ipv6Addr::from(<[u8; 16]>::try_from(name).ok()?).to_string()),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        return Some(out);
+    }
+    Some(Vec::new())
+}
+
 /// One DER item: (tag, contents, what follows).
 fn der_item(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = bytes.split_first()?;
@@ -300,8 +470,13 @@ impl Reloadable {
     }
 
     /// Loads again; on error the old configuration stays in force.
-    pub fn reload(&self, cfg: &TlsConfig, data_dir: &Path) -> Result<CertInfo, TlsError> {
-        let (config, info) = load(cfg, data_dir)?;
+    pub fn reload(
+        &self,
+        cfg: &TlsConfig,
+        data_dir: &Path,
+        wanted: &Wanted,
+    ) -> Result<CertInfo, TlsError> {
+        let (config, info) = load(cfg, data_dir, wanted)?;
         self.current.store(config);
         Ok(info)
     }
@@ -315,14 +490,14 @@ mod tests {
     fn self_signed_is_made_once_private_and_reused() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let (_, first) = load(&TlsConfig::default(), dir.path()).unwrap();
+        let (_, first) = load(&TlsConfig::default(), dir.path(), &Wanted::default()).unwrap();
         assert!(first.generated);
         let mode = std::fs::metadata(dir.path().join("tls/key.pem"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let (_, again) = load(&TlsConfig::default(), dir.path()).unwrap();
+        let (_, again) = load(&TlsConfig::default(), dir.path(), &Wanted::default()).unwrap();
         assert_eq!(first.fingerprint, again.fingerprint, "not regenerated");
         assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
     }
@@ -331,7 +506,7 @@ mod tests {
     fn generated_certificate_is_valid_825_days_and_warned_about_30_days_before() {
         let dir = tempfile::tempdir().unwrap();
         let before = time::OffsetDateTime::now_utc();
-        let (_, info) = load(&TlsConfig::default(), dir.path()).unwrap();
+        let (_, info) = load(&TlsConfig::default(), dir.path(), &Wanted::default()).unwrap();
         let after = time::OffsetDateTime::now_utc();
         let end = info
             .not_after
@@ -378,10 +553,95 @@ mod tests {
             cert: junk.display().to_string(),
             key: junk.display().to_string(),
         };
-        let err = load(&cfg, dir.path()).unwrap_err().to_string();
+        let err = load(&cfg, dir.path(), &Wanted::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("junk.pem") && err.contains("no PEM certificate"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_generated_certificate_names_the_public_host_and_is_made_again_for_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, first) = load(&TlsConfig::default(), dir.path(), &Wanted::default()).unwrap();
+        for name in ["localhost", "127.0.0.1", "::1"] {
+            assert!(first.names.iter().any(|n| n == name), "{:?}", first.names);
+        }
+        let wanted = Wanted {
+            public_host: url_host("https://Bailiwick.Example:8443/"),
+            interface_addresses: false,
+        };
+        let (_, second) = load(&TlsConfig::default(), dir.path(), &wanted).unwrap();
+        assert_ne!(first.fingerprint, second.fingerprint, "made again");
+        assert!(
+            second.names.iter().any(|n| n == "bailiwick.example"),
+            "{:?}",
+            second.names
+        );
+        // Named already: kept, whatever else is wanted.
+        let (_, third) = load(&TlsConfig::default(), dir.path(), &wanted).unwrap();
+        assert_eq!(second.fingerprint, third.fingerprint);
+        let (_, fourth) = load(&TlsConfig::default(), dir.path(), &Wanted::default()).unwrap();
+        assert_eq!(second.fingerprint, fourth.fingerprint);
+    }
+
+    #[test]
+    fn wildcard_listeners_name_the_interface_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let wanted = Wanted {
+            public_host: url_host("https://[2001:DB8::7]:8443"),
+            interface_addresses: true,
+        };
+        let (_, info) = load(&TlsConfig::default(), dir.path(), &wanted).unwrap();
+        assert!(
+            info.names.iter().any(|n| n == "2001:db8::7"),
+            "{:?}",
+            info.names
+        );
+        for ip in interface_addresses() {
+            assert!(
+                info.names.contains(&ip.to_string()),
+                "{ip}: {:?}",
+                info.names
+            );
+            assert!(!ip.is_loopback());
+        }
+        let unique: std::collections::HashSet<_> = info.names.iter().collect();
+        assert_eq!(unique.len(), info.names.len(), "{:?}", info.names);
+    }
+
+    #[test]
+    fn url_hosts_are_read_as_clients_would() {
+        let host = |u: &str| url_host(u);
+        assert_eq!(host(""), None);
+        assert_eq!(host("https://"), None);
+        assert_eq!(host("https://Box.Example"), Some("box.example".into()));
+        assert_eq!(
+            host("https://box.example:8443/x?y#z"),
+            Some("box.example".into())
+        );
+        assert_eq!(host("https://10.1.2.3:8443"), Some("10.1.2.3".into()));
+        assert_eq!(
+            host("https://[2001:0db8::1]:8443/"),
+            Some("2001:db8::1".into())
+        );
+    }
+
+    #[test]
+    fn names_read_dns_and_ip_alternative_names_and_nothing_from_junk() {
+        let params = rcgen::CertificateParams::new(vec![
+            "a.example".to_string(),
+            "10.0.0.1".into(),
+            "fe80::1".into(),
+        ])
+        .unwrap();
+        let cert = params
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+        assert_eq!(names(cert.der()), ["a.example", "10.0.0.1", "fe80::1"]);
+        assert!(names(b"\x30\x03junk").is_empty());
+        assert!(names(&[]).is_empty());
     }
 }

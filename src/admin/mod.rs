@@ -95,6 +95,9 @@ pub struct Status {
     pub listen: String,
     pub data_dir: String,
     pub tls_fingerprint: String,
+    /// The DNS names and addresses the certificate is valid for.
+    #[serde(default)]
+    pub tls_names: Vec<String>,
     pub subscription: String,
     pub service_type: ServiceType,
     pub users: u64,

@@ -16,8 +16,7 @@ pub struct Context {
     pub store: Store,
     pub data_dir: PathBuf,
     pub listen: String,
-    pub tls_fingerprint: std::sync::Mutex<String>,
-    /// The certificate in use, for its expiry; replaced on reload.
+    /// The certificate in use; replaced on reload.
     pub tls_cert: std::sync::Mutex<Option<crate::tls::CertInfo>>,
     pub started: Instant,
     /// Base of one-time links, and how long they live.
@@ -122,11 +121,11 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                 uptime_seconds: ctx.started.elapsed().as_secs(),
                 listen: ctx.listen.clone(),
                 data_dir: ctx.data_dir.display().to_string(),
-                tls_fingerprint: ctx
-                    .tls_fingerprint
-                    .lock()
-                    .map(|f| f.clone())
+                tls_fingerprint: cert
+                    .as_ref()
+                    .map(|c| c.fingerprint.clone())
                     .unwrap_or_default(),
+                tls_names: cert.as_ref().map(|c| c.names.clone()).unwrap_or_default(),
                 subscription: sub.map(|s| s.name.clone()).unwrap_or_default(),
                 service_type: sub
                     .map(|s| s.service_type)
