@@ -43,19 +43,42 @@ pub enum Command {
     Log(LogArgs),
     /// Load and check the configuration, then print it in full.
     CheckConfig {
+        /// The TOML file to check (without it: the embedded defaults).
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Write the man pages or the shell completions into a directory (for
+    /// packagers).
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+        /// The directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum Generated {
+    /// `bailiwick.1` and one page per subcommand.
+    Man,
+    /// `bailiwick.bash`, `_bailiwick` (zsh) and `bailiwick.fish`.
+    Completions,
 }
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// The TOML configuration (without it: the embedded defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Where the database, activity log and outbox live (server.data_dir).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Address and port of the HTTPS listener (server.listen).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Log lines for people, or JSON for a collector (log.format).
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormatArg>,
 }
@@ -69,19 +92,25 @@ pub enum LogFormatArg {
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
+    /// The new data directory (refused if it already holds a subscription).
     #[arg(long)]
     pub data_dir: PathBuf,
+    /// The subscription's name.
     #[arg(long)]
     pub subscription: String,
+    /// The first Manager's login; it is active at once and the primary contact.
     #[arg(long)]
     pub manager_login: String,
+    /// The first Manager's email address.
     #[arg(long)]
     pub manager_email: String,
     /// File holding the first Manager's password (a trailing newline is dropped).
     #[arg(long)]
     pub password_file: PathBuf,
+    /// enterprise, consultant or express_lite.
     #[arg(long, default_value = "enterprise", value_parser = parse_service_type)]
     pub service_type: ServiceType,
+    /// Comma-separated modules the subscription has, e.g. VM,PC.
     #[arg(long, default_value = "VM")]
     pub modules: String,
     /// Config file, for the password hashing parameters.
@@ -91,8 +120,11 @@ pub struct InitArgs {
 
 #[derive(Args, Debug)]
 pub struct CtlArgs {
+    /// The running daemon's data directory (it holds admin.sock).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The daemon's configuration, for its data directory (default:
+    /// /etc/bailiwick/bailiwick.toml when it exists).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Print the daemon's answer as JSON.
@@ -106,12 +138,12 @@ pub struct CtlArgs {
 pub enum CtlCommand {
     /// Version, uptime, subscription, users and queues of the running daemon.
     Status,
-    /// Operator features (R1.4).
+    /// List the operator features, or switch one on or off.
     Features {
         #[command(subcommand)]
         command: FeaturesCommand,
     },
-    /// Service type and modules (R1.2, R1.3).
+    /// Show or set the subscription's service type and modules.
     Subscription {
         #[command(subcommand)]
         command: SubscriptionCommand,
@@ -126,7 +158,7 @@ pub enum CtlCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Emails given up on (R12.1): list them, send one again.
+    /// Emails given up on: list them, send one again.
     Mail {
         #[command(subcommand)]
         command: MailCommand,
@@ -207,8 +239,11 @@ pub struct LogArgs {
 /// Where the data directory is: `--data-dir`, else the config's.
 #[derive(Args, Debug)]
 pub struct DataDirArgs {
+    /// The data directory.
     #[arg(long, alias = "data")]
     pub data_dir: Option<PathBuf>,
+    /// The daemon's configuration, for its data directory (default:
+    /// /etc/bailiwick/bailiwick.toml when it exists).
     #[arg(long)]
     pub config: Option<PathBuf>,
 }
@@ -258,6 +293,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Restore { from, data_dir } => restore(&from, &data_dir),
         Command::Log(args) => log(args),
         Command::CheckConfig { config } => check_config(config.as_deref()),
+        Command::Generate { what, out } => generate(what, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -287,6 +323,46 @@ fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
     Config::from_sources(path, std::env::vars()).map_err(|e| Failure::Usage(e.to_string()))
 }
 
+/// Where the packaged daemon's configuration is installed.
+pub const INSTALLED_CONFIG: &str = "/etc/bailiwick/bailiwick.toml";
+
+/// The configuration the operator's tools (`ctl`, `log`) read when given
+/// neither `--data-dir` nor `--config`: the installed one when it exists
+/// (outside systemd there is no `$STATE_DIRECTORY`), else the defaults.
+fn tools_config(path: Option<&Path>) -> Result<Config, Failure> {
+    let installed = Path::new(INSTALLED_CONFIG);
+    let installed = (path.is_none() && std::env::var_os("STATE_DIRECTORY").is_none())
+        .then_some(installed)
+        .filter(|p| p.exists());
+    load_config(path.or(installed))
+}
+
+/// The man pages and shell completions, from the same definition that
+/// parses the command line.
+fn generate(what: Generated, out: &Path) -> Result<(), Failure> {
+    use clap::CommandFactory;
+    let fail =
+        |e: std::io::Error| Failure::Runtime(format!("cannot write into {}: {e}", out.display()));
+    std::fs::create_dir_all(out).map_err(fail)?;
+    let cmd = Cli::command();
+    match what {
+        Generated::Man => clap_mangen::generate_to(cmd, out).map_err(fail)?,
+        Generated::Completions => {
+            use clap_complete::Shell;
+            for (shell, file) in [
+                (Shell::Bash, "bailiwick.bash"),
+                (Shell::Zsh, "_bailiwick"),
+                (Shell::Fish, "bailiwick.fish"),
+            ] {
+                let mut bytes = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "bailiwick", &mut bytes);
+                std::fs::write(out.join(file), bytes).map_err(fail)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> Result<(), Failure> {
     let mut config = load_config(args.config.as_deref())?;
     if let Some(d) = args.data_dir {
@@ -295,6 +371,11 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     if let Some(l) = args.listen {
         config.server.listen = l;
     }
+    // The flags are configuration too: `--listen 0.0.0.0:8443` needs a
+    // public_url as much as the file's key does.
+    config
+        .validate()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     if let Some(f) = args.log_format {
         config.log.format = match f {
             LogFormatArg::Auto => LogFormat::Auto,
@@ -373,7 +454,7 @@ fn init(args: InitArgs) -> Result<(), Failure> {
 fn ctl(args: CtlArgs) -> Result<(), Failure> {
     let data_dir = match (&args.data_dir, &args.config) {
         (Some(d), _) => d.clone(),
-        (None, cfg) => load_config(cfg.as_deref())?.data_dir(),
+        (None, cfg) => tools_config(cfg.as_deref())?.data_dir(),
     };
     let client = Client::connect(&data_dir).map_err(runtime)?;
     let request = match args.command {
@@ -510,6 +591,10 @@ fn print_human(value: &serde_json::Value) {
                 match v {
                     serde_json::Value::String(s) => println!("{k}: {s}"),
                     serde_json::Value::Null => println!("{k}: -"),
+                    serde_json::Value::Array(items) if items.iter().all(|i| i.is_string()) => {
+                        let items: Vec<&str> = items.iter().filter_map(|i| i.as_str()).collect();
+                        println!("{k}: {}", items.join(", "));
+                    }
                     other => println!("{k}: {other}"),
                 }
             }
@@ -552,7 +637,7 @@ fn print_human(value: &serde_json::Value) {
 fn data_dir_of(args: &DataDirArgs) -> Result<PathBuf, Failure> {
     match (&args.data_dir, &args.config) {
         (Some(d), _) => Ok(d.clone()),
-        (None, cfg) => Ok(load_config(cfg.as_deref())?.data_dir()),
+        (None, cfg) => Ok(tools_config(cfg.as_deref())?.data_dir()),
     }
 }
 
@@ -673,8 +758,12 @@ fn check_config(path: Option<&Path>) -> Result<(), Failure> {
     let config = load_config(path)?;
     if !config.tls.cert.is_empty() {
         crate::tls::install_default_provider();
-        crate::tls::load(&config.tls, &config.data_dir())
-            .map_err(|e| Failure::Usage(e.to_string()))?;
+        crate::tls::load(
+            &config.tls,
+            &config.data_dir(),
+            &crate::tls::Wanted::for_config(&config),
+        )
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     }
     crate::auth::password::Hasher::from_config(&config.auth)
         .map_err(|e| Failure::Usage(e.to_string()))?;
