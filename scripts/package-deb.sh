@@ -13,5 +13,5 @@ cargo build --release --bin bailiwick >&2
 rm -rf target/assets target/debian
 target/release/bailiwick generate man --out target/assets/man
 target/release/bailiwick generate completions --out target/assets/completions
-cargo deb --no-build --output target/debian/ >&2
+cargo deb --no-build --strip --output target/debian/ >&2
 ls target/debian/bailiwick_*.deb
