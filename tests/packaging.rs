@@ -164,9 +164,23 @@ fn sysusers_and_tmpfiles_create_the_user_and_private_state() {
 
 #[test]
 fn example_config_loads_and_names_every_key() {
+    use bailiwick::config::Config;
     let path = packaging("bailiwick.toml");
-    bailiwick::config::Config::from_sources(Some(&path), std::iter::empty()).unwrap();
+    // As shipped it listens on all addresses without public_url: refused,
+    // naming the one key the operator sets; with it set, it loads.
+    let err = Config::from_sources(Some(&path), std::iter::empty()).unwrap_err();
+    assert!(err.to_string().contains("server.public_url"), "{err}");
     let text = std::fs::read_to_string(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("bailiwick.toml");
+    let configured = text.replace(
+        "public_url = \"\"",
+        "public_url = \"https://bailiwick.example:8443\"",
+    );
+    assert_ne!(configured, text, "the public_url line is there to set");
+    std::fs::write(&set, configured).unwrap();
+    let c = Config::from_sources(Some(&set), std::iter::empty()).unwrap();
+    assert_eq!(c.public_url(), "https://bailiwick.example:8443");
     let defaults = toml::Table::try_from(bailiwick::config::Config::default()).unwrap();
     for (section, keys) in defaults {
         assert!(

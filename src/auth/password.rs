@@ -3,9 +3,17 @@
 //! Hashes are stored as PHC strings, which carry their own parameters, so a
 //! change of parameters leaves old hashes verifiable (and rehashed at the
 //! next login).
+//!
+//! argon2's working memory (19 MiB by default) is kept by each hashing
+//! thread and reused: allocated per hash, glibc keeps such blocks resident
+//! across its arenas, and the daemon's memory grew by ~180 MB over a few
+//! thousand logins. The hashing pool's threads are fixed, so the memory is
+//! `auth.hash_workers` blocks at most. Each block is cleared after use.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::config::AuthConfig;
 
@@ -34,26 +42,53 @@ impl Hasher {
         Ok(Hasher { params })
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-    }
-
     pub fn hash(&self, secret: &str) -> Result<String, HashError> {
+        let hash_err = |e: &dyn std::fmt::Display| HashError::Hash(e.to_string());
         let mut salt = [0u8; 16];
         crate::ids::fill_random(&mut salt);
-        let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Hash(e.to_string()))?;
-        self.argon2()
-            .hash_password(secret.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| HashError::Hash(e.to_string()))
+        let salt_b64 = SaltString::encode_b64(&salt).map_err(|e| hash_err(&e))?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        with_memory(&argon2, secret.as_bytes(), &salt, &mut out).map_err(|e| hash_err(&e))?;
+        let output = Output::new(&out).map_err(|e| hash_err(&e))?;
+        let phc = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: (&self.params).try_into().map_err(|e| hash_err(&e))?,
+            salt: Some(salt_b64.as_salt()),
+            hash: Some(output),
+        };
+        Ok(phc.to_string())
     }
 
-    /// True when `secret` matches `phc`. A malformed stored hash never matches.
+    /// True when `secret` matches `phc`, under the parameters `phc` names.
+    /// A malformed stored hash never matches.
     pub fn verify(&self, secret: &str, phc: &str) -> bool {
-        match PasswordHash::new(phc) {
-            Ok(h) => self.argon2().verify_password(secret.as_bytes(), &h).is_ok(),
-            Err(_) => false,
+        let Ok(h) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let parts = (
+            Algorithm::try_from(h.algorithm),
+            h.version.map_or(Ok(Version::default()), Version::try_from),
+            Params::try_from(&h),
+            h.salt,
+            h.hash,
+        );
+        let (Ok(algorithm), Ok(version), Ok(params), Some(salt), Some(expected)) = parts else {
+            return false;
+        };
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let mut out = [0u8; Output::MAX_LENGTH];
+        let out = &mut out[..expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params);
+        if with_memory(&argon2, secret.as_bytes(), salt, out).is_err() {
+            return false;
         }
+        // Output's equality is constant-time.
+        Output::new(out).is_ok_and(|o| o == expected)
     }
 
     /// Whether `phc` was made with other parameters than the configured ones.
@@ -73,9 +108,37 @@ impl Hasher {
     }
 }
 
+thread_local! {
+    /// This thread's argon2 working memory, grown to the largest parameters
+    /// it has hashed with and kept for the thread's life.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Hashes into `out` with this thread's reused working memory, cleared
+/// again before it returns.
+fn with_memory(
+    argon2: &Argon2<'_>,
+    secret: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        let need = argon2.params().block_count();
+        if blocks.len() < need {
+            blocks.resize(need, Block::default());
+        }
+        let result = argon2.hash_password_into_with_memory(secret, salt, out, &mut blocks[..need]);
+        // What was derived from the secret does not outlive the hash.
+        blocks[..need].fill(Block::default());
+        result
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
     fn cheap() -> Hasher {
         let c = AuthConfig {
@@ -107,5 +170,78 @@ mod tests {
             ..AuthConfig::default()
         };
         assert!(Hasher::from_config(&c).unwrap().needs_rehash(&phc));
+    }
+
+    /// The reused-memory path makes and reads exactly the PHC strings the
+    /// argon2 crate's own hasher does: old hashes keep verifying, and new
+    /// ones verify anywhere.
+    #[test]
+    fn hashes_match_the_argon2_crate_both_ways() {
+        let h = cheap();
+        let ours = h.hash("Correct-Horse-1").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, h.params.clone());
+        assert!(
+            reference
+                .verify_password(b"Correct-Horse-1", &parsed)
+                .is_ok()
+        );
+        assert!(
+            reference
+                .verify_password(b"Correct-Horse-2", &parsed)
+                .is_err()
+        );
+        // Theirs, with other parameters and an older version and variant.
+        for (alg, version, m, t) in [
+            (Algorithm::Argon2id, Version::V0x13, 128, 2),
+            (Algorithm::Argon2i, Version::V0x10, 64, 1),
+            (Algorithm::Argon2d, Version::V0x13, 96, 3),
+        ] {
+            let params = Params::new(m, t, 1, None).unwrap();
+            let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+            let theirs = Argon2::new(alg, version, params)
+                .hash_password(b"Battery-Staple-9", &salt)
+                .unwrap()
+                .to_string();
+            assert!(h.verify("Battery-Staple-9", &theirs), "{theirs}");
+            assert!(!h.verify("Battery-Staple-8", &theirs), "{theirs}");
+        }
+        // The same salt and secret give the same string as the crate's.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = reference.hash_password(b"x", &salt).unwrap().to_string();
+        let parsed = PasswordHash::new(&theirs).unwrap();
+        let mut out = [0u8; 32];
+        with_memory(&reference, b"x", b"0123456789abcdef", &mut out).unwrap();
+        assert_eq!(parsed.hash.unwrap().as_bytes(), out);
+    }
+
+    #[test]
+    fn the_working_memory_is_kept_and_cleared() {
+        let h = cheap();
+        let phc = h.hash("Secret-1").unwrap();
+        assert!(h.verify("Secret-1", &phc));
+        BLOCKS.with(|b| {
+            let blocks = b.borrow();
+            assert_eq!(blocks.len(), 64, "one KiB block per KiB of memory cost");
+            let default = Block::default();
+            assert!(
+                blocks.iter().all(|b| b.as_ref() == default.as_ref()),
+                "nothing derived from the secret is left"
+            );
+        });
+    }
+
+    #[test]
+    fn malformed_and_foreign_hashes_never_match() {
+        let h = cheap();
+        for phc in [
+            "",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
+            "$argon2id$v=99$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "$scrypt$ln=16,r=8,p=1$c2FsdA$AAAA",
+        ] {
+            assert!(!h.verify("x", phc), "{phc}");
+        }
     }
 }
