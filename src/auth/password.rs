@@ -6,11 +6,13 @@
 //!
 //! argon2's working memory (19 MiB by default) is kept by each hashing
 //! thread and reused: allocated per hash, glibc keeps such blocks resident
-//! across its arenas, and the daemon's memory grew by ~180 MB over a few
-//! thousand logins. The hashing pool's threads are fixed, so the memory is
-//! `auth.hash_workers` blocks at most. Each block is cleared after use.
+//! across its arenas, and the daemon's memory grew by ~200 MB over a few
+//! thousand logins. Only the hashing pool's threads keep it (they are
+//! `auth.hash_workers`, for the daemon's life); a hash on any other thread
+//! (the start-up's decoy hash, `init`) frees it again. It is cleared after
+//! each use.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -110,8 +112,16 @@ impl Hasher {
 
 thread_local! {
     /// This thread's argon2 working memory, grown to the largest parameters
-    /// it has hashed with and kept for the thread's life.
+    /// it has hashed with.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    /// Whether this thread keeps [`BLOCKS`] between hashes.
+    static KEEPS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes this thread keep its argon2 working memory between hashes: for
+/// the hashing pool's threads, which are few and live as long as the daemon.
+pub fn keep_working_memory_on_this_thread() {
+    KEEPS.with(|k| k.set(true));
 }
 
 /// Hashes into `out` with this thread's reused working memory, cleared
@@ -131,6 +141,9 @@ fn with_memory(
         let result = argon2.hash_password_into_with_memory(secret, salt, out, &mut blocks[..need]);
         // What was derived from the secret does not outlive the hash.
         blocks[..need].fill(Block::default());
+        if !KEEPS.with(Cell::get) {
+            *blocks = Vec::new();
+        }
         result
     })
 }
@@ -216,8 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn the_working_memory_is_kept_and_cleared() {
+    fn the_working_memory_is_kept_by_pool_threads_only_and_cleared() {
         let h = cheap();
+        let other = h.clone();
+        let released = std::thread::spawn(move || {
+            other.hash("Secret-1").unwrap();
+            BLOCKS.with(|b| b.borrow().capacity())
+        });
+        assert_eq!(released.join().unwrap(), 0, "another thread frees it");
+        keep_working_memory_on_this_thread();
         let phc = h.hash("Secret-1").unwrap();
         assert!(h.verify("Secret-1", &phc));
         BLOCKS.with(|b| {

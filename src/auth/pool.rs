@@ -147,6 +147,7 @@ impl Threads {
             let spawned = std::thread::Builder::new()
                 .name("bailiwick-hash".into())
                 .spawn(move || {
+                    crate::auth::password::keep_working_memory_on_this_thread();
                     loop {
                         let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
                             Ok(job) => job,
