@@ -79,7 +79,7 @@ fn build(bin: &str, dir: &std::path::Path) {
                     tx.log(
                         LogAction::UserUpdate,
                         format!("user user{:06}", batch * 10_000 + j),
-                        &format!("name \"{}\" -> \"b\"", "a".repeat(80)),
+                        format!("name \"{}\" -> \"b\"", "a".repeat(80)),
                     );
                 }
                 Ok(())
