@@ -20,7 +20,11 @@ for bin in "$@"; do
     BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE=1000000 \
         "$bin" serve --data-dir "$dir/data" --listen 127.0.0.1:0 >"$dir/out" 2>/dev/null &
     pid=$!
-    until grep -q "^listening on" "$dir/out"; do sleep 0.2; done
+    for _ in $(seq 300); do
+        grep -q "^listening on" "$dir/out" && break
+        kill -0 "$pid" 2>/dev/null || { echo "$bin did not start" >&2; exit 1; }
+        sleep 0.2
+    done
     port=$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\)/*$|\1|p' "$dir/out")
     sleep 2
     before=$(rss "$pid")

@@ -48,7 +48,8 @@ for f in /usr/lib/sysusers.d/bailiwick.conf /usr/lib/tmpfiles.d/bailiwick.conf \
 done
 ls "$root"/usr/share/man/man1/bailiwick.1* >/dev/null 2>&1 || fail "no man page"
 ls "$root"/usr/share/man/man1/bailiwick-ctl.1* >/dev/null 2>&1 || fail "no man page for ctl"
-if readelf -SW "$root/usr/bin/bailiwick" | grep -qE '\.debug_(info|line)'; then
+sections=$(readelf -SW "$root/usr/bin/bailiwick")
+if grep -qE '\.debug_(info|line)' <<<"$sections"; then
     fail "the binary carries debug sections"
 fi
 

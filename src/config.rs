@@ -94,6 +94,9 @@ pub struct ServerConfig {
     /// `UID=SERVICE`: a peer with that uid on the socket is that service
     /// account without a secret (the kernel vouches for the uid).
     pub socket_peers: Vec<String>,
+    /// One log line per request (target `bailiwick::access`): method, route
+    /// template, status, duration, peer and request id.
+    pub access_log: bool,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +117,7 @@ impl Default for ServerConfig {
             api_socket: "api.sock".into(),
             socket_group: String::new(),
             socket_peers: Vec::new(),
+            access_log: false,
         }
     }
 }
@@ -480,12 +484,15 @@ impl Config {
             ));
         }
         let url = &self.server.public_url;
-        let https_url = url.starts_with("https://") && url.len() > "https://".len();
+        // ASCII only: a certificate names an internationalised host by its
+        // punycode (xn--...), and so must the links.
+        let https_url =
+            url.starts_with("https://") && url.len() > "https://".len() && url.is_ascii();
         if !url.is_empty() && !https_url {
             return Err(invalid(
                 "server.public_url",
                 &self.server.public_url,
-                "an https:// URL, e.g. \"https://bailiwick.example:8443\"",
+                "an https:// URL in ASCII (punycode for international names), e.g. \"https://bailiwick.example:8443\"",
             ));
         }
         // A wildcard listener would put 0.0.0.0 or [::] in every link and

@@ -101,6 +101,9 @@ fn url_host(url: &str) -> Option<String> {
 /// server certificate, not rcgen's default (the year 4096).
 pub const GENERATED_VALIDITY: time::Duration = time::Duration::days(825);
 
+/// The common name of the certificates this daemon generates.
+const GENERATED_NAME: &str = "bailiwick self-signed";
+
 /// `ctl status` warns this long before the certificate expires.
 pub const EXPIRY_WARNING: time::Duration = time::Duration::days(30);
 
@@ -229,15 +232,32 @@ fn ensure_self_signed(dir: &Path, wanted: &Wanted) -> Result<(PathBuf, PathBuf),
         let Some(host) = &wanted.public_host else {
             return Ok((cert, key));
         };
-        let named = read_certs(&cert).map(|c| names(&c[0]).contains(host));
-        // Unreadable: left for `load` to report, not silently replaced.
-        if !matches!(named, Ok(false)) {
+        // Only a certificate this daemon made, and could read, is replaced:
+        // one an operator put here (a CA's wildcard, say) is theirs, and an
+        // unreadable one is left for `load` to report.
+        let replace = read_certs(&cert).ok().is_some_and(|c| {
+            let ours = c[0]
+                .windows(GENERATED_NAME.len())
+                .any(|w| w == GENERATED_NAME.as_bytes());
+            ours && san(&c[0]).is_some_and(|n| !n.contains(host))
+        });
+        if !replace {
             return Ok((cert, key));
         }
         tracing::warn!(
             host = %host,
-            "the generated certificate does not name server.public_url's host; generating a new one (clients that pinned the old fingerprint must pin the new one)"
+            "the generated certificate does not name server.public_url's host; generating a new one (the old pair is kept as *.pem.old; clients that pinned the old fingerprint must pin the new one)"
         );
+        // Moved aside first: a crash before the new pair is whole leaves no
+        // certificate beside a key not its own, and the next start makes one.
+        for path in [&cert, &key] {
+            std::fs::rename(path, path.with_extension("pem.old")).map_err(|source| {
+                TlsError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+        }
     }
     let write_err = |path: &Path| {
         let path = path.to_owned();
@@ -256,7 +276,7 @@ fn ensure_self_signed(dir: &Path, wanted: &Wanted) -> Result<(PathBuf, PathBuf),
         rcgen::CertificateParams::new(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "bailiwick self-signed");
+        .push(rcgen::DnType::CommonName, GENERATED_NAME);
     // A day back, for clocks a little behind; then the accepted maximum.
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
@@ -290,6 +310,10 @@ fn interface_addresses() -> Vec<IpAddr> {
     // freed once, after the last read.
     unsafe {
         if libc::getifaddrs(&mut head) != 0 {
+            tracing::warn!(
+                error = %std::io::Error::last_os_error(),
+                "cannot list the interface addresses; the generated certificate names none of them"
+            );
             return out;
         }
         let mut node = head;
@@ -314,7 +338,7 @@ fn interface_addresses() -> Vec<IpAddr> {
         libc::freeifaddrs(head);
     }
     out.retain(|ip| match ip {
-        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_unspecified(),
+        IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_unspecified() && !v4.is_link_local(),
         IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unspecified() && !v6.is_unicast_link_local(),
     });
     out.sort();
@@ -580,6 +604,11 @@ mod tests {
             "{:?}",
             second.names
         );
+        let old = std::fs::read(dir.path().join("tls/cert.pem.old")).unwrap();
+        assert!(
+            old.starts_with(b"-----BEGIN CERTIFICATE"),
+            "the replaced pair is kept aside"
+        );
         // Named already: kept, whatever else is wanted.
         let (_, third) = load(&TlsConfig::default(), dir.path(), &wanted).unwrap();
         assert_eq!(second.fingerprint, third.fingerprint);
@@ -600,13 +629,21 @@ mod tests {
             "{:?}",
             info.names
         );
-        for ip in interface_addresses() {
+        let addresses = interface_addresses();
+        for ip in &addresses {
             assert!(
                 info.names.contains(&ip.to_string()),
                 "{ip}: {:?}",
                 info.names
             );
             assert!(!ip.is_loopback());
+        }
+        // A machine with a route beyond loopback has an address to name (a
+        // sandbox may have loopback only).
+        let routable = std::fs::read_to_string("/proc/net/route")
+            .is_ok_and(|t| t.lines().skip(1).any(|l| !l.starts_with("lo")));
+        if routable {
+            assert!(!addresses.is_empty(), "getifaddrs found no address");
         }
         let unique: std::collections::HashSet<_> = info.names.iter().collect();
         assert_eq!(unique.len(), info.names.len(), "{:?}", info.names);
@@ -643,5 +680,26 @@ mod tests {
         assert_eq!(names(cert.der()), ["a.example", "10.0.0.1", "fe80::1"]);
         assert!(names(b"\x30\x03junk").is_empty());
         assert!(names(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_certificate_the_operator_put_in_the_data_dir_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = dir.path().join("tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        let theirs =
+            rcgen::generate_simple_self_signed(vec!["*.corp.example".to_string()]).unwrap();
+        std::fs::write(tls.join("cert.pem"), theirs.cert.pem()).unwrap();
+        std::fs::write(tls.join("key.pem"), theirs.signing_key.serialize_pem()).unwrap();
+        let wanted = Wanted {
+            public_host: Some("box.corp.example".into()),
+            interface_addresses: false,
+        };
+        let (_, info) = load(&TlsConfig::default(), dir.path(), &wanted).unwrap();
+        assert_eq!(info.names, ["*.corp.example"]);
+        assert_eq!(
+            std::fs::read_to_string(tls.join("cert.pem")).unwrap(),
+            theirs.cert.pem()
+        );
     }
 }

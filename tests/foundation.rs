@@ -671,6 +671,72 @@ fn undecodable_paths_and_invented_methods_get_problems_and_add_no_series() {
     });
 }
 
+/// Every answer carries `X-Request-Id` and every problem its `request_id`;
+/// a caller's plain id is kept, anything else replaced; with
+/// `server.access_log` each request is one log line with the same id, so
+/// a client's report and the operator's log meet.
+#[test]
+fn request_ids_tie_answers_problems_and_the_access_log_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default()
+            .env("BAILIWICK_SERVER_ACCESS_LOG", "true")
+            .env("BAILIWICK_LOG_FORMAT", "json"),
+    );
+    rt().block_on(async {
+        let c = d.client();
+        let r = c.get(d.url("/healthz")).send().await.unwrap();
+        let made = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(made.len(), 32, "{made}");
+        let r = c
+            .get(d.url("/api/v1/users/someone"))
+            .header("x-request-id", "trace-7:a.b")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["x-request-id"], "trace-7:a.b");
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            (p["code"].as_str(), p["request_id"].as_str()),
+            (Some("unauthenticated"), Some("trace-7:a.b"))
+        );
+        // An id that could carry text into the log is not kept.
+        let r = c
+            .get(d.url("/healthz"))
+            .header("x-request-id", "a b\"c")
+            .send()
+            .await
+            .unwrap();
+        let id = r.headers()["x-request-id"].to_str().unwrap();
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+    });
+    let (st, stderr) = d.stop();
+    assert!(st.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("\"trace-7:a.b\""))
+        .unwrap_or_else(|| panic!("no access line for trace-7:a.b in:\n{stderr}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["target"], "bailiwick::access", "{v}");
+    assert_eq!(
+        (&v["method"], &v["route"], &v["status"], &v["peer"]),
+        (
+            &serde_json::json!("GET"),
+            &serde_json::json!("/api/v1/users/{id}"),
+            &serde_json::json!(401),
+            &serde_json::json!("127.0.0.1")
+        ),
+        "{v}"
+    );
+    assert!(v["duration_ms"].as_f64().is_some(), "{v}");
+    assert!(stderr.contains(&format!("\"request_id\":\"{}\"", "trace-7:a.b")));
+}
+
 #[test]
 fn oversized_body_gets_413_payload_too_large() {
     let dir = tempfile::tempdir().unwrap();

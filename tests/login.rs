@@ -86,21 +86,21 @@ fn r8_4_every_login_failure_gets_the_same_401() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(&dir.path().join("data"));
     let c = d.client();
+    // The body but its request id, which is the request's own (32 hex
+    // characters for every request, so its length tells nothing either).
+    async fn body(r: reqwest::Response) -> Value {
+        let mut v: Value = r.json().await.unwrap();
+        let id = v.as_object_mut().unwrap().remove("request_id").unwrap();
+        assert_eq!(id.as_str().map(str::len), Some(32));
+        v
+    }
     rt().block_on(async {
         let pending = login(&d, &c, "admin", "Whatever-123").await;
         assert_eq!(pending.status(), 401);
-        let pending = pending.text().await.unwrap();
+        let pending = body(pending).await;
         let pw = activate(&d, &c).await;
-        let wrong = login(&d, &c, "admin", "Wrong-password-1")
-            .await
-            .text()
-            .await
-            .unwrap();
-        let unknown = login(&d, &c, "nobody", "Wrong-password-1")
-            .await
-            .text()
-            .await
-            .unwrap();
+        let wrong = body(login(&d, &c, "admin", "Wrong-password-1").await).await;
+        let unknown = body(login(&d, &c, "nobody", "Wrong-password-1").await).await;
         assert_eq!(wrong, unknown);
         assert_eq!(wrong, pending);
         // Lock it, then the right password gets that same body.
@@ -109,9 +109,8 @@ fn r8_4_every_login_failure_gets_the_same_401() {
         }
         let locked = login(&d, &c, "admin", &pw).await;
         assert_eq!(locked.status(), 401);
-        assert_eq!(locked.text().await.unwrap(), wrong);
-        let p: Value = serde_json::from_str(&wrong).unwrap();
-        assert_eq!(p["code"], "unauthenticated");
+        assert_eq!(body(locked).await, wrong);
+        assert_eq!(wrong["code"], "unauthenticated");
     });
 }
 
@@ -994,5 +993,70 @@ fn r8_5_generated_passwords_meet_a_raised_minimum_length() {
         let reset = v["password"].as_str().expect("a generated password");
         assert!(reset.chars().count() >= 32, "{reset}");
         assert_eq!(login(&d, &d.client(), "admin", reset).await.status(), 201);
+    });
+}
+
+/// Issue 15 item 17: behind a trusted proxy the client's address comes from
+/// `X-Forwarded-For`, and the per-address login limit and the log key on
+/// it; from any other peer the header is ignored, or anyone could name a
+/// fresh address for every attempt.
+#[test]
+fn forwarding_headers_are_believed_only_from_a_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default()
+            .env("BAILIWICK_SERVER_TRUSTED_PROXIES", "127.0.0.1")
+            .env("BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE", "3")
+            .env("BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE", "1000"),
+    );
+    rt().block_on(async {
+        let (admin, _) = password_of(&d, "admin").await;
+        let attempt = |c: reqwest::Client, forwarded: &'static str| {
+            let url = d.url("/api/v1/session");
+            async move {
+                c.post(url)
+                    .header("x-forwarded-for", forwarded)
+                    .json(&json!({"login": "admin", "password": "Wrong-pass-1"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        // Through the proxy: each client has its own budget of three.
+        let proxy = d.client();
+        for _ in 0..3 {
+            assert_eq!(attempt(proxy.clone(), "192.0.2.1").await, 401);
+        }
+        assert_eq!(attempt(proxy.clone(), "192.0.2.1").await, 429);
+        assert_eq!(attempt(proxy.clone(), "192.0.2.2").await, 401);
+        // From a peer that is no proxy the header changes nothing.
+        let other = client_at(&d, "127.0.0.2");
+        for forwarded in ["192.0.2.7", "192.0.2.8", "192.0.2.9"] {
+            assert_eq!(attempt(other.clone(), forwarded).await, 401);
+        }
+        assert_eq!(attempt(other.clone(), "192.0.2.10").await, 429);
+
+        let mut ips: Vec<String> = entries(&admin, "login.failed")
+            .await
+            .iter()
+            .map(|e| e["ip"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        ips.sort();
+        assert_eq!(
+            ips,
+            [
+                "127.0.0.2",
+                "127.0.0.2",
+                "127.0.0.2",
+                "192.0.2.1",
+                "192.0.2.1",
+                "192.0.2.1",
+                "192.0.2.2"
+            ],
+            "the log names the client behind the proxy, and the peer otherwise"
+        );
     });
 }

@@ -78,7 +78,11 @@ fn unit_is_notify_and_hardened() {
         ("ProtectKernelTunables", "yes"),
         ("ProtectKernelModules", "yes"),
         ("ProtectControlGroups", "yes"),
-        ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
+        (
+            "RestrictAddressFamilies",
+            "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        ),
+        ("RestartPreventExitStatus", "2"),
         ("RestrictNamespaces", "yes"),
         ("RestrictSUIDSGID", "yes"),
         ("LockPersonality", "yes"),

@@ -16,6 +16,7 @@ use std::cell::{Cell, RefCell};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use zeroize::Zeroize;
 
 use crate::config::AuthConfig;
 
@@ -79,6 +80,15 @@ impl Hasher {
         let (Ok(algorithm), Ok(version), Ok(params), Some(salt), Some(expected)) = parts else {
             return false;
         };
+        if !self.affordable(&params) {
+            tracing::warn!(
+                m_cost = params.m_cost(),
+                t_cost = params.t_cost(),
+                p_cost = params.p_cost(),
+                "a stored password hash asks for more than any configuration would; refused"
+            );
+            return false;
+        }
         let mut salt_buf = [0u8; 64];
         let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
             return false;
@@ -91,6 +101,15 @@ impl Hasher {
         }
         // Output's equality is constant-time.
         Output::new(out).is_ok_and(|o| o == expected)
+    }
+
+    /// Whether a stored hash's parameters are within what this daemon would
+    /// ever configure (or more, up to its own configuration): a stored hash
+    /// cannot make a hashing thread take gigabytes or hours.
+    fn affordable(&self, p: &Params) -> bool {
+        p.m_cost() <= self.params.m_cost().max(MAX_M_COST_KIB)
+            && p.t_cost() <= self.params.t_cost().max(MAX_T_COST)
+            && p.p_cost() <= self.params.p_cost().max(MAX_P_COST)
     }
 
     /// Whether `phc` was made with other parameters than the configured ones.
@@ -109,6 +128,12 @@ impl Hasher {
         }
     }
 }
+
+/// The most a stored hash may ask for when the configuration asks less:
+/// 256 MiB, 16 passes, 16 lanes.
+const MAX_M_COST_KIB: u32 = 256 * 1024;
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 16;
 
 thread_local! {
     /// This thread's argon2 working memory, grown to the largest parameters
@@ -135,12 +160,15 @@ fn with_memory(
     BLOCKS.with(|cell| {
         let mut blocks = cell.borrow_mut();
         let need = argon2.params().block_count();
-        if blocks.len() < need {
-            blocks.resize(need, Block::default());
+        // Grown to fit; shrunk again after a larger hash (one made before the
+        // operator lowered argon2_memory_kib), so that the kept memory
+        // follows the configuration.
+        if blocks.len() < need || blocks.len() > 2 * need {
+            *blocks = vec![Block::default(); need];
         }
         let result = argon2.hash_password_into_with_memory(secret, salt, out, &mut blocks[..need]);
         // What was derived from the secret does not outlive the hash.
-        blocks[..need].fill(Block::default());
+        blocks[..need].iter_mut().for_each(Zeroize::zeroize);
         if !KEEPS.with(Cell::get) {
             *blocks = Vec::new();
         }
@@ -260,6 +288,9 @@ mod tests {
             "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
             "$argon2id$v=99$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "$scrypt$ln=16,r=8,p=1$c2FsdA$AAAA",
+            // Parameters no configuration would give: refused unhashed.
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "$argon2id$v=19$m=64,t=100000,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         ] {
             assert!(!h.verify("x", phc), "{phc}");
         }

@@ -24,6 +24,7 @@ mod objects;
 mod ops;
 pub(crate) mod org;
 pub mod problem;
+pub mod request_id;
 pub mod server;
 pub(crate) mod services;
 pub(crate) mod session;
@@ -363,9 +364,35 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Oversized bodies up to this size are read and dropped before the 413.
 const DRAIN_LIMIT: u64 = 16 << 20;
 
+/// Every request's id (`X-Request-Id`, in problems too) and, when
+/// `server.access_log` is on, its line in the log.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id::of(req.headers());
+    let (method, peer) = (req.method().clone(), caller::request_ip(&req));
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut res = request_id::scope(id.clone(), limits(app.clone(), req, next)).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(request_id::HEADER, v);
+    }
+    if app.config.server.access_log {
+        tracing::info!(
+            target: "bailiwick::access",
+            method = %method,
+            route = route.as_ref().map_or("unmatched", MatchedPath::as_str),
+            status = res.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1e3,
+            peer = %peer.map_or_else(|| "local".to_owned(), |ip| ip.to_string()),
+            request_id = %id,
+            "request"
+        );
+    }
+    res
+}
+
 /// Body limit by Content-Length (before any byte is read), the whole-request
 /// timeout, security headers, and metrics.
-async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+async fn limits(app: App, req: Request, next: Next) -> Response {
     let started = Instant::now();
     // An invented method is refused before anything is kept about it: it
     // would otherwise be a new metric series (and memory) per request.

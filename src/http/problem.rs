@@ -20,6 +20,9 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable code, e.g. `validation`, `last_manager`.
     pub code: String,
+    /// The request's `X-Request-Id`: quote it when reporting the problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// An error answer. Build with the constructors; the status follows the code.
@@ -92,6 +95,7 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code.to_owned(),
+            request_id: super::request_id::current(),
         }
     }
 }
