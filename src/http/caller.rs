@@ -47,22 +47,20 @@ impl Caller {
 
 /// The client address of a request: the connection's, or the one a trusted
 /// proxy forwarded.
-/// [`peer_ip`] of a whole request.
-pub fn request_ip(req: &axum::extract::Request) -> Option<IpAddr> {
-    if let Some(c) = req.extensions().get::<super::server::ClientAddr>() {
-        return Some(c.0);
-    }
-    req.extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+pub fn peer_ip(parts: &Parts) -> Option<IpAddr> {
+    ip_of(&parts.extensions)
 }
 
-pub fn peer_ip(parts: &Parts) -> Option<IpAddr> {
-    if let Some(c) = parts.extensions.get::<super::server::ClientAddr>() {
+/// [`peer_ip`] of a whole request.
+pub fn request_ip(req: &axum::extract::Request) -> Option<IpAddr> {
+    ip_of(req.extensions())
+}
+
+fn ip_of(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    if let Some(c) = extensions.get::<super::server::ClientAddr>() {
         return Some(c.0);
     }
-    parts
-        .extensions
+    extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip())
 }
