@@ -527,10 +527,15 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
         },
         CtlCommand::Backup { out } => {
             let (bytes, rows) = client.backup(&out).map_err(runtime)?;
-            println!(
-                "backup written to {} ({bytes} bytes, {rows} records)",
-                out.display()
-            );
+            if args.json {
+                let v = serde_json::json!({"out": out, "bytes": bytes, "records": rows});
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!(
+                    "backup written to {} ({bytes} bytes, {rows} records)",
+                    out.display()
+                );
+            }
             return Ok(());
         }
     };

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+mod process_metrics;
 pub mod source;
 pub mod store;
 pub mod systemd;

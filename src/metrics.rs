@@ -297,6 +297,7 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} {kind}");
             let _ = writeln!(out, "{name} {v}");
         }
+        crate::process_metrics::render(&mut out);
         out
     }
 }

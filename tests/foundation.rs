@@ -594,6 +594,19 @@ fn operations_endpoints_answer_and_errors_are_problem_json() {
             m.contains("bailiwick_logins_total{result=\"failed\"}"),
             "{m}"
         );
+        // The series every dashboard expects of a daemon.
+        for name in [
+            "process_resident_memory_bytes ",
+            "process_cpu_seconds_total ",
+            "process_open_fds ",
+            "process_start_time_seconds ",
+            &format!(
+                "bailiwick_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ] {
+            assert!(m.lines().any(|l| l.starts_with(name)), "{name}: {m}");
+        }
 
         let r = c.get(d.url("/api/v1/openapi.json")).send().await.unwrap();
         let doc: serde_json::Value = r.json().await.unwrap();
@@ -908,8 +921,15 @@ fn backup_under_write_load_restores_to_a_consistent_database() {
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let out = dir.path().join("backup.redb");
-    let b = d.ctl(&["backup", "--out", out.to_str().unwrap()]);
+    let b = d.ctl(&["--json", "backup", "--out", out.to_str().unwrap()]);
     assert!(b.status.success(), "{}", text(&b));
+    // --json for scripts, as everywhere ctl prints.
+    let v: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    assert_eq!(v["out"], out.to_str().unwrap());
+    assert!(
+        v["bytes"].as_u64() > Some(0) && v["records"].as_u64() > Some(0),
+        "{v}"
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let writes: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
     assert!(writes > 0);

@@ -136,8 +136,8 @@ const MAX_T_COST: u32 = 16;
 const MAX_P_COST: u32 = 16;
 
 thread_local! {
-    /// This thread's argon2 working memory, grown to the largest parameters
-    /// it has hashed with.
+    /// This thread's argon2 working memory, sized to its last hash's
+    /// parameters (grown, or shrunk when twice too large).
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
     /// Whether this thread keeps [`BLOCKS`] between hashes.
     static KEEPS: Cell<bool> = const { Cell::new(false) };
