@@ -77,21 +77,7 @@ fn user(i: usize) -> User {
 
 /// `bailiwick init`, then the fixture written through the store.
 fn build(bin: &str, dir: &std::path::Path, password: &str) {
-    let pw = dir.with_extension("pw");
-    std::fs::write(&pw, format!("{password}\n")).unwrap();
-    let out = Command::new(bin)
-        .args(["init", "--data-dir"])
-        .arg(dir)
-        .args(["--subscription", "Bench", "--manager-login", "admin"])
-        .args(["--manager-email", "admin@example.com", "--password-file"])
-        .arg(&pw)
-        .output()
-        .expect("run bailiwick init");
-    assert!(
-        out.status.success(),
-        "init: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::init(bin, dir, password);
     let store = Store::open(
         dir,
         &Options::default(),

@@ -55,17 +55,7 @@ fn args() -> Args {
 
 /// `bailiwick init`, then the activity log written through the store.
 fn build(bin: &str, dir: &std::path::Path) {
-    let pw = dir.with_extension("pw");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let out = Command::new(bin)
-        .args(["init", "--data-dir"])
-        .arg(dir)
-        .args(["--subscription", "Bench", "--manager-login", "admin"])
-        .args(["--manager-email", "admin@example.com", "--password-file"])
-        .arg(&pw)
-        .output()
-        .expect("run bailiwick init");
-    assert!(out.status.success(), "init failed");
+    common::init(bin, dir, PASSWORD);
     let store = Store::open(
         dir,
         &Options::default(),

@@ -87,21 +87,7 @@ fn user(i: usize) -> User {
 }
 
 fn build(bin: &str, dir: &Path) {
-    let pw = dir.with_extension("pw");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let out = Command::new(bin)
-        .args(["init", "--data-dir"])
-        .arg(dir)
-        .args(["--subscription", "Bench", "--manager-login", "admin"])
-        .args(["--manager-email", "admin@example.com", "--password-file"])
-        .arg(&pw)
-        .output()
-        .expect("run bailiwick init");
-    assert!(
-        out.status.success(),
-        "init: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::init(bin, dir, PASSWORD);
     let store = open(dir);
     let admin = store.snapshot().user_by_login("admin").unwrap().id.clone();
     // One group over half of the probed 10.0.0.0/16, held by every user: half

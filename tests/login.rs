@@ -595,9 +595,25 @@ async fn set_questions(admin: &Api<'_>, pw: &str) {
     assert_eq!(s, 204, "{v}");
 }
 
+/// [`fast_logins`] with the self-service reset limits raised too.
+fn fast_resets() -> Start {
+    fast_logins()
+        .env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "1000")
+        .env("BAILIWICK_AUTH_RESET_RATE_PER_LOGIN_PER_MINUTE", "1000")
+}
+
 async fn answer(d: &Daemon, c: &reqwest::Client, answers: [&str; 3]) -> reqwest::StatusCode {
+    answer_as(d, c, "admin", answers).await
+}
+
+async fn answer_as(
+    d: &Daemon,
+    c: &reqwest::Client,
+    login: &str,
+    answers: [&str; 3],
+) -> reqwest::StatusCode {
     c.post(d.url("/api/v1/password-reset/answers"))
-        .json(&json!({"login": "admin", "answers": answers}))
+        .json(&json!({"login": login, "answers": answers}))
         .send()
         .await
         .unwrap()
@@ -607,12 +623,7 @@ async fn answer(d: &Daemon, c: &reqwest::Client, answers: [&str; 3]) -> reqwest:
 #[test]
 fn secret_questions_do_not_bypass_the_lockout() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start_with(
-        &dir.path().join("data"),
-        fast_logins()
-            .env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "1000")
-            .env("BAILIWICK_AUTH_RESET_RATE_PER_LOGIN_PER_MINUTE", "1000"),
-    );
+    let d = Daemon::start_with(&dir.path().join("data"), fast_resets());
     rt().block_on(async {
         let (admin, pw) = password_of(&d, "admin").await;
         set_questions(&admin, &pw).await;
@@ -925,12 +936,7 @@ fn a_used_or_expired_activation_link_costs_no_hash_and_links_are_rate_limited_pe
 #[test]
 fn r8_7_answers_for_an_unknown_login_cost_the_same_hashes_as_wrong_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start_with(
-        &dir.path().join("data"),
-        fast_logins()
-            .env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "1000")
-            .env("BAILIWICK_AUTH_RESET_RATE_PER_LOGIN_PER_MINUTE", "1000"),
-    );
+    let d = Daemon::start_with(&dir.path().join("data"), fast_resets());
     rt().block_on(async {
         let (admin, pw) = password_of(&d, "admin").await;
         set_questions(&admin, &pw).await;
@@ -941,13 +947,8 @@ fn r8_7_answers_for_an_unknown_login_cost_the_same_hashes_as_wrong_ones() {
         // questions, a login that does not exist.
         for login_name in ["admin", "quiet", "ghost"] {
             let before = hashes_run(&d, &admin.c).await;
-            let r = c
-                .post(d.url("/api/v1/password-reset/answers"))
-                .json(&json!({"login": login_name, "answers": ["x", "y", "z"]}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 401, "{login_name}");
+            let status = answer_as(&d, &c, login_name, ["x", "y", "z"]).await;
+            assert_eq!(status, 401, "{login_name}");
             cost.push(hashes_run(&d, &admin.c).await - before);
         }
         assert_eq!(cost, [3, 3, 3], "one hash per answer, whoever is named");
@@ -957,12 +958,7 @@ fn r8_7_answers_for_an_unknown_login_cost_the_same_hashes_as_wrong_ones() {
 #[test]
 fn r8_5_generated_passwords_meet_a_raised_minimum_length() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start_with(
-        &dir.path().join("data"),
-        fast_logins()
-            .env("BAILIWICK_AUTH_RESET_RATE_PER_ADDRESS_PER_MINUTE", "1000")
-            .env("BAILIWICK_AUTH_RESET_RATE_PER_LOGIN_PER_MINUTE", "1000"),
-    );
+    let d = Daemon::start_with(&dir.path().join("data"), fast_resets());
     rt().block_on(async {
         let (admin, pw) = password_of(&d, "admin").await;
         set_questions(&admin, &pw).await;

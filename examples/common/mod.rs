@@ -28,6 +28,26 @@ pub fn client(cert: &[u8], url: &str, from: IpAddr) -> reqwest::Client {
         .unwrap()
 }
 
+/// `bailiwick init` of subscription "Bench" in `dir`, with Manager `admin`
+/// and `password`.
+pub fn init(bin: &str, dir: &std::path::Path, password: &str) {
+    let pw = dir.with_extension("pw");
+    std::fs::write(&pw, format!("{password}\n")).unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["init", "--data-dir"])
+        .arg(dir)
+        .args(["--subscription", "Bench", "--manager-login", "admin"])
+        .args(["--manager-email", "admin@example.com", "--password-file"])
+        .arg(&pw)
+        .output()
+        .expect("run bailiwick init");
+    assert!(
+        out.status.success(),
+        "init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The `p` quantile (0..=1) of sorted samples, nearest rank.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
