@@ -306,7 +306,26 @@ impl Default for MailConfig {
 pub struct MetricsConfig {
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     pub token: String,
+    /// Where `/metrics` is served: `"api"` on the API's port, an
+    /// `ADDR:PORT` for a listener of its own (HTTPS, same certificate).
+    /// Empty: on the API's port when that listens on loopback, else on
+    /// `127.0.0.1:8444` only, so the network never sees it unasked.
+    pub listen: String,
 }
+
+/// Where `/metrics` is answered, from `metrics.listen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsPlace {
+    /// On the API's listener.
+    Api,
+    /// On a listener of its own; the API's port answers 404.
+    Own(SocketAddr),
+}
+
+/// The metrics listener used when the API listens on a wildcard address
+/// and `metrics.listen` is empty.
+pub const DEFAULT_METRICS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8444);
 
 /// Shown instead of a secret wherever a configuration is printed.
 pub const REDACTED: &str = "<redacted>";
@@ -317,6 +336,7 @@ impl fmt::Debug for MetricsConfig {
         let token = if self.token.is_empty() { "" } else { REDACTED };
         f.debug_struct("MetricsConfig")
             .field("token", &token)
+            .field("listen", &self.listen)
             .finish()
     }
 }
@@ -506,6 +526,20 @@ impl Config {
                  is 0.0.0.0 or [::]",
             ));
         }
+        let metrics = self.metrics_place().map_err(|value| {
+            invalid(
+                "metrics.listen",
+                value,
+                "empty (automatic), \"api\" (on the API's port) or ADDR:PORT such as \"127.0.0.1:8444\"",
+            )
+        })?;
+        if metrics == MetricsPlace::Own(self.server.listen) && self.server.listen.port() != 0 {
+            return Err(invalid(
+                "metrics.listen",
+                &self.metrics.listen,
+                "a port other than server.listen's; \"api\" serves /metrics on the API's port",
+            ));
+        }
         if self.auth.argon2_memory_kib < 8 * self.auth.argon2_parallelism.max(1) {
             return Err(invalid(
                 "auth.argon2_memory_kib",
@@ -671,6 +705,21 @@ impl Config {
             (f.next()? == g).then_some(())?;
             f.nth(1)?.parse().ok()
         })
+    }
+
+    /// Where `/metrics` is served; `Err` carries the value that is not an
+    /// address.
+    pub fn metrics_place(&self) -> Result<MetricsPlace, String> {
+        match self.metrics.listen.trim() {
+            "" if self.server.listen.ip().is_unspecified() => {
+                Ok(MetricsPlace::Own(DEFAULT_METRICS_LISTEN))
+            }
+            "" | "api" => Ok(MetricsPlace::Api),
+            addr => addr
+                .parse()
+                .map(MetricsPlace::Own)
+                .map_err(|_| addr.to_owned()),
+        }
     }
 
     /// Base URL of links sent to people.
@@ -953,6 +1002,38 @@ mod tests {
         }
         let c = with_file("[server]\nlisten = \"10.0.0.5:8443\"\n").unwrap();
         assert_eq!(c.public_url(), "https://10.0.0.5:8443");
+    }
+
+    /// Issue 20: with the packaged wildcard listener `/metrics` was open to
+    /// the network on the API's port.
+    #[test]
+    fn metrics_leave_a_wildcard_api_port_for_loopback() {
+        let wild = "[server]\nlisten = \"0.0.0.0:8443\"\npublic_url = \"https://b.example:8443\"\n";
+        let c = with_file(wild).unwrap();
+        assert_eq!(
+            c.metrics_place(),
+            Ok(MetricsPlace::Own(DEFAULT_METRICS_LISTEN))
+        );
+        assert!(DEFAULT_METRICS_LISTEN.ip().is_loopback());
+        let c = with_file(&format!("{wild}[metrics]\nlisten = \"api\"\n")).unwrap();
+        assert_eq!(c.metrics_place(), Ok(MetricsPlace::Api));
+        let c = with_file(&format!("{wild}[metrics]\nlisten = \"10.1.2.3:9100\"\n")).unwrap();
+        assert_eq!(
+            c.metrics_place(),
+            Ok(MetricsPlace::Own("10.1.2.3:9100".parse().unwrap()))
+        );
+        // Loopback API: /metrics stays where it was.
+        let c = Config::from_sources(None, std::iter::empty()).unwrap();
+        assert_eq!(c.metrics_place(), Ok(MetricsPlace::Api));
+        for (bad, why) in [
+            ("localhost:9100", "ADDR:PORT"),
+            ("127.0.0.1:8443", "other than"),
+        ] {
+            let err = with_file(&format!("[metrics]\nlisten = \"{bad}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("metrics.listen") && err.contains(why), "{err}");
+        }
     }
 
     #[test]

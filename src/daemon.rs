@@ -88,6 +88,15 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
             addr: config.server.listen,
             source,
         })?;
+    let metrics_listener = match config.metrics_place() {
+        Ok(crate::config::MetricsPlace::Own(addr)) => Some((
+            addr,
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Bind { addr, source })?,
+        )),
+        _ => None,
+    };
     let data_dir = config.data_dir();
     crate::fsutil::create_private_dir(&data_dir).map_err(|source| DaemonError::DataDir {
         path: data_dir.clone(),
@@ -166,6 +175,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     // Rate-limit state for addresses and logins that went quiet is dropped
     // (the sweeper above drops the last use of sessions that are gone).
     let limits = app.auth.clone();
+    let metrics_router = http::metrics_router(app.clone());
     let router = http::router(app).layer(axum::Extension(activity_log));
     let api_socket = config.api_socket();
     let (local_stop, local_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -216,6 +226,30 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
             .unwrap_or_default(),
     };
     raise_descriptor_limit(opts.max_connections);
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_task = match metrics_listener {
+        Some((wanted, listener)) => {
+            let at = listener.local_addr().unwrap_or(wanted);
+            tracing::info!(listen = %at, "serving /metrics on its own listener");
+            println!("metrics on https://{at}");
+            let opts = http::server::ServeOptions {
+                max_connections: 64,
+                max_connections_per_source: 64,
+                ..opts.clone()
+            };
+            Some(tokio::spawn(http::server::serve(
+                listener,
+                tls.clone(),
+                metrics_router,
+                metrics.clone(),
+                opts,
+                async move {
+                    let _ = metrics_stopped.await;
+                },
+            )))
+        }
+        None => None,
+    };
 
     // Signals are registered before READY so that none is missed.
     let signals = Signals::new(tls.clone(), config_path, admin_ctx.clone(), shutting_down)?;
@@ -228,6 +262,10 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
 
     systemd::notify("STOPPING=1");
     let _ = local_stop.send(());
+    let _ = metrics_stop.send(());
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     if let Some(task) = local_task {
         let _ = task.await;
     }

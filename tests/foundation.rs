@@ -557,6 +557,60 @@ fn a_keep_alive_connection_lives_while_used_and_closes_when_idle() {
 }
 
 #[test]
+fn metrics_on_their_own_listener_leave_the_api_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data"),
+        Start::default()
+            .env("BAILIWICK_METRICS_LISTEN", "127.0.0.1:0")
+            .env("BAILIWICK_METRICS_TOKEN", "scrape-me"),
+    );
+    let at = d
+        .banner
+        .iter()
+        .find_map(|l| l.strip_prefix("metrics on https://"))
+        .expect("the metrics listener is announced")
+        .trim()
+        .to_owned();
+    assert_ne!(at, d.addr.to_string());
+    let c = d.client();
+    rt().block_on(async {
+        // The API's port no longer answers /metrics, token or not.
+        let r = c
+            .get(d.url("/metrics"))
+            .bearer_auth("scrape-me")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            p["detail"].as_str().unwrap().contains("metrics.listen"),
+            "{p}"
+        );
+
+        let own = |path: &str| format!("https://{at}{path}");
+        let r = c.get(own("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "the token still guards it");
+        let r = c
+            .get(own("/metrics"))
+            .bearer_auth("scrape-me")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().contains_key("x-request-id"));
+        let m = r.text().await.unwrap();
+        assert!(m.contains("bailiwick_build_info{"), "{m}");
+        // Nothing of the API is reachable there.
+        for path in ["/healthz", "/api/v1/me", "/console/"] {
+            let r = c.get(own(path)).send().await.unwrap();
+            assert_eq!(r.status(), 404, "{path}");
+        }
+    });
+}
+
+#[test]
 fn operations_endpoints_answer_and_errors_are_problem_json() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(&dir.path().join("data"));

@@ -77,6 +77,8 @@ pub struct AppState {
     pub authz: Arc<crate::authz::Authz>,
     /// CSV downloads running now, bounded (see `export_slots`).
     pub exports: Arc<export_slots::ExportSlots>,
+    /// Where `/metrics` is answered (checked when the config was read).
+    pub metrics_place: crate::config::MetricsPlace,
 }
 
 impl App {
@@ -93,6 +95,9 @@ impl App {
         ));
         Ok(App(Arc::new(AppState {
             exports,
+            metrics_place: config
+                .metrics_place()
+                .unwrap_or(crate::config::MetricsPlace::Api),
             auth: Arc::new({
                 let auth = crate::auth::service::Authenticator::new(&config.auth)?
                     .with_ipv6_prefix(config.server.ipv6_prefix);
@@ -337,6 +342,21 @@ pub fn router(app: App) -> axum::Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(ops::OpenApiJson(doc)))
         .layer(axum::extract::DefaultBodyLimit::max(max_body as usize))
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .with_state(app)
+}
+
+/// The metrics listener's router: `/metrics` and nothing else, behind the
+/// same request id, limits and access log as the API.
+pub fn metrics_router(app: App) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(ops::OnMetricsListener))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

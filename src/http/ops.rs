@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::App;
 use super::problem::{ApiError, Problem};
+use crate::config::MetricsPlace;
 use crate::metrics::Gauges;
 
 #[derive(Serialize, ToSchema)]
@@ -69,9 +70,18 @@ pub async fn readyz(State(app): State<App>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "metrics", body = String, content_type = "text/plain; version=0.0.4"),
-        (status = 401, description = "metrics.token is set and was not given", body = Problem, content_type = "application/problem+json")),
+        (status = 401, description = "metrics.token is set and was not given", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "metrics are served on a listener of their own (metrics.listen)", body = Problem, content_type = "application/problem+json")),
     security((), ("metrics_token" = [])))]
-pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
+pub async fn metrics(
+    State(app): State<App>,
+    own_listener: Option<axum::Extension<OnMetricsListener>>,
+    headers: HeaderMap,
+) -> Response {
+    if own_listener.is_none() && app.metrics_place != MetricsPlace::Api {
+        return ApiError::not_found("/metrics is served on its own listener (metrics.listen)")
+            .into_response();
+    }
     let want = &app.config.metrics.token;
     if !want.is_empty() {
         let given = headers
@@ -100,6 +110,10 @@ pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     );
     res
 }
+
+/// Marks requests that came in on the metrics listener.
+#[derive(Clone, Copy)]
+pub struct OnMetricsListener;
 
 #[derive(Clone)]
 pub struct OpenApiJson(pub Arc<String>);

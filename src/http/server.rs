@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::source::TrustedProxies;
 use crate::tls::Reloadable;
 
+#[derive(Clone)]
 pub struct ServeOptions {
     /// From accept to the first complete request head, handshake included.
     pub header_timeout: Duration,
