@@ -227,6 +227,27 @@ pub struct ActivityConfig {
     pub max_exports_per_user: u32,
     /// The longest a CSV download may take, however steadily it is read.
     pub export_time_limit: Span,
+    /// Where each entry also goes once durable: `auto` (the journal when
+    /// run by systemd, else nowhere), `journal`, `syslog` or `none`.
+    pub forward: Forward,
+    /// The syslog collector: `udp://HOST:514`, `tcp://HOST:601` or
+    /// `tls://HOST:6514` (RFC 5424; octet-counted on TCP and TLS).
+    pub syslog_address: String,
+    /// A PEM CA certificate trusted for `tls://`, besides the system's.
+    pub syslog_ca_file: String,
+    /// The journal's native socket. Empty: systemd's.
+    pub journal_socket: String,
+}
+
+/// Where activity entries are forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Forward {
+    #[default]
+    Auto,
+    Journal,
+    Syslog,
+    None,
 }
 
 impl Default for ActivityConfig {
@@ -238,6 +259,10 @@ impl Default for ActivityConfig {
             max_exports: 4,
             max_exports_per_user: 1,
             export_time_limit: Span(Duration::from_secs(600)),
+            forward: Forward::Auto,
+            syslog_address: String::new(),
+            syslog_ca_file: String::new(),
+            journal_socket: String::new(),
         }
     }
 }
@@ -538,6 +563,15 @@ impl Config {
                 "metrics.listen",
                 &self.metrics.listen,
                 "a port other than server.listen's; \"api\" serves /metrics on the API's port",
+            ));
+        }
+        if self.activity.forward == Forward::Syslog
+            && crate::audit::forward::parse_syslog(&self.activity.syslog_address).is_err()
+        {
+            return Err(invalid(
+                "activity.syslog_address",
+                &self.activity.syslog_address,
+                "udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (required when activity.forward = \"syslog\")",
             ));
         }
         if self.auth.argon2_memory_kib < 8 * self.auth.argon2_parallelism.max(1) {

@@ -56,6 +56,8 @@ pub enum DaemonError {
     Runtime(std::io::Error),
     #[error("mail: {0}")]
     Mail(#[from] notify::SetupError),
+    #[error("activity forwarding: {0}")]
+    Forward(#[from] audit::forward::ForwardError),
 }
 
 /// Threads of the runtime's blocking pool.
@@ -165,6 +167,16 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         notify::delivery::Options::from_config(&config.mail, public_url.clone())?,
         metrics.clone(),
     );
+    let forwarder = match audit::forward::Sink::from_config(&config.activity)? {
+        Some(sink) => Some(audit::forward::Forwarder::start(
+            sink,
+            &config.activity,
+            &data_dir,
+            activity_log.clone(),
+            metrics.clone(),
+        )?),
+        None => None,
+    };
     let shutting_down = app.shutting_down.clone();
     let sweeper = tokio::spawn(sweep_sessions(
         store.clone(),
@@ -282,6 +294,9 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     let _ = tokio::task::spawn_blocking(move || {
         s.close();
         drain.stop();
+        if let Some(f) = forwarder {
+            f.stop();
+        }
     })
     .await;
     tracing::info!("stopped cleanly");

@@ -56,8 +56,12 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn fill_random(buf: &mut [u8]) {
-    // The OS generator failing leaves no safe way to make secrets.
-    getrandom::fill(buf).expect("operating system random source");
+    use ring::rand::SecureRandom;
+    // ring's generator is the operating system's (getrandom(2)); it failing
+    // leaves no safe way to make secrets.
+    ring::rand::SystemRandom::new()
+        .fill(buf)
+        .expect("operating system random source");
 }
 
 #[cfg(test)]

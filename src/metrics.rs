@@ -78,6 +78,10 @@ pub struct Metrics {
     pub mail_failures: AtomicU64,
     /// Failed records kept in the store (a gauge, set by delivery).
     pub mail_failed: AtomicU64,
+    /// Activity entries sent to the journal or syslog collector.
+    pub audit_forwarded: AtomicU64,
+    /// Tries to send to it that failed (each is repeated).
+    pub audit_forward_failures: AtomicU64,
     /// Authorization checks asked by each service account (not logged).
     service_checks: Mutex<BTreeMap<String, u64>>,
 }
@@ -272,6 +276,18 @@ impl Metrics {
                 "Emails given up on and kept as failed records.",
                 "gauge",
                 self.mail_failed.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_activity_forwarded_total",
+                "Activity entries sent to the journal or syslog collector.",
+                "counter",
+                self.audit_forwarded.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_activity_forward_failures_total",
+                "Tries to send activity entries that failed and will be repeated.",
+                "counter",
+                self.audit_forward_failures.load(Ordering::Relaxed),
             ),
             (
                 "bailiwick_activity_log_bytes",

@@ -24,6 +24,7 @@ pub mod crc32c;
 pub mod drain;
 pub mod export;
 pub mod format;
+pub mod forward;
 pub mod index;
 pub mod query;
 pub mod segment;
@@ -52,6 +53,8 @@ pub enum LogError {
 pub struct ActivityLog {
     dir: PathBuf,
     index: RwLock<Index>,
+    /// Notified after records become durable (the forwarder waits on it).
+    appended: Arc<crate::store::Wake>,
 }
 
 impl ActivityLog {
@@ -63,6 +66,7 @@ impl ActivityLog {
         let log = Arc::new(ActivityLog {
             dir: dir.clone(),
             index: RwLock::new(recovered.index),
+            appended: Arc::default(),
         });
         // The writer's segment size is set by the drain from the config.
         let writer = SegmentWriter::new(dir, recovered.tail, u64::MAX);
@@ -71,6 +75,11 @@ impl ActivityLog {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Notified each time records become durable.
+    pub fn appended(&self) -> Arc<crate::store::Wake> {
+        self.appended.clone()
     }
 
     /// The index as of now: whole segments, durable bytes only.
@@ -135,6 +144,8 @@ impl ActivityLog {
                 Arc::make_mut(seg).push(a.seq, a.time, a.offset, a.end);
             }
         }
+        drop(index);
+        self.appended.notify();
     }
 
     /// Replaces the index after the writer recovered from disk.

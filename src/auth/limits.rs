@@ -25,8 +25,8 @@ impl LoginLimits {
         let quota =
             |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         LoginLimits {
-            by_address: RateLimiter::dashmap(quota(per_address_per_minute)),
-            by_login: RateLimiter::dashmap(quota(per_login_per_minute)),
+            by_address: RateLimiter::keyed(quota(per_address_per_minute)),
+            by_login: RateLimiter::keyed(quota(per_login_per_minute)),
             login_keys: RandomState::new(),
             clock: DefaultClock::default(),
         }
