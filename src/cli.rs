@@ -153,10 +153,15 @@ pub enum CtlCommand {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Write an online, consistent backup to a new file.
+    /// Write an online, consistent backup to a new file, or check one.
     Backup {
-        #[arg(long)]
-        out: PathBuf,
+        /// The new file to write (the daemon must be running).
+        #[arg(long, required_unless_present = "verify", conflicts_with = "verify")]
+        out: Option<PathBuf>,
+        /// Check a backup file without restoring it: its integrity, its
+        /// tables and the activity log it carries. Needs no daemon.
+        #[arg(long, value_name = "FILE")]
+        verify: Option<PathBuf>,
     },
     /// Emails given up on: list them, send one again.
     Mail {
@@ -452,6 +457,12 @@ fn init(args: InitArgs) -> Result<(), Failure> {
 }
 
 fn ctl(args: CtlArgs) -> Result<(), Failure> {
+    if let CtlCommand::Backup {
+        verify: Some(file), ..
+    } = &args.command
+    {
+        return verify_backup(file, args.json);
+    }
     let data_dir = match (&args.data_dir, &args.config) {
         (Some(d), _) => d.clone(),
         (None, cfg) => tools_config(cfg.as_deref())?.data_dir(),
@@ -525,7 +536,9 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
             ServicesCommand::Rotate { name } => Request::ServicesRotate { name },
             ServicesCommand::Remove { name } => Request::ServicesRemove { name },
         },
-        CtlCommand::Backup { out } => {
+        CtlCommand::Backup { out, verify: _ } => {
+            let out =
+                out.ok_or_else(|| Failure::Usage("give --out FILE or --verify FILE".into()))?;
             let (bytes, rows) = client.backup(&out).map_err(runtime)?;
             if args.json {
                 let v = serde_json::json!({"out": out, "bytes": bytes, "records": rows});
@@ -744,6 +757,29 @@ fn log_export(
             "exported {} entries but left out {} damaged record(s) or segment(s); run `bailiwick log verify` to see where",
             summary.written, summary.skipped
         )));
+    }
+    Ok(())
+}
+
+fn verify_backup(file: &Path, json: bool) -> Result<(), Failure> {
+    let v = crate::admin::backups::verify(file).map_err(runtime)?;
+    if json {
+        let mut value = serde_json::to_value(&v).unwrap_or_default();
+        value["file"] = serde_json::json!(file);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{}: a good backup ({} bytes, {} records, {} activity entries in {} segment(s)); restore it with `bailiwick restore --from {} --data-dir DIR`",
+            file.display(),
+            v.bytes,
+            v.records,
+            v.activity_entries,
+            v.segments,
+            file.display()
+        );
     }
     Ok(())
 }

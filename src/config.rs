@@ -50,6 +50,31 @@ pub struct Config {
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub backup: BackupConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// How often the daemon writes a backup by itself: "off", "hourly",
+    /// "daily", "weekly", or a duration such as "6h".
+    pub schedule: String,
+    /// Where scheduled backups go. Empty: `<data>/backups`. Elsewhere, the
+    /// systemd unit needs it in `ReadWritePaths=`.
+    pub dir: String,
+    /// Scheduled backups kept; older ones are deleted once a new one is
+    /// written.
+    pub keep: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            schedule: "off".into(),
+            dir: String::new(),
+            keep: 7,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -574,6 +599,16 @@ impl Config {
                 "udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (required when activity.forward = \"syslog\")",
             ));
         }
+        if self.backup_every().is_err() {
+            return Err(invalid(
+                "backup.schedule",
+                &self.backup.schedule,
+                "\"off\", \"hourly\", \"daily\", \"weekly\" or a duration of at least 1s such as \"6h\"",
+            ));
+        }
+        if self.backup.keep == 0 {
+            return Err(invalid("backup.keep", 0, "at least 1"));
+        }
         if self.auth.argon2_memory_kib < 8 * self.auth.argon2_parallelism.max(1) {
             return Err(invalid(
                 "auth.argon2_memory_kib",
@@ -739,6 +774,31 @@ impl Config {
             (f.next()? == g).then_some(())?;
             f.nth(1)?.parse().ok()
         })
+    }
+
+    /// How often scheduled backups are taken; `None` when off.
+    /// `Err` carries the value that is not a schedule.
+    pub fn backup_every(&self) -> Result<Option<Duration>, String> {
+        const HOUR: u64 = 3600;
+        match self.backup.schedule.trim() {
+            "" | "off" => Ok(None),
+            "hourly" => Ok(Some(Duration::from_secs(HOUR))),
+            "daily" => Ok(Some(Duration::from_secs(24 * HOUR))),
+            "weekly" => Ok(Some(Duration::from_secs(7 * 24 * HOUR))),
+            other => match other.parse::<Span>() {
+                Ok(s) if s.0 >= Duration::from_secs(1) => Ok(Some(s.0)),
+                _ => Err(other.to_owned()),
+            },
+        }
+    }
+
+    /// The directory of scheduled backups.
+    pub fn backup_dir(&self) -> PathBuf {
+        if self.backup.dir.is_empty() {
+            self.data_dir().join("backups")
+        } else {
+            PathBuf::from(&self.backup.dir)
+        }
     }
 
     /// Where `/metrics` is served; `Err` carries the value that is not an

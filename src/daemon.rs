@@ -177,6 +177,20 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
         )?),
         None => None,
     };
+    let backups = config.backup_every().ok().flatten().map(|every| {
+        let schedule = admin::backups::Schedule {
+            dir: config.backup_dir(),
+            every,
+            keep: config.backup.keep as usize,
+        };
+        tracing::info!(dir = %schedule.dir.display(), every_s = every.as_secs(), keep = schedule.keep, "scheduled backups on");
+        tokio::spawn(admin::backups::run(
+            schedule,
+            store.clone(),
+            activity_log.clone(),
+            metrics.clone(),
+        ))
+    });
     let shutting_down = app.shutting_down.clone();
     let sweeper = tokio::spawn(sweep_sessions(
         store.clone(),
@@ -286,6 +300,9 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     }
     admin_task.abort();
     pruner.abort();
+    if let Some(task) = backups {
+        task.abort();
+    }
     sweeper.abort();
     delivery.stop(config.server.shutdown_grace.0).await;
     let _ = std::fs::remove_file(data_dir.join(admin::SOCKET));

@@ -78,6 +78,11 @@ pub struct Metrics {
     pub mail_failures: AtomicU64,
     /// Failed records kept in the store (a gauge, set by delivery).
     pub mail_failed: AtomicU64,
+    /// Scheduled backups written, and those that failed.
+    pub backups_taken: AtomicU64,
+    pub backups_failed: AtomicU64,
+    /// Unix time of the last scheduled backup written (0: none yet).
+    pub backup_last_success: AtomicU64,
     /// Activity entries sent to the journal or syslog collector.
     pub audit_forwarded: AtomicU64,
     /// Tries to send to it that failed (each is repeated).
@@ -276,6 +281,24 @@ impl Metrics {
                 "Emails given up on and kept as failed records.",
                 "gauge",
                 self.mail_failed.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_backups_total",
+                "Scheduled backups written since start.",
+                "counter",
+                self.backups_taken.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_backup_failures_total",
+                "Scheduled backups that failed since start.",
+                "counter",
+                self.backups_failed.load(Ordering::Relaxed),
+            ),
+            (
+                "bailiwick_backup_last_success_timestamp_seconds",
+                "Unix time of the last scheduled backup written (0: none since start).",
+                "gauge",
+                self.backup_last_success.load(Ordering::Relaxed),
             ),
             (
                 "bailiwick_activity_forwarded_total",

@@ -943,6 +943,114 @@ fn sighup_reloads_the_configured_certificate() {
     assert_eq!(fp(&text(&d.ctl(&["--json", "status"]))), fp(&after));
 }
 
+/// A counter or gauge from `/metrics`.
+fn metric(d: &Daemon, name: &str) -> u64 {
+    let text = rt().block_on(async {
+        d.client()
+            .get(d.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} not in {text}"))
+        .parse()
+        .unwrap()
+}
+
+fn scheduled_backups(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|r| r.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        let n = p.file_name().unwrap().to_string_lossy();
+        n.starts_with("bailiwick-2") && n.ends_with(".redb")
+    });
+    v.sort();
+    v
+}
+
+#[test]
+fn scheduled_backups_are_written_pruned_and_each_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let backups = data.join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    // An operator's own file in the same directory is never pruned.
+    std::fs::write(backups.join("keep-me.redb"), b"mine").unwrap();
+    let d = Daemon::start_with(
+        &data,
+        Start::default()
+            .env("BAILIWICK_BACKUP_SCHEDULE", "1s")
+            .env("BAILIWICK_BACKUP_KEEP", "2"),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while metric(&d, "bailiwick_backups_total") < 3 {
+        assert!(std::time::Instant::now() < deadline, "{}", d.stderr());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(metric(&d, "bailiwick_backup_last_success_timestamp_seconds") > 0);
+    let kept = scheduled_backups(&backups);
+    assert!((1..=2).contains(&kept.len()), "{kept:?}");
+    assert!(backups.join("keep-me.redb").exists());
+    let newest = kept.last().unwrap().to_str().unwrap().to_owned();
+
+    // --verify checks a file without a daemon and without changing it.
+    let before = std::fs::read(&newest).unwrap();
+    let v = run(&["ctl", "--json", "backup", "--verify", &newest]);
+    assert!(v.status.success(), "{}", text(&v));
+    let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert!(j["records"].as_u64() > Some(0), "{j}");
+    assert!(j["activity_entries"].as_u64() > Some(0), "{j}");
+    assert_eq!(std::fs::read(&newest).unwrap(), before);
+
+    // A damaged, a cut short and a foreign file are each refused by name.
+    let bad = dir.path().join("bad.redb");
+    let mut flipped = before.clone();
+    let mid = flipped.len() / 2;
+    for b in &mut flipped[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    for (what, bytes) in [
+        ("damaged", flipped),
+        ("cut short", before[..before.len() / 3].to_vec()),
+        ("foreign", b"not a database at all".to_vec()),
+    ] {
+        std::fs::write(&bad, &bytes).unwrap();
+        let v = run(&["ctl", "backup", "--verify", bad.to_str().unwrap()]);
+        assert!(!v.status.success(), "{what}: {}", text(&v));
+        assert!(text(&v).contains("bad.redb"), "{what}: {}", text(&v));
+    }
+    d.stop();
+
+    // A directory that cannot be written: counted and logged, the daemon
+    // serves on.
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, b"x").unwrap();
+    let d = Daemon::start_with(
+        &dir.path().join("data2"),
+        Start::default().env("BAILIWICK_BACKUP_SCHEDULE", "1s").env(
+            "BAILIWICK_BACKUP_DIR",
+            blocked.join("backups").to_str().unwrap(),
+        ),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while metric(&d, "bailiwick_backup_failures_total") < 1 {
+        assert!(std::time::Instant::now() < deadline, "{}", d.stderr());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        d.stderr().contains("scheduled backup failed"),
+        "{}",
+        d.stderr()
+    );
+    d.stop();
+}
+
 #[test]
 fn backup_under_write_load_restores_to_a_consistent_database() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@
 //! [`Response`] line back. A backup response is followed by the backup's
 //! bytes, as many as its `bytes` field says.
 
+pub mod backups;
 pub mod client;
 pub mod mail;
 pub mod server;
