@@ -610,6 +610,61 @@ fn metrics_on_their_own_listener_leave_the_api_port() {
     });
 }
 
+/// Issue 20: the API reference readable on an air-gapped appliance, from
+/// the same document as openapi.json.
+#[test]
+fn api_docs_are_one_page_with_every_operation_and_nothing_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("data"));
+    let c = d.client();
+    rt().block_on(async {
+        let doc: serde_json::Value = c
+            .get(d.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let r = c.get(d.url("/api/docs")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("script-src 'none'"), "{csp}");
+        let html = r.text().await.unwrap();
+        let mut operations = 0;
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for method in ops.as_object().unwrap().keys() {
+                let heading = format!("<code>{} {path}</code>", method.to_uppercase());
+                assert!(html.contains(&heading), "{heading} missing");
+                operations += 1;
+            }
+        }
+        assert!(operations > 60, "{operations}");
+        for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+            assert!(html.contains(&format!("id=\"schema-{name}\"")), "{name}");
+        }
+        // Every link and stylesheet is on this origin.
+        for attr in ["src=\"", "href=\""] {
+            for part in html.split(attr).skip(1) {
+                assert!(
+                    part.starts_with('/') || part.starts_with('#'),
+                    "{attr}{}",
+                    &part[..part.len().min(60)]
+                );
+            }
+        }
+    });
+}
+
 #[test]
 fn operations_endpoints_answer_and_errors_are_problem_json() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,7 +16,7 @@ mod account;
 mod activation;
 mod activity;
 mod asset_groups;
-mod assets;
+pub(crate) mod assets;
 mod distribution;
 mod lifecycle;
 mod login;
@@ -169,7 +169,7 @@ async fn home(viewer: Viewer) -> Redirect {
 const CSP: &str = "default-src 'self'; script-src 'none'; object-src 'none'; \
                    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-async fn headers(req: Request, next: Next) -> Response {
+pub(crate) async fn headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(

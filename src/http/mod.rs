@@ -9,6 +9,7 @@ pub(crate) mod activity;
 pub(crate) mod assets;
 mod authz;
 pub mod caller;
+mod docs;
 mod export_slots;
 pub mod extract;
 pub mod local;
@@ -338,6 +339,11 @@ pub fn router(app: App) -> axum::Router {
     let max_body = app.config.server.max_body.0;
     router
         .merge(crate::console::router())
+        .merge(
+            axum::Router::new()
+                .route("/api/docs", axum::routing::get(docs::page))
+                .layer(middleware::from_fn(crate::console::headers)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(ops::OpenApiJson(doc)))

@@ -1,0 +1,177 @@
+//! What forwarding the activity log costs the writers (issue 20): durable
+//! commits of 10 activity entries each from 4 writer threads, with the drain
+//! running as in the daemon, in alternating rounds without a forwarder and
+//! with one sending every entry to a journal socket read by this process.
+//! Prints entries/s committed in each round and, with the forwarder, how
+//! long after the last commit the sink had every entry.
+//!
+//! ```text
+//! cargo run --release --example forward_cost -- [--seconds 5] [--rounds 3]
+//! ```
+
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bailiwick::audit::forward::{Forwarder, Sink};
+use bailiwick::audit::{ActivityLog, drain::Drain};
+use bailiwick::config::ActivityConfig;
+use bailiwick::domain::{Actor, LogAction};
+use bailiwick::store::{Options, Store};
+
+const WRITERS: usize = 4;
+const PER_COMMIT: usize = 10;
+
+fn args() -> (u64, usize) {
+    let (mut seconds, mut rounds) = (5, 3);
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        match k.as_str() {
+            "--seconds" => seconds = v.parse().expect("--seconds N"),
+            "--rounds" => rounds = v.parse().expect("--rounds N"),
+            _ => panic!("unknown argument {k}"),
+        }
+    }
+    (seconds, rounds)
+}
+
+struct Round {
+    entries_per_s: f64,
+    /// With a forwarder: time from the last commit until the sink had it.
+    catch_up: Option<Duration>,
+}
+
+fn round(seconds: u64, forward: bool) -> Round {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        &Options {
+            create: true,
+            ..Options::default()
+        },
+        Arc::new(bailiwick::clock::SystemClock),
+    )
+    .expect("open the store");
+    let (log, writer) = ActivityLog::open(dir.path()).expect("open the log");
+    let drain = Drain::spawn(
+        store.clone(),
+        log.clone(),
+        writer,
+        ActivityConfig::default(),
+    );
+    let received = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut sink_thread = None;
+    let forwarder = forward.then(|| {
+        let path = dir.path().join("journal.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let (got, done) = (received.clone(), stop.clone());
+        sink_thread = Some(std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 17];
+            while !done.load(Ordering::Relaxed) {
+                if socket.recv(&mut buf).is_ok() {
+                    got.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+        Forwarder::start(
+            Sink::Journal(path),
+            &ActivityConfig::default(),
+            dir.path(),
+            log.clone(),
+            Arc::default(),
+        )
+        .expect("start the forwarder")
+    });
+    let committed = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (store, committed) = (store.clone(), committed.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    store
+                        .write_blocking(Actor::operator(), move |tx| {
+                            for j in 0..PER_COMMIT {
+                                tx.log(
+                                    LogAction::UserUpdate,
+                                    format!("user w{w}-{n}-{j}"),
+                                    "name \"before\" -> \"after\"".to_owned(),
+                                );
+                            }
+                            Ok(())
+                        })
+                        .expect("commit");
+                    n += 1;
+                    committed.fetch_add(PER_COMMIT as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let elapsed = started.elapsed();
+    let total = committed.load(Ordering::Relaxed);
+    let last_commit = Instant::now();
+    let catch_up = forward.then(|| {
+        while received.load(Ordering::Relaxed) < total {
+            assert!(
+                last_commit.elapsed() < Duration::from_secs(600),
+                "the forwarder fell behind for good"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        last_commit.elapsed()
+    });
+    if let Some(f) = forwarder {
+        f.stop();
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = sink_thread {
+        t.join().unwrap();
+    }
+    store.close();
+    drain.stop();
+    Round {
+        entries_per_s: total as f64 / elapsed.as_secs_f64(),
+        catch_up,
+    }
+}
+
+fn main() {
+    let (seconds, rounds) = args();
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    for r in 0..rounds {
+        let a = round(seconds, false);
+        println!(
+            "round {r}: without forwarder {:.0} entries/s",
+            a.entries_per_s
+        );
+        let b = round(seconds, true);
+        println!(
+            "round {r}: with forwarder    {:.0} entries/s, sink had all {:.0} ms after the last commit",
+            b.entries_per_s,
+            b.catch_up.unwrap_or_default().as_secs_f64() * 1e3
+        );
+        without.push(a.entries_per_s);
+        with.push(b.entries_per_s);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, b) = (median(&mut without), median(&mut with));
+    println!(
+        "median: without {a:.0}/s, with {b:.0}/s, ratio {:.2}",
+        b / a
+    );
+}
