@@ -369,18 +369,19 @@ fn generate(what: Generated, out: &Path) -> Result<(), Failure> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let mut config = load_config(args.config.as_deref())?;
-    if let Some(d) = args.data_dir {
-        config.server.data_dir = d.display().to_string();
-    }
-    if let Some(l) = args.listen {
-        config.server.listen = l;
-    }
-    // The flags are configuration too: `--listen 0.0.0.0:8443` needs a
-    // public_url as much as the file's key does.
-    config
-        .validate()
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    // The flags are configuration too, checked with the rest:
+    // `--listen 0.0.0.0:8443` needs a public_url as much as the file's key
+    // does, and `--listen 127.0.0.1:8443` frees a file's wildcard of it.
+    let (data_dir, listen) = (args.data_dir.clone(), args.listen);
+    let mut config = Config::from_sources_then(args.config.as_deref(), std::env::vars(), |c| {
+        if let Some(d) = data_dir {
+            c.server.data_dir = d.display().to_string();
+        }
+        if let Some(l) = listen {
+            c.server.listen = l;
+        }
+    })
+    .map_err(|e| Failure::Usage(e.to_string()))?;
     if let Some(f) = args.log_format {
         config.log.format = match f {
             LogFormatArg::Auto => LogFormat::Auto,

@@ -414,6 +414,18 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        Config::from_sources_then(file, env, |_| {})
+    }
+
+    /// As [`Config::from_sources`], with `flags` (the command line, the last
+    /// layer) applied before the whole is checked: a file that needs a flag
+    /// to be valid (`--listen 127.0.0.1:8443` beside `listen = "0.0.0.0:8443"`)
+    /// is judged with it.
+    pub fn from_sources_then(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: impl FnOnce(&mut Config),
+    ) -> Result<Config, ConfigError> {
         let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -445,11 +457,12 @@ impl Config {
             }
             apply_env(&mut table, &defaults, &var, rest, &raw)?;
         }
-        let config =
+        let mut config =
             Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Env {
                 var: "BAILIWICK_*".into(),
                 message: e.to_string(),
             })?;
+        flags(&mut config);
         config.validate()?;
         Ok(config)
     }

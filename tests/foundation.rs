@@ -157,6 +157,15 @@ fn config_errors_name_the_key_and_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("server.public_url"), "{}", text(&out));
     assert!(!dir.path().join("d").exists(), "nothing created");
+    // A flag is the last layer and the file is judged with it: the file's
+    // wildcard, replaced by a loopback --listen, needs no public_url.
+    let d = Daemon::try_start(
+        &dir.path().join("d2"),
+        Start::default().arg("--config").arg(wild.to_str().unwrap()),
+    )
+    .expect("--listen 127.0.0.1:0 overrides the file's wildcard");
+    assert!(d.addr.ip().is_loopback());
+    d.stop();
 
     let good = dir.path().join("good.toml");
     std::fs::write(
