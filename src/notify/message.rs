@@ -149,6 +149,27 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An address the domain accepts when a user is created is one the
+        /// mail builder accepts when it is sent: one rule, so no email is
+        /// given up on for an address that was allowed in.
+        #[test]
+        fn every_address_the_domain_accepts_can_be_sent_to(
+            candidate in "[!-~]{1,24}@[a-zA-Z0-9-]{1,12}(\\.[a-zA-Z0-9-]{1,12}){0,3}",
+            noise in "[ -~]{0,40}",
+        ) {
+            for s in [candidate.as_str(), noise.as_str()] {
+                if crate::domain::validate::email("email", s).is_ok() {
+                    prop_assert!(
+                        s.parse::<lettre::Address>().is_ok(),
+                        "the domain accepts {:?} but it cannot be sent to", s
+                    );
+                }
+            }
+        }
+    }
 
     fn rendered() -> Rendered {
         Rendered {

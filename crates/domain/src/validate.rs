@@ -45,15 +45,13 @@ pub fn email(field: &str, email: &str) -> Result<(), Refusal> {
         return Err(bad());
     }
     let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && local.chars().all(|c| {
-            c.is_ascii_graphic()
-                && !matches!(
-                    c,
-                    '@' | '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '"' | '[' | ']'
-                )
-        });
+    // A dot-atom (RFC 5322): atoms of letters, digits and !#$%&'*+-/=?^_`{|}~
+    // joined by single dots, which is what the mail builder sends to.
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let local_ok = local.len() <= 64
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext));
     let domain_ok = !domain.is_empty()
         && domain.split('.').all(|label| {
             !label.is_empty()
@@ -98,6 +96,7 @@ mod tests {
         }
         for bad in [
             "", "nobody", "@x.y", "a@", "a@-x.y", "a b@c.d", "a@b..c", "<a@b.c>", "a@b_c.d",
+            ".@x.y", "a.@x.y", ".a@x.y", "a..b@x.y",
         ] {
             assert!(email("email", bad).is_err(), "{bad}");
         }
