@@ -170,8 +170,7 @@ fn r11_3_entries_reach_the_journal_once_durable_and_resume_after_a_restart() {
 }
 
 /// Reads RFC 5424 messages from one octet-counted TCP stream.
-fn octet_counted(stream: &mut std::net::TcpStream, want: usize) -> Vec<String> {
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+fn octet_counted(stream: &mut impl Read, want: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -250,6 +249,7 @@ fn r11_3_entries_reach_a_syslog_collector_over_udp_and_tcp() {
         newest_seq(&api).await
     });
     let (mut stream, _) = tcp.accept().unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let got = octet_counted(&mut stream, (newest - last) as usize);
     let firsts: Vec<u64> = got
         .iter()
@@ -262,6 +262,78 @@ fn r11_3_entries_reach_a_syslog_collector_over_udp_and_tcp() {
         .collect();
     assert_eq!(firsts, (last + 1..=newest).collect::<Vec<_>>());
     assert!(got.iter().any(|m| m.contains("frank")));
+    d.stop();
+}
+
+/// TLS to a collector whose certificate only `activity.syslog_ca_file`
+/// vouches for; without that CA the daemon sends nothing (and keeps it all).
+#[test]
+fn r11_3_entries_reach_a_syslog_collector_over_tls_it_verifies() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_boss(&data);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let ca = dir.path().join("collector.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap(),
+    );
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("tls://localhost:{}", tcp.local_addr().unwrap().port());
+    let start = |with_ca: bool| {
+        let s = fast_logins()
+            .env("BAILIWICK_ACTIVITY_FORWARD", "syslog")
+            .env("BAILIWICK_ACTIVITY_SYSLOG_ADDRESS", &address);
+        if with_ca {
+            s.env("BAILIWICK_ACTIVITY_SYSLOG_CA_FILE", ca.to_str().unwrap())
+        } else {
+            s
+        }
+    };
+
+    // Without the CA: the handshake fails on the daemon's side, nothing is
+    // sent, and the entries wait.
+    let d = Daemon::start_with(&data, start(false));
+    let (stream, _) = tcp.accept().unwrap();
+    let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    tls.sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        tls.read(&mut byte).is_err() || tls.read(&mut byte).unwrap_or(0) == 0,
+        "an unverified collector got data"
+    );
+    d.stop();
+
+    let d = Daemon::start_with(&data, start(true));
+    let newest = rt().block_on(async {
+        let api = sign_in(&d, "boss").await;
+        api.create_user("gina", "reader", None).await;
+        newest_seq(&api).await
+    });
+    let (stream, _) = tcp.accept().unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let conn = rustls::ServerConnection::new(config).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let got = octet_counted(&mut tls, newest as usize);
+    // Everything from the first entry: nothing was lost to the refused run.
+    assert!(got[0].contains("[meta sequenceId=\"1\"]"), "{}", got[0]);
+    assert!(got.iter().any(|m| m.contains("gina")));
     d.stop();
 }
 
