@@ -2,6 +2,7 @@
 # Installs the Debian package into a scratch root (dpkg --root, maintainer
 # scripts run with $DPKG_ROOT) and checks what an operator relies on: owners
 # and modes, a configuration that refuses to start until public_url is set,
+# the first start through to the first sign-in,
 # man pages and completions, a unit systemd accepts, a purge that keeps the
 # data. Needs root (dpkg). Usage: scripts/check-deb.sh [PACKAGE.deb]
 set -euo pipefail
@@ -73,6 +74,37 @@ verdict=$(systemd-analyze verify --man=no "$units/bailiwick.service" 2>&1) \
     || fail "systemd-analyze verify refused the installed unit: $verdict"
 [ -z "$verdict" ] || fail "systemd-analyze verify warns: $verdict"
 rm -rf "$units"
+
+# The first start as README walks it, on the installed binary and
+# configuration (by hand: the scratch root has no systemd; the flags keep
+# it on loopback and in the scratch root): the activation link names
+# public_url, the generated certificate names its host, the password the
+# link gives signs in.
+data="$root/var/lib/bailiwick"
+log=$(mktemp)
+"$bin" serve --config "$conf" --data-dir "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+serve_pid=$!
+stop_serve() { kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; }
+for _ in $(seq 300); do grep -q '^listening on' "$log" && break; sleep 0.1; done
+port=$(sed -n 's|^listening on https://127.0.0.1:||p' "$log")
+[ -n "$port" ] || { stop_serve; fail "the installed daemon did not start: $(cat "$log")"; }
+link=$(grep -o 'https://bailiwick.example:8443/ui/activation/[A-Za-z0-9_-]*' "$log" | head -1)
+[ -n "$link" ] || { stop_serve; fail "no first-run link naming public_url: $(cat "$log")"; }
+https=(curl -sS --fail --max-time 20 --cacert "$data/tls/cert.pem"
+    --connect-to "bailiwick.example:8443:127.0.0.1:$port")
+api="https://bailiwick.example:8443/api/v1"
+creds=$("${https[@]}" "$api/activation/${link##*/}") \
+    || { stop_serve; fail "the first-run link does not open (certificate or link): $creds"; }
+pw=$(sed -nE 's/.*"password":"([^"\\]*)".*/\1/p' <<<"$creds")
+session=$("${https[@]}" -H 'content-type: application/json' \
+    -d "{\"login\":\"admin\",\"password\":\"$pw\"}" "$api/session") \
+    || { stop_serve; fail "the first sign-in failed: $session"; }
+token=$(sed -nE 's/.*"token":"([^"]*)".*/\1/p' <<<"$session")
+me=$("${https[@]}" -H "authorization: Bearer $token" "$api/me") \
+    || { stop_serve; fail "the first session does not work: $me"; }
+grep -q '"login":"admin"' <<<"$me" || { stop_serve; fail "signed in as someone else: $me"; }
+stop_serve
+rm -f "$log"
 
 # Reinstall (an upgrade) keeps the operator's configuration.
 dpkg --root="$root" --force-script-chrootless --force-depends -i "$deb" >/dev/null 2>&1 \
