@@ -228,6 +228,13 @@ impl Worker {
                 wake.wait(TICK);
                 continue;
             }
+            if let Some(first) = batch.first().filter(|e| e.seq > self.cursor + 1) {
+                tracing::warn!(
+                    from = self.cursor + 1,
+                    to = first.seq - 1,
+                    "activity forward: these entries left the log (retention) before they were sent; the collector will not have them"
+                );
+            }
             match self.send_all(&batch, stop) {
                 Ok(()) => {
                     if failing {
