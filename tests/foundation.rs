@@ -1007,25 +1007,6 @@ fn sighup_reloads_the_configured_certificate() {
     assert_eq!(fp(&text(&d.ctl(&["--json", "status"]))), fp(&after));
 }
 
-/// A counter or gauge from `/metrics`.
-fn metric(d: &Daemon, name: &str) -> u64 {
-    let text = rt().block_on(async {
-        d.client()
-            .get(d.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    });
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} not in {text}"))
-        .parse()
-        .unwrap()
-}
-
 fn scheduled_backups(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .map(|r| r.map(|e| e.unwrap().path()).collect())
@@ -1053,11 +1034,11 @@ fn scheduled_backups_are_written_pruned_and_each_verifies() {
             .env("BAILIWICK_BACKUP_KEEP", "2"),
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while metric(&d, "bailiwick_backups_total") < 3 {
+    while d.metric("bailiwick_backups_total") < 3 {
         assert!(std::time::Instant::now() < deadline, "{}", d.stderr());
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(metric(&d, "bailiwick_backup_last_success_timestamp_seconds") > 0);
+    assert!(d.metric("bailiwick_backup_last_success_timestamp_seconds") > 0);
     let kept = scheduled_backups(&backups);
     assert!((1..=2).contains(&kept.len()), "{kept:?}");
     assert!(backups.join("keep-me.redb").exists());
@@ -1103,7 +1084,7 @@ fn scheduled_backups_are_written_pruned_and_each_verifies() {
         ),
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while metric(&d, "bailiwick_backup_failures_total") < 1 {
+    while d.metric("bailiwick_backup_failures_total") < 1 {
         assert!(std::time::Instant::now() < deadline, "{}", d.stderr());
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -161,6 +161,25 @@ impl Daemon {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// `/metrics` as text (not from inside a runtime).
+    pub fn metrics_text(&self) -> String {
+        let c = self.client();
+        rt().block_on(async {
+            let r = c.get(self.url("/metrics")).send().await.unwrap();
+            r.text().await.unwrap()
+        })
+    }
+
+    /// One series without labels from `/metrics`.
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = self.metrics_text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not in {text}"))
+            .parse()
+            .unwrap()
+    }
+
     /// `bailiwick ctl --data-dir <dir> ARGS...`
     pub fn ctl(&self, args: &[&str]) -> Output {
         ctl(&self.data_dir, args)
