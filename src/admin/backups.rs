@@ -142,9 +142,10 @@ fn take(dir: &Path, store: &Store, log: &ActivityLog) -> Result<(PathBuf, Summar
     Ok((path, summary))
 }
 
-/// The time in a scheduled backup's name.
-fn stamp_of(name: &str) -> Option<SystemTime> {
-    let s = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+/// The time in a scheduled backup's name (`suffix`: `.redb`, or `.partial`
+/// for one cut short).
+fn stamp_with(name: &str, suffix: &str) -> Option<SystemTime> {
+    let s = name.strip_prefix(PREFIX)?.strip_suffix(suffix)?;
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let t = time::PrimitiveDateTime::parse(s, &format)
         .ok()?
@@ -155,12 +156,16 @@ fn stamp_of(name: &str) -> Option<SystemTime> {
 
 /// Scheduled backups in `dir`, oldest first (their names sort by time).
 fn scheduled(dir: &Path) -> Vec<(String, SystemTime)> {
+    scheduled_with(dir, SUFFIX)
+}
+
+fn scheduled_with(dir: &Path, suffix: &str) -> Vec<(String, SystemTime)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut out: Vec<(String, SystemTime)> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| stamp_of(&n).map(|t| (n, t)))
+        .filter_map(|n| stamp_with(&n, suffix).map(|t| (n, t)))
         .collect();
     out.sort();
     out
@@ -170,9 +175,15 @@ fn newest(dir: &Path) -> Option<SystemTime> {
     scheduled(dir).last().map(|(_, t)| *t)
 }
 
-/// Deletes all but the newest `keep` scheduled backups. Files of other
+/// Deletes all but the newest `keep` scheduled backups, and what a backup
+/// cut short by a crash left (`bailiwick-<time>.partial`). Files of other
 /// names (an operator's own copies) are never touched.
 fn prune(dir: &Path, keep: usize) {
+    // Runs only between backups (one task takes them), so no `.partial` is
+    // being written now.
+    for (name, _) in scheduled_with(dir, ".partial") {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
     let all = scheduled(dir);
     let surplus = all.len().saturating_sub(keep);
     for (name, _) in &all[..surplus] {
@@ -199,11 +210,15 @@ mod tests {
             "bailiwick-20261205T000000Z.redb",
             "my-copy.redb",
             "bailiwick-latest.redb",
+            "bailiwick-20261204T230000Z.partial",
         ] {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
         let t = newest(dir.path()).unwrap();
-        assert_eq!(stamp_of("bailiwick-20261205T000000Z.redb"), Some(t));
+        assert_eq!(
+            stamp_with("bailiwick-20261205T000000Z.redb", SUFFIX),
+            Some(t)
+        );
         prune(dir.path(), 1);
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
