@@ -234,6 +234,8 @@ impl Worker {
                     to = first.seq - 1,
                     "activity forward: these entries left the log (retention) before they were sent; the collector will not have them"
                 );
+                // They are gone: said once, not at every retry.
+                self.cursor = first.seq - 1;
             }
             match self.send_all(&batch, stop) {
                 Ok(()) => {
