@@ -8,23 +8,88 @@
 //! persistent (`imbl`), so the next index shares everything else with the
 //! last, and readers of the last are never disturbed.
 //!
-//! Users with the same reach share one [`Reach`] (`Arc`): every Manager
-//! shares the subscription's, a Unit Manager its unit's, and users holding
-//! the same groups share one merged union.
+//! Reaches are shared, never copied per user: a user's [`Reaches`] is a
+//! short list of `Arc`s to its groups' [`Reach`]es (or to its unit's "All",
+//! or the subscription's), each kept once. Memory grows with users plus
+//! ranges, not their product (ARCHITECTURE.md gives the formula).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use smallvec::{SmallVec, smallvec};
+
 use crate::domain::groups::ALL;
+use crate::domain::ipset::{self, IpSet, V4_BASE, V4_LAST};
 use crate::domain::{
     AssetSet, Feature, Id, Key, Module, Permission, Role, State, User, UserStatus, permissions,
 };
 
-/// IPs (sorted, merged ranges), domains (lower case, sorted) and appliance
-/// ids (sorted): binary search answers each question without allocating.
+/// Sorted, merged IP ranges, IPv4 apart as `u32` pairs: a quarter of the
+/// bytes, so that the ranges of every group stay in cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ranges {
+    /// Shared with every [`Reaches`] this set is part of, so that a check
+    /// reaches it in one step.
+    v4: Arc<[(u32, u32)]>,
+    other: Box<[(u128, u128)]>,
+}
+
+impl Ranges {
+    /// From sorted, merged ranges on the `u128` line ([`ipset::key`]).
+    pub fn new(ranges: &[(u128, u128)]) -> Ranges {
+        let mut v4 = Vec::new();
+        let mut other = Vec::new();
+        for &(a, b) in ranges {
+            if a < V4_BASE {
+                other.push((a, b.min(V4_BASE - 1)));
+            }
+            if a <= V4_LAST && b >= V4_BASE {
+                let lo = (a.max(V4_BASE) - V4_BASE) as u32;
+                let hi = (b.min(V4_LAST) - V4_BASE) as u32;
+                v4.push((lo, hi));
+            }
+            if b > V4_LAST {
+                other.push((a.max(V4_LAST + 1), b));
+            }
+        }
+        Ranges {
+            v4: v4.into(),
+            other: other.into(),
+        }
+    }
+
+    /// The ranges on the `u128` line, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = (u128, u128)> + '_ {
+        let v4 = self
+            .v4
+            .iter()
+            .map(|&(a, b)| (V4_BASE + u128::from(a), V4_BASE + u128::from(b)));
+        self.other.iter().copied().chain(v4)
+    }
+
+    pub fn contains(&self, k: u128) -> bool {
+        if let Some(k) = v4_of(k) {
+            contains_v4(&self.v4, k)
+        } else {
+            ipset::contains_key(&self.other, k)
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// IPs, domains (lower case, sorted) and appliance ids (sorted) of one
+/// group, one unit's "All" or the subscription's: binary search answers
+/// each question without allocating.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reach {
-    pub ips: Box<[(u128, u128)]>,
+    pub ips: Ranges,
     pub domains: Box<[Box<str>]>,
     pub appliances: Box<[Box<str>]>,
 }
@@ -32,7 +97,7 @@ pub struct Reach {
 impl Reach {
     pub fn from_set(a: &AssetSet) -> Reach {
         Reach {
-            ips: a.ips.ranges().into(),
+            ips: Ranges::new(a.ips.ranges()),
             domains: a.domains.iter().map(|d| d.as_str().into()).collect(),
             appliances: a
                 .scanner_appliances
@@ -43,27 +108,32 @@ impl Reach {
     }
 
     /// The union of several reaches.
-    pub fn union(parts: &[&Reach]) -> Reach {
-        let ips = crate::domain::ipset::IpSet::from_ranges(
-            parts.iter().flat_map(|p| p.ips.iter().copied()).collect(),
+    pub fn union<'a>(parts: impl IntoIterator<Item = &'a Reach> + Clone) -> Reach {
+        let ips = IpSet::from_ranges(
+            parts
+                .clone()
+                .into_iter()
+                .flat_map(|p| p.ips.keys())
+                .collect(),
         );
         let domains: BTreeSet<&str> = parts
-            .iter()
+            .clone()
+            .into_iter()
             .flat_map(|p| p.domains.iter().map(|d| &**d))
             .collect();
         let appliances: BTreeSet<&str> = parts
-            .iter()
+            .into_iter()
             .flat_map(|p| p.appliances.iter().map(|d| &**d))
             .collect();
         Reach {
-            ips: ips.ranges().into(),
+            ips: Ranges::new(ips.ranges()),
             domains: domains.into_iter().map(Into::into).collect(),
             appliances: appliances.into_iter().map(Into::into).collect(),
         }
     }
 
     pub fn has_ip(&self, k: u128) -> bool {
-        crate::domain::ipset::contains_key(&self.ips, k)
+        self.ips.contains(k)
     }
 
     /// Case-insensitive, ignoring one trailing dot, without allocating.
@@ -84,6 +154,67 @@ impl Reach {
     }
 }
 
+fn v4_of(k: u128) -> Option<u32> {
+    (V4_BASE..=V4_LAST)
+        .contains(&k)
+        .then(|| (k - V4_BASE) as u32)
+}
+
+fn contains_v4(ranges: &[(u32, u32)], k: u32) -> bool {
+    let i = ranges.partition_point(|&(a, _)| a <= k);
+    i > 0 && ranges[i - 1].1 >= k
+}
+
+/// One part of a user's reach, with its IPv4 ranges at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Part {
+    v4: Arc<[(u32, u32)]>,
+    reach: Arc<Reach>,
+}
+
+impl Part {
+    fn new(reach: Arc<Reach>) -> Part {
+        Part {
+            v4: reach.ips.v4.clone(),
+            reach,
+        }
+    }
+}
+
+/// A user's reach: the union of its parts, which are kept apart and shared
+/// (each group's [`Reach`] once, each unit's "All" once), so that memory
+/// grows with users + ranges, never users × ranges. A check asks each part;
+/// users hold few groups, and two parts are kept inline: from the user's
+/// entry a check goes straight to the ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reaches(SmallVec<[Part; 2]>);
+
+impl Reaches {
+    fn one(r: Arc<Reach>) -> Reaches {
+        Reaches(smallvec![Part::new(r)])
+    }
+
+    pub fn has_ip(&self, k: u128) -> bool {
+        match v4_of(k) {
+            Some(k) => self.0.iter().any(|p| contains_v4(&p.v4, k)),
+            None => self.0.iter().any(|p| p.reach.ips.contains(k)),
+        }
+    }
+
+    pub fn has_domain(&self, d: &str) -> bool {
+        self.0.iter().any(|p| p.reach.has_domain(d))
+    }
+
+    pub fn has_appliance(&self, id: &str) -> bool {
+        self.0.iter().any(|p| p.reach.has_appliance(id))
+    }
+
+    /// The parts merged into one (for tests and views; checks never merge).
+    pub fn merged(&self) -> Reach {
+        Reach::union(self.0.iter().map(|p| &*p.reach))
+    }
+}
+
 /// What the index knows of one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -93,7 +224,7 @@ pub struct Entry {
     /// Bit `p as u32` for each permission the user holds now (R5, R5.1).
     pub permissions: u32,
     pub groups: Box<[Id]>,
-    pub reach: Arc<Reach>,
+    pub reach: Reaches,
 }
 
 impl Entry {
@@ -101,8 +232,12 @@ impl Entry {
         self.permissions & (1 << p as u32) != 0
     }
 
-    fn holds_all(&self) -> bool {
-        self.groups.iter().any(|g| g == ALL)
+    /// Whether this user's reach is an "All": the subscription's for
+    /// Managers, the unit's for Unit Managers and holders of the built-in
+    /// group.
+    fn reaches_all(&self) -> bool {
+        matches!(self.role, Role::Manager | Role::UnitManager)
+            || self.groups.iter().any(|g| g == ALL)
     }
 
     /// The unit whose "All" this user's reach may depend on: Managers reach
@@ -143,8 +278,10 @@ pub struct Index {
     /// Reverse maps, so that a change finds the users it reaches: by group
     /// held, and by the unit whose "All" may be their reach
     /// ([`Entry::reach_unit`]).
-    by_group: imbl::HashMap<Id, imbl::HashSet<Id>>,
-    by_unit: imbl::HashMap<Option<Id>, imbl::HashSet<Id>>,
+    /// (Ordered sets: a third of a hash set's bytes per holder.) Only
+    /// users whose reach is an "All" are in `by_unit`.
+    by_group: imbl::HashMap<Id, imbl::OrdSet<Id>>,
+    by_unit: imbl::HashMap<Option<Id>, imbl::OrdSet<Id>>,
 }
 
 fn context(state: &State) -> Context {
@@ -164,10 +301,6 @@ fn context(state: &State) -> Context {
         hide_users_outside_unit: v.hide_users_outside_unit,
     }
 }
-
-/// Merged reaches of one pass, keyed by (unit, groups): users holding the
-/// same groups share one union.
-type Memo = HashMap<(Option<Id>, Box<[Id]>), Arc<Reach>>;
 
 impl Index {
     /// The index of `state`, computed whole (at start, and after a change
@@ -197,9 +330,8 @@ impl Index {
             let all = ix.compute_unit_all(state, id);
             ix.unit_all.insert(id.clone(), all);
         }
-        let mut memo = Memo::new();
         for u in state.users.values() {
-            let e = ix.entry(state, u, &mut memo);
+            let e = ix.entry(state, u);
             ix.put_user(&u.id, e);
         }
         ix
@@ -287,11 +419,7 @@ impl Index {
             // Unit Managers, and holders of the built-in group.
             if let Some(members) = ix.by_unit.get(u) {
                 for m in members {
-                    if let Some(e) = ix.users.get(m)
-                        && (matches!(e.role, Role::Manager | Role::UnitManager) || e.holds_all())
-                    {
-                        users.insert(m.clone());
-                    }
+                    users.insert(m.clone());
                 }
             }
         }
@@ -300,11 +428,10 @@ impl Index {
                 users.extend(holders.iter().cloned());
             }
         }
-        let mut memo = Memo::new();
         for id in users {
             ix.remove_user(&id);
             if let Some(u) = state.users.get(&id) {
-                let e = ix.entry(state, u, &mut memo);
+                let e = ix.entry(state, u);
                 ix.put_user(&id, e);
             }
         }
@@ -333,7 +460,7 @@ impl Index {
                 parts.push(&g.reach);
             }
         }
-        Arc::new(Reach::union(&parts))
+        Arc::new(Reach::union(parts))
     }
 
     fn all_of(&self, unit: Option<&Id>) -> Arc<Reach> {
@@ -343,43 +470,30 @@ impl Index {
         }
     }
 
-    fn entry(&self, state: &State, u: &User, memo: &mut Memo) -> Arc<Entry> {
+    fn entry(&self, state: &State, u: &User) -> Arc<Entry> {
         let unit = u.business_unit.as_ref();
         let reach = match u.role {
-            Role::Manager => self.subscription_all.clone(),
-            Role::UnitManager => self.all_of(unit),
+            Role::Manager => Reaches::one(self.subscription_all.clone()),
+            Role::UnitManager => Reaches::one(self.all_of(unit)),
             _ => {
-                let key = (
-                    u.business_unit.clone(),
-                    u.asset_groups.clone().into_boxed_slice(),
-                );
-                if let Some(r) = memo.get(&key) {
-                    r.clone()
-                } else {
-                    let parts: Vec<Arc<Reach>> = u
-                        .asset_groups
-                        .iter()
-                        .filter_map(|g| {
-                            if g == ALL {
-                                return Some(self.all_of(unit));
-                            }
-                            let info = self.groups.get(g)?;
+                let mut parts: SmallVec<[Part; 2]> = SmallVec::new();
+                for g in &u.asset_groups {
+                    let part = if g == ALL {
+                        self.all_of(unit)
+                    } else {
+                        match self.groups.get(g) {
                             // R6.3: a group of another unit gives nothing.
-                            (unit.is_none_or(|x| info.units.contains(x)))
-                                .then(|| info.reach.clone())
-                        })
-                        .collect();
-                    let r = match parts.len() {
-                        0 => Arc::new(Reach::default()),
-                        1 => parts[0].clone(),
-                        _ => {
-                            let refs: Vec<&Reach> = parts.iter().map(|p| &**p).collect();
-                            Arc::new(Reach::union(&refs))
+                            Some(info) if unit.is_none_or(|x| info.units.contains(x)) => {
+                                info.reach.clone()
+                            }
+                            _ => continue,
                         }
                     };
-                    memo.insert(key, r.clone());
-                    r
+                    if !parts.iter().any(|p| Arc::ptr_eq(&p.reach, &part)) {
+                        parts.push(Part::new(part));
+                    }
                 }
+                Reaches(parts)
             }
         };
         let permissions = permissions::effective(state, u)
@@ -402,10 +516,12 @@ impl Index {
                 .or_default()
                 .insert(id.clone());
         }
-        self.by_unit
-            .entry(e.reach_unit())
-            .or_default()
-            .insert(id.clone());
+        if e.reaches_all() {
+            self.by_unit
+                .entry(e.reach_unit())
+                .or_default()
+                .insert(id.clone());
+        }
         self.users.insert(id.clone(), e);
     }
 

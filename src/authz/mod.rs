@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-pub use index::{Context, Entry, Index, Reach};
+pub use index::{Context, Entry, Index, Ranges, Reach, Reaches};
 
 use crate::domain::{Feature, Key, Module, Permission, Role, State, UserStatus};
 

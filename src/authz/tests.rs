@@ -223,7 +223,12 @@ fn r6_4_index_reach_agrees_with_the_domain_definition() {
         for a in &want.scanner_appliances {
             assert!(e.reach.has_appliance(a));
         }
-        assert_eq!(e.reach.domains.len(), want.domains.len(), "{}", u.login);
+        assert_eq!(
+            e.reach.merged().domains.len(),
+            want.domains.len(),
+            "{}",
+            u.login
+        );
     }
 }
 
@@ -806,4 +811,42 @@ fn r6_4_checks_see_a_group_change_as_soon_as_it_is_acknowledged() {
         );
     }
     store.close();
+}
+
+mod ranges {
+    use proptest::prelude::*;
+
+    use crate::authz::Ranges;
+    use crate::domain::ipset::{IpSet, V4_BASE, V4_LAST, contains_key};
+
+    /// Points around the IPv4 block's edges, where a range is split.
+    fn point() -> impl Strategy<Value = u128> {
+        prop_oneof![
+            (0u128..64).prop_map(|d| V4_BASE - 32 + d),
+            (0u128..64).prop_map(|d| V4_LAST - 32 + d),
+            (0u128..1 << 20).prop_map(|d| V4_BASE + d * 4096),
+            any::<u128>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// IPv4 kept apart as `u32` pairs answers exactly as the merged
+        /// `u128` ranges do, for ranges across the IPv4 block's edges too.
+        #[test]
+        fn split_ranges_answer_as_the_merged_set(
+            raw in proptest::collection::vec((point(), 0u128..1 << 40), 0..12),
+            probes in proptest::collection::vec(point(), 1..32),
+        ) {
+            let set = IpSet::from_ranges(
+                raw.into_iter().map(|(a, len)| (a, a.saturating_add(len))).collect(),
+            );
+            let split = Ranges::new(set.ranges());
+            for k in probes.iter().copied().chain(set.ranges().iter().flat_map(|&(a, b)| [a, b, a.wrapping_sub(1), b.wrapping_add(1)])) {
+                prop_assert_eq!(split.contains(k), contains_key(set.ranges(), k), "{:x}", k);
+            }
+            let back = IpSet::from_ranges(split.keys().collect());
+            prop_assert_eq!(back.ranges(), set.ranges());
+        }
+    }
 }

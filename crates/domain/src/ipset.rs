@@ -24,8 +24,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 
 /// Where IPv4 lives on the `u128` line: `::ffff:0.0.0.0/96`.
-const V4_BASE: u128 = 0xffff_0000_0000;
-const V4_LAST: u128 = V4_BASE + u32::MAX as u128;
+pub const V4_BASE: u128 = 0xffff_0000_0000;
+/// The key of `255.255.255.255`.
+pub const V4_LAST: u128 = V4_BASE + u32::MAX as u128;
 
 /// At most this many items in one list (one request).
 pub const MAX_ITEMS: usize = 10_000;
