@@ -9,11 +9,34 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Hostile or damaged bytes must not make decoding allocate without bound.
-const LIMIT: usize = 16 << 20;
+/// Hostile or damaged bytes must not make decoding allocate without bound:
+/// a body may claim at most `AMPLIFICATION` times its own length in memory
+/// (rounded up to the next of a few fixed limits), and never less than
+/// `FLOOR`. A fixed limit alone refused records the store had written: the
+/// asset list of a subscription with a million ranges decodes to 32 MB.
+/// Varint `u128` pairs take 2 to 34 bytes for 32 in memory.
+const AMPLIFICATION: usize = 32;
+const FLOOR: usize = 16 << 20;
 
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<LIMIT>()
+    bincode::config::standard()
+}
+
+/// Decodes `body` with the allocation limit for its length.
+fn decode_limited<T: DeserializeOwned>(
+    body: &[u8],
+) -> Result<(T, usize), bincode::error::DecodeError> {
+    let want = body.len().saturating_mul(AMPLIFICATION);
+    let c = bincode::config::standard();
+    if want <= FLOOR {
+        bincode::serde::decode_from_slice(body, c.with_limit::<FLOOR>())
+    } else if want <= 256 << 20 {
+        bincode::serde::decode_from_slice(body, c.with_limit::<{ 256 << 20 }>())
+    } else if want <= 4 << 30 {
+        bincode::serde::decode_from_slice(body, c.with_limit::<{ 4 << 30 }>())
+    } else {
+        bincode::serde::decode_from_slice(body, c.with_limit::<{ 64 << 30 }>())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,8 +87,7 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, DecodeError> {
 
 /// Decodes a body with no tag: for `upgrade` implementations reading old structs.
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
-    let (value, used) = bincode::serde::decode_from_slice(body, config())
-        .map_err(|e| DecodeError::Body(e.to_string()))?;
+    let (value, used) = decode_limited(body).map_err(|e| DecodeError::Body(e.to_string()))?;
     if used != body.len() {
         return Err(DecodeError::Trailing(body.len() - used));
     }
@@ -137,6 +159,24 @@ mod tests {
             decode::<Point>(&long),
             Err(DecodeError::Trailing(1))
         ));
+    }
+
+    /// The asset list of the largest subscriptions (a million ranges) was
+    /// written and then refused at the next start ("LimitExceeded"): the
+    /// daemon would not open its own data directory.
+    #[test]
+    fn a_million_ranges_read_back() {
+        use crate::domain::AssetSet;
+        use crate::domain::ipset::IpSet;
+        let base = 0xffff_0a00_0000u128;
+        let ranges = (0..1_000_000u128).map(|i| (base + 32 * i, base + 32 * i + 7));
+        let assets = AssetSet {
+            ips: IpSet::from_ranges(ranges.collect()),
+            ..AssetSet::default()
+        };
+        let bytes = encode(&assets);
+        let back: AssetSet = decode(&bytes).unwrap();
+        assert_eq!(back.ips.ranges().len(), 1_000_000);
     }
 
     #[test]
