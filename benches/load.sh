@@ -10,7 +10,8 @@
 # logins measure the daemon and not the limiter; drives it with
 # examples/load.rs for SECONDS (default 30); stops it, measures the
 # baselines again, and prints the table and the ratios against both. The
-# JSON of the three runs is kept in $LOAD_OUT if that is set.
+# JSON of the three runs is kept in $LOAD_OUT if that is set; with PERF_OUT
+# set, the daemon is profiled through the run (see below).
 set -euo pipefail
 
 seconds="${1:-30}"
@@ -68,10 +69,23 @@ done
 [ -n "$port" ] || { echo "daemon did not start" >&2; exit 1; }
 
 echo "== load for ${seconds}s against https://localhost:$port"
+# PERF_OUT=DIR: sample the daemon's stacks through the run (cpu-clock works
+# in virtual machines without hardware counters) into DIR/perf.data.
+perf_pid=""
+if [ -n "${PERF_OUT:-}" ]; then
+    mkdir -p "$PERF_OUT"
+    perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$daemon" \
+        -o "$PERF_OUT/perf.data" 2>"$work/perf.log" &
+    perf_pid=$!
+fi
 target/release/examples/load --url "https://localhost:$port" --cert "$data/tls/cert.pem" \
     --login admin --password-file "$work/pw" --data-dir "$data" --bin "$bin" --daemon-pid "$daemon" \
     --seconds "$seconds" "$@" --json >"$work/load.json"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+fi
 kill -TERM "$daemon"
 wait "$daemon" || true
 daemon=""

@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --release --example load -- --url https://localhost:8443 \
 //!     --cert DATA/tls/cert.pem --login admin --password-file PWFILE \
-//!     [--seconds 30] [--workers 8] [--mix checks=63,batches=7,logins=5,reads=20,writes=5] \
+//!     [--seconds 30] [--workers 8] [--mix checks=63,batches=7,logins=5,reads=20,writes=5,creates=0] \
 //!     [--units 8] [--groups-per-unit 10] [--ranges 20] [--users 400] [--batch 100] \
 //!     [--active 40 --data-dir DATA [--bin target/release/bailiwick]] \
 //!     [--baselines baselines.json ...] [--json]
@@ -30,7 +30,8 @@
 //! checks in one call), `login` (the activated users in turn, else the Manager), reads `list_users`, `get_user`,
 //! `list_groups`, writes `create_user`, `patch_user` (names and asset
 //! groups, so the authorization index changes), `create_group`. Within
-//! reads and writes the three kinds are equally likely.
+//! reads and writes the three kinds are equally likely. `creates` weighs
+//! `create_user` alone (reported with the writes).
 
 mod common;
 
@@ -110,6 +111,9 @@ struct Mix {
     logins: u32,
     reads: u32,
     writes: u32,
+    /// User creations alone (counted with the writes): the write path the
+    /// registration mail and the activity log stand on.
+    creates: u32,
 }
 
 impl Mix {
@@ -120,6 +124,7 @@ impl Mix {
             logins: 0,
             reads: 0,
             writes: 0,
+            creates: 0,
         };
         for part in s.split(',').filter(|p| !p.is_empty()) {
             let (k, v) = part
@@ -134,7 +139,10 @@ impl Mix {
                 "logins" => m.logins = v,
                 "reads" => m.reads = v,
                 "writes" => m.writes = v,
-                _ => panic!("--mix: unknown key {k:?}; use checks, batches, logins, reads, writes"),
+                "creates" => m.creates = v,
+                _ => panic!(
+                    "--mix: unknown key {k:?}; use checks, batches, logins, reads, writes, creates"
+                ),
             }
         }
         assert!(m.total() > 0, "--mix: give at least one weight above 0");
@@ -142,7 +150,7 @@ impl Mix {
     }
 
     fn total(&self) -> u32 {
-        self.checks + self.batches + self.logins + self.reads + self.writes
+        self.checks + self.batches + self.logins + self.reads + self.writes + self.creates
     }
 
     fn pick(&self, rng: &mut Rng) -> Op {
@@ -154,6 +162,7 @@ impl Mix {
             (self.logins, 2),
             (self.reads, 3),
             (self.writes, 4),
+            (self.creates, 5),
         ] {
             if x < w {
                 return match cat {
@@ -161,6 +170,7 @@ impl Mix {
                     1 => Op::CheckBatch,
                     2 => Op::Login,
                     3 => three(rng, [Op::ListUsers, Op::GetUser, Op::ListGroups]),
+                    5 => Op::CreateUser,
                     _ => three(rng, [Op::CreateUser, Op::PatchUser, Op::CreateGroup]),
                 };
             }
@@ -171,8 +181,8 @@ impl Mix {
 
     fn describe(&self) -> String {
         format!(
-            "checks={},batches={},logins={},reads={},writes={}",
-            self.checks, self.batches, self.logins, self.reads, self.writes
+            "checks={},batches={},logins={},reads={},writes={},creates={}",
+            self.checks, self.batches, self.logins, self.reads, self.writes, self.creates
         )
     }
 }
@@ -410,7 +420,9 @@ async fn build_fixture(api: &Api, a: &Args) -> Fixture {
             .as_micros()
             % 0xffff_ffff
     );
-    let conc = a.workers;
+    // One source address for the whole fixture: stay well under the
+    // daemon's connections per source (64 by default).
+    let conc = a.workers.min(16);
     api.must(
         Method::POST,
         "/api/v1/assets",

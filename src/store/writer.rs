@@ -211,30 +211,31 @@ impl Writer {
         let mut mail = Vec::new();
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
         for job in batch {
-            let before = working.clone();
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                let mut tx = Tx::new(&mut working, job.now, job.actor);
-                let (ok, done) = (job.run)(&mut tx);
-                let settled = tx.take_mail_changes();
-                (ok, done, tx.finish_all(), settled)
-            }));
+            // Each command runs in a transaction that remembers what it
+            // replaced, so that a refusal or a panic undoes it. (A copy of
+            // the state per command cost more than anything else here: it
+            // made every later insert of the batch copy its path again.)
+            let mut tx = Tx::recording(&mut working, job.now, job.actor);
+            let outcome = catch_unwind(AssertUnwindSafe(|| (job.run)(&mut tx)));
             match outcome {
-                Ok((true, done, (touched, entries, mails), settled)) => {
+                Ok((true, done)) => {
+                    let settled = tx.take_mail_changes();
+                    let (touched, entries, mails) = tx.finish_all();
                     keys.extend(touched);
                     activity.extend(entries);
                     notices.extend(mails);
                     mail.extend(settled);
                     completions.push(done);
                 }
-                Ok((false, done, _, _)) => {
-                    working = before;
+                Ok((false, done)) => {
+                    tx.rollback();
                     completions.push(done);
                 }
                 Err(_) => {
                     // The reply channel went down with the panicking closure;
                     // its caller sees `Closed`. The change is undone.
                     tracing::error!("a command panicked; its change was discarded");
-                    working = before;
+                    tx.rollback();
                 }
             }
         }

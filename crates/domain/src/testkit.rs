@@ -37,6 +37,34 @@ pub fn actor_of(state: &State, id: &str) -> Actor {
 }
 
 /// The parts of a state a command may change, to compare before and after.
+/// Every field of `s`, hash maps in key order (their own order depends on
+/// how they were built).
+pub fn canonical(s: &State) -> String {
+    fn sorted<V: std::fmt::Debug + Clone>(
+        m: &imbl::HashMap<String, V>,
+    ) -> std::collections::BTreeMap<String, V> {
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        s.subscription,
+        s.users,
+        sorted(&s.logins),
+        sorted(&s.credentials),
+        sorted(&s.activation_links),
+        s.units,
+        s.settings,
+        sorted(&s.sessions),
+        s.assets,
+        s.unit_assets,
+        s.appliances,
+        s.asset_groups,
+        s.distribution_groups,
+        s.objects,
+        s.services
+    )
+}
+
 pub fn fingerprint(s: &State) -> String {
     format!(
         "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
@@ -285,7 +313,7 @@ impl World {
     ) -> (Result<T, Refusal>, Vec<super::Activity>, usize) {
         self.clock += 1;
         let before = self.state.clone();
-        let mut tx = Tx::new(
+        let mut tx = Tx::recording(
             &mut self.state,
             Timestamp::from_unix_micros(self.clock),
             who,
@@ -297,6 +325,15 @@ impl World {
         if out.is_ok() {
             crate::settle(&mut tx);
         }
+        // The store's writer undoes a refused or panicked command with the
+        // transaction's record of what it replaced: that must give back
+        // exactly the state before, whatever the command did.
+        assert_eq!(
+            canonical(&tx.rolled_back()),
+            canonical(&before),
+            "rolling back a command gives the state before (it was {})",
+            if out.is_ok() { "accepted" } else { "refused" }
+        );
         let (_, log) = tx.finish();
         match &out {
             Ok(_) => assert!(!log.is_empty(), "an accepted command writes entries"),

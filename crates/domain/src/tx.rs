@@ -100,6 +100,110 @@ pub struct Tx<'a> {
     /// unit or asset groups, a group, a unit, or assets. Read by
     /// [`crate::settle`] to revalidate tickets once, after the command.
     reach_changed: bool,
+    /// With [`Tx::recording`]: each touched record's value before this
+    /// transaction first touched it, so that [`Tx::rollback`] can undo the
+    /// command without a copy of the whole state made in advance.
+    undo: Option<Undo>,
+}
+
+/// The values a transaction replaced, by key, in the order first touched.
+#[derive(Default)]
+struct Undo {
+    seen: std::collections::HashSet<Key>,
+    saved: Vec<Saved>,
+}
+
+/// One record as it was before the transaction touched it (`None`: absent).
+#[derive(Clone)]
+enum Saved {
+    Subscription(Option<Subscription>),
+    User(Id, Option<User>),
+    Credentials(Id, Option<Credentials>),
+    ActivationLink(String, Option<ActivationLink>),
+    Unit(Id, Option<BusinessUnit>),
+    Settings(Box<Settings>),
+    Session(String, Option<Session>),
+    Assets(Box<AssetSet>),
+    UnitAssets(Id, Option<UnitAssets>),
+    Appliance(Id, Option<ScannerAppliance>),
+    AssetGroup(Id, Option<AssetGroup>),
+    DistributionGroup(Id, Option<DistributionGroup>),
+    Object(Id, Option<OwnedObject>),
+    Service(String, Option<super::services::ServiceAccount>),
+}
+
+impl Saved {
+    fn of(state: &State, key: &Key) -> Saved {
+        match key {
+            Key::Subscription => Saved::Subscription(state.subscription.clone()),
+            Key::User(id) => Saved::User(id.clone(), state.users.get(id).cloned()),
+            Key::Credentials(id) => {
+                Saved::Credentials(id.clone(), state.credentials.get(id).cloned())
+            }
+            Key::ActivationLink(h) => {
+                Saved::ActivationLink(h.clone(), state.activation_links.get(h).cloned())
+            }
+            Key::Unit(id) => Saved::Unit(id.clone(), state.units.get(id).cloned()),
+            Key::Settings => Saved::Settings(Box::new(state.settings.clone())),
+            Key::Session(h) => Saved::Session(h.clone(), state.sessions.get(h).cloned()),
+            Key::Assets => Saved::Assets(Box::new(state.assets.clone())),
+            Key::UnitAssets(id) => {
+                Saved::UnitAssets(id.clone(), state.unit_assets.get(id).cloned())
+            }
+            Key::Appliance(id) => Saved::Appliance(id.clone(), state.appliances.get(id).cloned()),
+            Key::AssetGroup(id) => {
+                Saved::AssetGroup(id.clone(), state.asset_groups.get(id).cloned())
+            }
+            Key::DistributionGroup(id) => {
+                Saved::DistributionGroup(id.clone(), state.distribution_groups.get(id).cloned())
+            }
+            Key::Object(id) => Saved::Object(id.clone(), state.objects.get(id).cloned()),
+            Key::Service(n) => Saved::Service(n.clone(), state.services.get(n).cloned()),
+        }
+    }
+
+    fn restore(self, state: &mut State) {
+        fn put<K: Ord + Clone, V: Clone>(m: &mut imbl::OrdMap<K, V>, k: K, v: Option<V>) {
+            match v {
+                Some(v) => m.insert(k, v),
+                None => m.remove(&k),
+            };
+        }
+        fn put_hashed<V: Clone>(m: &mut imbl::HashMap<String, V>, k: String, v: Option<V>) {
+            match v {
+                Some(v) => m.insert(k, v),
+                None => m.remove(&k),
+            };
+        }
+        match self {
+            Saved::Subscription(v) => state.subscription = v,
+            Saved::User(id, v) => {
+                // Logins follow users: drop the current one's, put back the old.
+                if let Some(now) = state.users.get(&id) {
+                    let login = now.login.to_lowercase();
+                    if state.logins.get(&login) == Some(&id) {
+                        state.logins.remove(&login);
+                    }
+                }
+                if let Some(old) = &v {
+                    state.logins.insert(old.login.to_lowercase(), id.clone());
+                }
+                put(&mut state.users, id, v);
+            }
+            Saved::Credentials(id, v) => put_hashed(&mut state.credentials, id, v),
+            Saved::ActivationLink(h, v) => put_hashed(&mut state.activation_links, h, v),
+            Saved::Unit(id, v) => put(&mut state.units, id, v),
+            Saved::Settings(v) => state.settings = *v,
+            Saved::Session(h, v) => put_hashed(&mut state.sessions, h, v),
+            Saved::Assets(v) => state.assets = *v,
+            Saved::UnitAssets(id, v) => put(&mut state.unit_assets, id, v),
+            Saved::Appliance(id, v) => put(&mut state.appliances, id, v),
+            Saved::AssetGroup(id, v) => put(&mut state.asset_groups, id, v),
+            Saved::DistributionGroup(id, v) => put(&mut state.distribution_groups, id, v),
+            Saved::Object(id, v) => put(&mut state.objects, id, v),
+            Saved::Service(n, v) => put(&mut state.services, n, v),
+        }
+    }
 }
 
 impl<'a> Tx<'a> {
@@ -113,6 +217,53 @@ impl<'a> Tx<'a> {
             now,
             actor,
             reach_changed: false,
+            undo: None,
+        }
+    }
+
+    /// A transaction that can be rolled back ([`Tx::rollback`]): what the
+    /// store's writer runs each command in.
+    pub fn recording(state: &'a mut State, now: Timestamp, actor: Actor) -> Tx<'a> {
+        let mut tx = Tx::new(state, now, actor);
+        tx.undo = Some(Undo::default());
+        tx
+    }
+
+    /// Keeps `key`'s current value for [`Tx::rollback`], the first time.
+    /// Every change of the state goes through here first.
+    fn save(&mut self, key: &Key) {
+        if let Some(undo) = &mut self.undo
+            && undo.seen.insert(key.clone())
+        {
+            undo.saved.push(Saved::of(self.state, key));
+        }
+    }
+
+    /// [`Tx::save`], then records `key` as touched.
+    fn touch(&mut self, key: Key) {
+        self.save(&key);
+        self.touched.push(key);
+    }
+
+    /// The state as [`Tx::rollback`] would leave it, leaving this
+    /// transaction alone (for tests: the fixture kit checks it after every
+    /// command).
+    #[cfg(any(test, feature = "testkit"))]
+    pub(crate) fn rolled_back(&self) -> State {
+        let mut s = self.state.clone();
+        for saved in self.undo.iter().flat_map(|u| u.saved.iter()).rev() {
+            saved.clone().restore(&mut s);
+        }
+        s
+    }
+
+    /// Undoes every change of a [`Tx::recording`] transaction (a refused
+    /// or panicked command), leaving the state as it was before it.
+    pub fn rollback(self) {
+        if let Some(undo) = self.undo {
+            for saved in undo.saved.into_iter().rev() {
+                saved.restore(self.state);
+            }
         }
     }
 
@@ -155,11 +306,12 @@ impl<'a> Tx<'a> {
     }
 
     pub fn put_subscription(&mut self, s: Subscription) {
+        self.touch(Key::Subscription);
         self.state.subscription = Some(s);
-        self.touched.push(Key::Subscription);
     }
 
     pub fn put_user(&mut self, user: User) {
+        self.touch(Key::User(user.id.clone()));
         let old = self.state.users.get(&user.id);
         // A login's last_login_at is no change of reach: most writes of a
         // user record are not, and revalidating walks every ticket.
@@ -176,27 +328,24 @@ impl<'a> Tx<'a> {
         self.state
             .logins
             .insert(user.login.to_lowercase(), user.id.clone());
-        self.touched.push(Key::User(user.id.clone()));
         self.state.users.insert(user.id.clone(), user);
     }
 
     pub fn put_credentials(&mut self, user: &Id, c: Credentials) {
+        self.touch(Key::Credentials(user.clone()));
         self.state.credentials.insert(user.clone(), c);
-        self.touched.push(Key::Credentials(user.clone()));
     }
 
     pub(crate) fn put_activation_link(&mut self, link: ActivationLink) {
-        self.touched
-            .push(Key::ActivationLink(link.token_hash.clone()));
+        self.touch(Key::ActivationLink(link.token_hash.clone()));
         self.state
             .activation_links
             .insert(link.token_hash.clone(), link);
     }
 
     pub(crate) fn remove_activation_link(&mut self, token_hash: &str) {
+        self.touch(Key::ActivationLink(token_hash.to_owned()));
         self.state.activation_links.remove(token_hash);
-        self.touched
-            .push(Key::ActivationLink(token_hash.to_owned()));
     }
 
     /// Removes every activation link of `user`.
@@ -217,44 +366,48 @@ impl<'a> Tx<'a> {
     pub fn remove_user(&mut self, id: &Id) {
         self.reach_changed = true;
         self.remove_links_of(id);
+        self.touch(Key::User(id.clone()));
         if let Some(old) = self.state.users.remove(id) {
             self.state.logins.remove(&old.login.to_lowercase());
         }
-        self.touched.push(Key::User(id.clone()));
+        let credentials = Key::Credentials(id.clone());
+        self.save(&credentials);
         if self.state.credentials.remove(id).is_some() {
-            self.touched.push(Key::Credentials(id.clone()));
+            self.touched.push(credentials);
         }
         self.end_sessions_of(id, None);
     }
 
     pub fn put_unit(&mut self, unit: BusinessUnit) {
         self.reach_changed = true;
-        self.touched.push(Key::Unit(unit.id.clone()));
+        self.touch(Key::Unit(unit.id.clone()));
         self.state.units.insert(unit.id.clone(), unit);
     }
 
     pub(crate) fn remove_unit(&mut self, id: &Id) {
         self.reach_changed = true;
+        self.touch(Key::Unit(id.clone()));
         self.state.units.remove(id);
-        self.touched.push(Key::Unit(id.clone()));
     }
 
     pub fn put_settings(&mut self, settings: Settings) {
+        self.touch(Key::Settings);
         self.state.settings = settings;
-        self.touched.push(Key::Settings);
     }
 
     pub(crate) fn put_session(&mut self, session: Session) {
-        self.touched.push(Key::Session(session.token_hash.clone()));
+        self.touch(Key::Session(session.token_hash.clone()));
         self.state
             .sessions
             .insert(session.token_hash.clone(), session);
     }
 
     pub fn remove_session(&mut self, token_hash: &str) -> Option<Session> {
+        let key = Key::Session(token_hash.to_owned());
+        self.save(&key);
         let old = self.state.sessions.remove(token_hash);
         if old.is_some() {
-            self.touched.push(Key::Session(token_hash.to_owned()));
+            self.touched.push(key);
         }
         old
     }
@@ -276,73 +429,73 @@ impl<'a> Tx<'a> {
 
     pub fn put_assets(&mut self, assets: AssetSet) {
         self.reach_changed = true;
+        self.touch(Key::Assets);
         self.state.assets = assets;
-        self.touched.push(Key::Assets);
     }
 
     /// Stores a unit's assets; an empty record is removed.
     pub fn put_unit_assets(&mut self, unit: &Id, a: UnitAssets) {
         self.reach_changed = true;
+        self.touch(Key::UnitAssets(unit.clone()));
         if a == UnitAssets::default() {
             self.state.unit_assets.remove(unit);
         } else {
             self.state.unit_assets.insert(unit.clone(), a);
         }
-        self.touched.push(Key::UnitAssets(unit.clone()));
     }
 
     pub fn put_appliance(&mut self, a: ScannerAppliance) {
         self.reach_changed = true;
-        self.touched.push(Key::Appliance(a.id.clone()));
+        self.touch(Key::Appliance(a.id.clone()));
         self.state.appliances.insert(a.id.clone(), a);
     }
 
     pub fn remove_appliance(&mut self, id: &Id) {
         self.reach_changed = true;
+        self.touch(Key::Appliance(id.clone()));
         self.state.appliances.remove(id);
-        self.touched.push(Key::Appliance(id.clone()));
     }
 
     pub fn put_asset_group(&mut self, g: AssetGroup) {
         self.reach_changed = true;
-        self.touched.push(Key::AssetGroup(g.id.clone()));
+        self.touch(Key::AssetGroup(g.id.clone()));
         self.state.asset_groups.insert(g.id.clone(), g);
     }
 
     pub fn remove_asset_group(&mut self, id: &Id) {
         self.reach_changed = true;
+        self.touch(Key::AssetGroup(id.clone()));
         self.state.asset_groups.remove(id);
-        self.touched.push(Key::AssetGroup(id.clone()));
     }
 
     pub(crate) fn put_distribution_group(&mut self, g: DistributionGroup) {
-        self.touched.push(Key::DistributionGroup(g.id.clone()));
+        self.touch(Key::DistributionGroup(g.id.clone()));
         self.state.distribution_groups.insert(g.id.clone(), g);
     }
 
     pub(crate) fn remove_distribution_group(&mut self, id: &Id) {
+        self.touch(Key::DistributionGroup(id.clone()));
         self.state.distribution_groups.remove(id);
-        self.touched.push(Key::DistributionGroup(id.clone()));
     }
 
     pub fn put_object(&mut self, o: OwnedObject) {
-        self.touched.push(Key::Object(o.id.clone()));
+        self.touch(Key::Object(o.id.clone()));
         self.state.objects.insert(o.id.clone(), o);
     }
 
     pub(crate) fn remove_object(&mut self, id: &Id) {
+        self.touch(Key::Object(id.clone()));
         self.state.objects.remove(id);
-        self.touched.push(Key::Object(id.clone()));
     }
 
     pub(crate) fn put_service(&mut self, s: super::services::ServiceAccount) {
-        self.touched.push(Key::Service(s.name.clone()));
+        self.touch(Key::Service(s.name.clone()));
         self.state.services.insert(s.name.clone(), s);
     }
 
     pub(crate) fn remove_service(&mut self, name: &str) {
+        self.touch(Key::Service(name.to_owned()));
         self.state.services.remove(name);
-        self.touched.push(Key::Service(name.to_owned()));
     }
 
     /// Queues an email, stored in the same transaction as the change (R12.1).
