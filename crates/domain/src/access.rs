@@ -36,8 +36,11 @@ use super::{
 /// A signed-in user about to act, with the state it acts on.
 #[derive(Debug, Clone, Copy)]
 pub struct Acting<'s> {
+    /// The acting user: known, active and not a Contact.
     pub user: &'s User,
+    /// The subscription it acts in; there is one by now (R1.1).
     pub subscription: &'s Subscription,
+    /// The state it acts on, which every check reads.
     pub state: &'s State,
 }
 
@@ -48,6 +51,7 @@ pub enum Sight {
     Hidden,
     /// Listed, without contact details and asset groups (R10.1).
     Restricted,
+    /// Everything, as the user sees itself.
     Full,
 }
 
@@ -95,10 +99,12 @@ impl<'s> Acting<'s> {
         }
     }
 
+    /// The acting user's id.
     pub fn id(&self) -> &'s Id {
         &self.user.id
     }
 
+    /// The acting user's role, which decides what it may do (R2).
     pub fn role(&self) -> Role {
         self.user.role
     }
@@ -108,14 +114,18 @@ impl<'s> Acting<'s> {
         self.user.business_unit.as_ref()
     }
 
+    /// Managers may do everything on the subscription (R2.1).
     pub fn is_manager(&self) -> bool {
         self.user.role == Role::Manager
     }
 
+    /// Unit Managers manage the users, assets and groups of their own unit
+    /// only (R2.2).
     pub fn is_unit_manager(&self) -> bool {
         self.user.role == Role::UnitManager
     }
 
+    /// User Administrators manage users of every unit, not assets (R2.4).
     pub fn is_user_admin(&self) -> bool {
         self.user.role == Role::UserAdministrator
     }
@@ -184,6 +194,7 @@ impl<'s> Acting<'s> {
         }
     }
 
+    /// Whether `target` shows at all, in any list, count or lookup (R10.1).
     pub fn may_see_user(&self, target: &User) -> bool {
         self.sight_of(target) != Sight::Hidden
     }

@@ -34,7 +34,10 @@ use std::collections::BTreeSet;
 
 use super::access::{Acting, unit_name};
 use super::ipset::IpSet;
-pub use super::reach::{all_for, reach_of, subscription_all, unit_all};
+// The domain's tests name it through this module.
+#[cfg(test)]
+pub(crate) use super::reach::unit_all;
+pub use super::reach::{all_for, reach_of, subscription_all};
 use super::reach::{first_missing, unit_all_except};
 use super::{
     ApplianceKind, AssetSet, Code, Id, Permission, Refusal, Role, ScannerAppliance, State, Tx,
@@ -363,8 +366,13 @@ pub fn visible_assets(acting: &Acting<'_>) -> AssetSet {
 /// `POST /api/v1/scanner-appliances`.
 #[derive(Debug, Clone)]
 pub struct NewAppliance {
+    /// Unique among appliances, case-insensitively; up to 100 characters.
     pub name: String,
+    /// Decides who may register it: Managers any kind, others a virtual or
+    /// offline one with that permission (R5).
     pub kind: ApplianceKind,
+    /// The unit it serves; `None` is a subscription appliance. Anyone but a
+    /// Manager gets its own unit, whatever it asks.
     pub business_unit: Option<Id>,
 }
 
@@ -476,7 +484,9 @@ fn appliance_to_manage<'s>(
 /// place. `business_unit: Some(None)` makes it a subscription appliance.
 #[derive(Debug, Clone, Default)]
 pub struct AppliancePatch {
+    /// A new name, unique as at creation.
     pub name: Option<String>,
+    /// A new unit (Managers only); `Some(None)` is the subscription.
     pub business_unit: Option<Option<Id>>,
 }
 

@@ -13,10 +13,15 @@ use crate::LogAction;
 /// What the first subscription and its first Manager look like.
 #[derive(Debug, Clone)]
 pub struct Bootstrap {
+    /// The subscription's name, shown in account info (R10.3).
     pub subscription: String,
+    /// Limits which roles and units can exist (R1.2).
     pub service_type: ServiceType,
+    /// Gates the Auditor role and module permissions (R1.3).
     pub modules: BTreeSet<Module>,
+    /// Login of the first Manager, who is also the primary contact (R4.1).
     pub manager_login: String,
+    /// The first Manager's email, checked like any user's.
     pub manager_email: String,
 }
 
@@ -37,10 +42,16 @@ impl Bootstrap {
 #[derive(Debug, Clone)]
 pub enum FirstCredential {
     /// `init --password-file`: active at once.
-    Password { hash: String },
+    Password {
+        /// The password's argon2id PHC string, hashed by the caller: the
+        /// domain never sees the password.
+        hash: String,
+    },
     /// First-run `serve`: pending until the one-time link is used.
     ActivationLink {
+        /// SHA-256 of the link's token, hex; the token itself is never stored.
         token_hash: String,
+        /// After this the link is `gone` (R7.1).
         expires_at: Timestamp,
     },
     /// Doctests and unit tests: no way in.
@@ -54,6 +65,8 @@ pub fn initialise(tx: &mut Tx<'_>, plan: &Bootstrap, manager_id: Id) -> Result<(
     initialise_with(tx, plan, manager_id, FirstCredential::None)
 }
 
+/// [`initialise`], with the way the first Manager gets in: active with a
+/// password, or pending with a one-time link (R7.1).
 pub fn initialise_with(
     tx: &mut Tx<'_>,
     plan: &Bootstrap,

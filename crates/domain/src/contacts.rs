@@ -37,13 +37,16 @@ use crate::LogAction;
 /// The label user lists show next to a primary contact (R4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PocLabel {
+    /// The subscription's primary contact, an active Manager.
     #[serde(rename = "POC")]
     Poc,
+    /// A business unit's primary contact, an active user of the unit.
     #[serde(rename = "POC_BU")]
     PocBu,
 }
 
 impl PocLabel {
+    /// The label as lists and exports show it: `POC` or `POC_BU`.
     pub fn as_str(self) -> &'static str {
         match self {
             PocLabel::Poc => "POC",

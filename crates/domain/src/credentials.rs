@@ -67,15 +67,24 @@ pub fn locked_for(creds: &Credentials, ip: Option<IpAddr>, now: Timestamp, smart
 /// (R8.4); the kind goes to the activity log only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denied {
+    /// No user has that login.
     UnknownLogin,
+    /// The login exists and the password is wrong: the only kind that counts
+    /// towards a lock (R8.2).
     WrongPassword,
+    /// A lock refuses the attempt (R8.2), whatever the password.
     Locked,
+    /// Deactivated users cannot sign in (R7.3).
     Deactivated,
+    /// No password yet: a pending user's one-time link sets one (R7.1).
     NotActivated,
+    /// Contacts never sign in (R2.5).
     Contact,
 }
 
 impl Denied {
+    /// The reason in words, for the activity log (R11.1); the client is
+    /// answered the same whatever it is (R8.4).
     pub fn as_str(self) -> &'static str {
         match self {
             Denied::UnknownLogin => "unknown login",
@@ -448,9 +457,15 @@ pub fn clear_locks(creds: &mut Credentials) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Activation {
     /// The link revealed a generated password (now stored as `hash`).
-    Revealed { login: String },
+    Revealed {
+        /// The login to sign in with, shown with the password.
+        login: String,
+    },
     /// User-defined passwords: the link is still valid for setting one.
-    ChooseOwn { login: String },
+    ChooseOwn {
+        /// The login the new password will be for.
+        login: String,
+    },
 }
 
 /// The link `token_hash` if it can still be used: `not_found` for an

@@ -47,14 +47,22 @@ use crate::LogAction;
 /// `DELETE /api/v1/users/{id}?transfer_configurations_to=&keep_results=`.
 #[derive(Debug, Clone, Default)]
 pub struct Delete {
+    /// Who gets the user's configurations (and, with `keep_results`, its
+    /// results); each must be one this user may own. `None`: the heir or
+    /// deletion, as the module doc says.
     pub transfer_configurations_to: Option<Id>,
+    /// Keep scan and map results, with the transfer user or else the heir,
+    /// rather than delete them (R7.5).
     pub keep_results: bool,
 }
 
 /// The deleted user and what happened to each of its things.
 #[derive(Debug, Clone)]
 pub struct Deleted {
+    /// The user as it was just before the delete.
     pub user: User,
+    /// One entry for each thing it owned, was assigned or belonged to, and
+    /// what became of it.
     pub outcomes: Vec<Outcome>,
 }
 

@@ -25,26 +25,40 @@ fn refuse(code: Code, m: impl Into<String>) -> Refusal {
 /// are `None` and `restricted` is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserView {
+    /// The user's id; also the list's cursor.
     pub id: Id,
+    /// Shown to whoever sees the user, restricted or not (R10.1).
     pub login: String,
+    /// `None` when restricted (R10.1).
     pub email: Option<String>,
+    /// Shown even when restricted (R10.1).
     pub first_name: String,
+    /// Shown even when restricted (R10.1).
     pub last_name: String,
+    /// The user's role (R2).
     pub role: Role,
+    /// `None` is "Unassigned" (R3.1).
     pub business_unit: Option<Id>,
+    /// Pending, active or deactivated (R7.1, R7.3).
     pub status: UserStatus,
     /// A lock (R8.2, R8.7) an administrator clears: from either counter of
     /// failed logins, or of wrong secret answers.
     pub locked: bool,
+    /// `None` when restricted (R10.1).
     pub asset_groups: Option<Vec<Id>>,
     /// Effective permissions: every applicable one for Managers (R5.1).
     pub permissions: BTreeSet<Permission>,
+    /// Console and API, or API only (R8.1).
     pub access: Access,
+    /// `None` when restricted (R10.1) or never set (R5.3).
     pub external_id: Option<String>,
     /// R8.6: the password of this API-only account never expires.
     pub password_never_expires: bool,
+    /// `POC` or `POC_BU` when the user is a primary contact (R4.1).
     pub primary_contact: Option<PocLabel>,
+    /// When the user was created.
     pub created_at: Timestamp,
+    /// The last successful sign-in; `None` before the first.
     pub last_login_at: Option<Timestamp>,
     /// Contact details and asset groups are withheld (R10.1).
     pub restricted: bool,
@@ -92,15 +106,20 @@ pub fn get_user(acting: &Acting<'_>, id: &str) -> Result<UserView, Refusal> {
 /// `business_unit=` of the user list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitFilter {
+    /// Users of no unit.
     Unassigned,
+    /// Users of this unit.
     Unit(Id),
 }
 
 /// The filters of `GET /api/v1/users`.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
+    /// Only users of this unit, or only Unassigned ones.
     pub business_unit: Option<UnitFilter>,
+    /// Only users of this role.
     pub role: Option<Role>,
+    /// Only users of this status, or only locked ones.
     pub status: Option<StatusFilter>,
     /// Case-insensitive substring of login, names, or (when visible) email.
     pub q: Option<String>,
@@ -110,11 +129,15 @@ pub struct UserFilter {
 /// keeps out (R8.2), whatever their status but deactivated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
+    /// Users of this status.
     Is(UserStatus),
+    /// Users a lock keeps out (R8.2, R8.7), unless deactivated.
     Locked,
 }
 
 impl StatusFilter {
+    /// Every filter: what `parse` accepts, in the order the console offers
+    /// them.
     pub const ALL: [StatusFilter; 4] = [
         StatusFilter::Is(UserStatus::PendingActivation),
         StatusFilter::Is(UserStatus::Active),
@@ -164,11 +187,16 @@ impl StatusFilter {
 /// One page of a list (docs/api.md: `{"items", "next_cursor"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Page<T> {
+    /// At most the page's limit, oldest first.
     pub items: Vec<T>,
+    /// The last id on this page, to ask for the next; `None` on the last
+    /// page.
     pub next_cursor: Option<String>,
 }
 
+/// The page size when a list names none.
 pub const DEFAULT_LIMIT: usize = 100;
+/// The largest page a list may ask for; more is `validation`.
 pub const MAX_LIMIT: usize = 1000;
 
 /// Checks a list's `limit` (docs/api.md: default 100, at most 1000).

@@ -35,6 +35,8 @@ use super::{
 };
 use crate::LogAction;
 
+/// The built-in group's title (R6.2); no stored group may take it, in any
+/// case.
 pub const ALL_TITLE: &str = "All";
 
 fn refuse(code: Code, m: impl Into<String>) -> Refusal {
@@ -76,8 +78,14 @@ pub(crate) fn check_assignment(
 /// unit for Unit Managers, subscription level for everyone else.
 #[derive(Debug, Clone, Default)]
 pub struct NewGroup {
+    /// Unique, case-insensitively, within each unit the group is linked to and
+    /// among subscription-level groups.
     pub title: String,
+    /// What the group names: only assets its owner reaches (a unit's groups
+    /// hold only the unit's assets, R6.2).
     pub assets: AssetSet,
+    /// The units whose users may hold the group (R6.3); empty is
+    /// subscription level. A Unit Manager links its own unit alone.
     pub business_units: Option<BTreeSet<Id>>,
 }
 
@@ -85,10 +93,15 @@ pub struct NewGroup {
 /// replaces the old one.
 #[derive(Debug, Clone, Default)]
 pub struct GroupPatch {
+    /// A new title, unique as at creation.
     pub title: Option<String>,
+    /// The IPs it names from now on.
     pub ips: Option<super::ipset::IpSet>,
+    /// The domains it names from now on.
     pub domains: Option<BTreeSet<String>>,
+    /// The appliances it names from now on.
     pub scanner_appliances: Option<BTreeSet<Id>>,
+    /// The units linked from now on (R6.3).
     pub business_units: Option<BTreeSet<Id>>,
 }
 
@@ -421,6 +434,8 @@ pub fn list_groups<'s>(acting: &Acting<'s>, unit: Option<&Id>) -> Vec<&'s AssetG
         .collect()
 }
 
+/// `GET /api/v1/asset-groups/{id}`: `not_found` for a group the actor may
+/// not see (one not linked to its unit, unless it sees everyone).
 pub fn get_group<'s>(acting: &Acting<'s>, id: &str) -> Result<&'s AssetGroup, Refusal> {
     visible_group(acting, id)
 }
@@ -431,16 +446,23 @@ pub fn get_group<'s>(acting: &Acting<'s>, id: &str) -> Result<&'s AssetGroup, Re
 /// `POST /api/v1/distribution-groups`.
 #[derive(Debug, Clone, Default)]
 pub struct NewDistribution {
+    /// Unique among distribution groups, case-insensitively.
     pub name: String,
+    /// Users it sends to; each one the creator can see (R10.1).
     pub members: Vec<Id>,
+    /// Plain addresses it sends to, besides its members (R12.1).
     pub emails: Vec<String>,
 }
 
 /// `PATCH /api/v1/distribution-groups/{id}`: lists replace.
 #[derive(Debug, Clone, Default)]
 pub struct DistributionPatch {
+    /// A new name, unique as at creation.
     pub name: Option<String>,
+    /// The members from now on; members the editor cannot see may stay, but
+    /// none can be added.
     pub members: Option<Vec<Id>>,
+    /// The plain addresses from now on.
     pub emails: Option<Vec<String>>,
 }
 
@@ -668,6 +690,7 @@ pub fn shown_distribution(acting: &Acting<'_>, g: &DistributionGroup) -> Distrib
 pub struct Recipient {
     /// The member user, `None` for a plain address of the group.
     pub user: Option<Id>,
+    /// The address the mail goes to: the user's as of now, or the plain one.
     pub email: String,
 }
 

@@ -75,6 +75,7 @@ fn addr(k: u128) -> IpAddr {
 }
 
 impl IpSet {
+    /// The empty set: no addresses.
     pub fn new() -> IpSet {
         IpSet::default()
     }
@@ -107,10 +108,13 @@ impl IpSet {
         }
     }
 
+    /// The inclusive ranges of keys, sorted, disjoint and not touching, for
+    /// indexes that search them directly.
     pub fn ranges(&self) -> &[(u128, u128)] {
         &self.ranges
     }
 
+    /// Whether it holds no address at all.
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
@@ -122,6 +126,8 @@ impl IpSet {
         })
     }
 
+    /// Whether `ip` is in the set; an IPv4 address and its IPv4-mapped IPv6
+    /// form answer alike.
     pub fn contains(&self, ip: IpAddr) -> bool {
         contains_key(&self.ranges, key(ip))
     }
@@ -132,6 +138,7 @@ impl IpSet {
         other.difference(self).is_empty()
     }
 
+    /// The addresses in either set.
     pub fn union(&self, other: &IpSet) -> IpSet {
         let mut v = Vec::with_capacity(self.ranges.len() + other.ranges.len());
         v.extend_from_slice(&self.ranges);
@@ -170,6 +177,7 @@ impl IpSet {
         IpSet { ranges: out }
     }
 
+    /// The addresses in both sets.
     pub fn intersection(&self, other: &IpSet) -> IpSet {
         self.difference(&self.difference(other))
     }

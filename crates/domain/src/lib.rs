@@ -43,7 +43,9 @@ pub mod services;
 pub mod sessions;
 pub mod settings;
 pub mod subscription;
+// Fixtures for tests, not rules: missing_docs asks nothing of them.
 #[cfg(any(test, feature = "testkit"))]
+#[allow(missing_docs)]
 pub mod testkit;
 mod time;
 mod tx;
@@ -75,11 +77,14 @@ pub fn settle(tx: &mut Tx<'_>) {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Refusal {
+    /// What kind of refusal it is: the HTTP layer picks the status from it alone.
     pub code: Code,
+    /// Says what was wrong and, where it can, what to do instead.
     pub message: String,
 }
 
 impl Refusal {
+    /// A refusal with `code` and a message for the person who asked.
     pub fn new(code: Code, message: impl Into<String>) -> Refusal {
         Refusal {
             code,
@@ -91,24 +96,47 @@ impl Refusal {
 /// Stable refusal codes; the HTTP layer maps each to one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Code {
+    /// A field is wrong; the message names it and says what to give.
     Validation,
+    /// No such thing, or one the actor may not see: the two answer alike
+    /// (R10.1) so that hidden users and units do not show.
     NotFound,
+    /// The actor's role or reach does not allow it.
     Forbidden,
+    /// No valid session or credentials, or the user cannot act any more.
     Unauthenticated,
+    /// Already in the asked state, or a name is taken.
     Conflict,
+    /// Another user has that login (logins are unique case-insensitively).
     LoginTaken,
+    /// Another User Administrator has that email (R2.4, with
+    /// `admins_manage_admins`).
     EmailTaken,
+    /// The subscription would be left without an active Manager (R2.6).
     LastManager,
+    /// A primary contact would be lost before handing the role over (R4.4).
     PrimaryContact,
+    /// A User Administrator's role never changes (R2.4).
     RoleLocked,
+    /// The unit still has users, so it cannot be deleted (R3.1).
     BusinessUnitNotEmpty,
+    /// The schedule's owner is deactivated, so it does not launch (R9.3).
     ScheduleOwnerDeactivated,
+    /// A one-time link that was used or has expired (R7.1, R7.2).
     Gone,
+    /// The permission cannot be held by the user's role here (R5, R1.3).
     PermissionNotApplicable,
+    /// The role is not available in this subscription, or not to this actor
+    /// (R1.2, R1.4, R2).
     RoleNotAllowed,
+    /// The subscription's service type or features do not include it (R1.2, R1.4).
     FeatureUnavailable,
+    /// Over the unit's new-IP limit (R3.2).
     IpLimitExceeded,
+    /// The password breaks the policy: too short, without a letter or a
+    /// digit, or with a character outside the allowed set (R8.5).
     PasswordPolicy,
+    /// The password expired; only a change of password is allowed (R8.5).
     PasswordChangeRequired,
     /// A unit change that only the move workflow (R7.4) may make.
     UseMove,
@@ -139,6 +167,7 @@ impl Code {
         Code::UseMove,
     ];
 
+    /// The stable name clients match on (docs/api.md), never reworded.
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Validation => "validation",
@@ -172,13 +201,20 @@ impl Code {
 /// snapshot that never changes under them.
 #[derive(Debug, Clone, Default)]
 pub struct State {
+    /// `None` until `bailiwick init`; every command is refused until then (R1.1).
     pub subscription: Option<Subscription>,
+    /// Every user, by id, whatever its status.
     pub users: imbl::OrdMap<Id, User>,
     /// Lower-cased login to user id: logins are unique case-insensitively.
     pub logins: imbl::HashMap<String, Id>,
+    /// Secrets and lockout counters, by user id, apart from [`State::users`]
+    /// so that listings never carry them.
     pub credentials: imbl::HashMap<Id, Credentials>,
+    /// One-time links (R7.1, R7.2), by the hash of their token.
     pub activation_links: imbl::HashMap<String, ActivationLink>,
+    /// Business units (R3), by id.
     pub units: imbl::OrdMap<Id, BusinessUnit>,
+    /// What Managers set for the whole subscription (R8.5, R10).
     pub settings: Settings,
     /// Token hash to session.
     pub sessions: imbl::HashMap<String, Session>,
@@ -187,8 +223,11 @@ pub struct State {
     pub assets: AssetSet,
     /// Assets assigned to each unit (R3.1), by unit id.
     pub unit_assets: imbl::OrdMap<Id, UnitAssets>,
+    /// Scanner appliances (R6.1), by id: all of them are subscription assets.
     pub appliances: imbl::OrdMap<Id, ScannerAppliance>,
+    /// Asset groups (R6.2), by id; "All" is built in and not stored here.
     pub asset_groups: imbl::OrdMap<Id, AssetGroup>,
+    /// Named address lists that notifications may go to (R12.1), by id.
     pub distribution_groups: imbl::OrdMap<Id, DistributionGroup>,
     /// Objects of other services, with their owners (R9).
     pub objects: imbl::OrdMap<Id, OwnedObject>,
@@ -197,10 +236,13 @@ pub struct State {
 }
 
 impl State {
+    /// Whether `bailiwick init` has created the subscription (R1.1).
     pub fn initialised(&self) -> bool {
         self.subscription.is_some()
     }
 
+    /// The user with `login`, in any case: logins are unique
+    /// case-insensitively.
     pub fn user_by_login(&self, login: &str) -> Option<&User> {
         self.logins
             .get(&login.to_lowercase())

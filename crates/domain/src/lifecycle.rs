@@ -27,8 +27,11 @@ use crate::LogAction;
 pub struct Outcome {
     /// `asset_group`, `distribution_group`, or an object kind (R9.1).
     pub kind: &'static str,
+    /// The thing's id.
     pub id: Id,
+    /// Its title or name, as people know it.
     pub name: String,
+    /// What the workflow did to it.
     pub fate: Fate,
     /// The new owner, or the id of the copy.
     pub to: Option<Id>,
@@ -47,6 +50,8 @@ pub enum Fate {
     Kept,
     /// No longer assigned to the user.
     Unassigned,
+    /// Deleted with the user (R7.5: results not kept, configurations not
+    /// transferred).
     Deleted,
     /// Given to the user named in the request.
     Transferred,
@@ -68,6 +73,8 @@ pub enum Fate {
 }
 
 impl Fate {
+    /// The fate's name in the response and in the activity log's details
+    /// (e.g. `needs_new_target`, R7.4).
     pub fn as_str(self) -> &'static str {
         match self {
             Fate::Moved => "moved",

@@ -13,23 +13,30 @@ use super::Timestamp;
 /// An opaque identifier: time-ordered, so maps keyed by it list oldest first.
 pub type Id = String;
 
+/// The subscription's service type, which limits what can exist in it
+/// (R1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceType {
+    /// No limits beyond the rules.
     Enterprise,
+    /// Scanners may hold `add_assets` without the operator's feature (R5).
     Consultant,
+    /// Only Readers and User Administrators are created or made (R1.2).
     ConsultantUnlimited,
+    /// No business units at all (R1.2).
     ExpressLite,
 }
 
 impl ServiceType {
-    pub const ALL: [ServiceType; 4] = [
+    pub(crate) const ALL: [ServiceType; 4] = [
         ServiceType::Enterprise,
         ServiceType::Consultant,
         ServiceType::ConsultantUnlimited,
         ServiceType::ExpressLite,
     ];
 
+    /// The name in the API, the config and `bailiwick init`.
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceType::Enterprise => "enterprise",
@@ -52,21 +59,29 @@ impl std::str::FromStr for ServiceType {
     }
 }
 
+/// A product module the subscription has; roles and permissions tied to
+/// one exist only with it (R1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Module {
+    /// Vulnerability management: remediation policies and virtual hosts.
     #[serde(rename = "VM")]
     Vm,
+    /// Policy compliance: the Auditor role and the compliance permissions.
     #[serde(rename = "PC")]
     Pc,
+    /// Security configuration assessment.
     #[serde(rename = "SCA")]
     Sca,
+    /// Web application scanning.
     #[serde(rename = "WAS")]
     Was,
 }
 
 impl Module {
-    pub const ALL: [Module; 4] = [Module::Vm, Module::Pc, Module::Sca, Module::Was];
+    pub(crate) const ALL: [Module; 4] = [Module::Vm, Module::Pc, Module::Sca, Module::Was];
 
+    /// The module's name as the API and `--modules` spell it: `VM`, `PC`, `SCA`,
+    /// `WAS`.
     pub fn as_str(self) -> &'static str {
         match self {
             Module::Vm => "VM",
@@ -95,16 +110,26 @@ impl Module {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
+    /// Only the subscription's primary contact sees and changes the primary
+    /// contact setting (R4.3).
     PrimaryContactExclusive,
+    /// Managers may let an API-only account's password never expire (R8.6).
     ApiPasswordNeverExpires,
+    /// The KnowledgeBase-only role may be given, by Managers (R2.3).
     KbOnlyRole,
+    /// User Administrators manage other User Administrators, and each of them
+    /// needs an email of its own (R2.4).
     AdminsManageAdmins,
+    /// Scanners may hold `add_assets` (R5).
     ScannersAddAssets,
+    /// Scanners may hold `manage_auth_records` (R5, R6.5).
     ScannersManageAuthRecords,
+    /// Scanners may hold `manage_virtual_scanners` (R5).
     ScannersManageVirtualScanners,
 }
 
 impl Feature {
+    /// Every feature, for parsing and for `bailiwick ctl features`.
     pub const ALL: [Feature; 7] = [
         Feature::PrimaryContactExclusive,
         Feature::ApiPasswordNeverExpires,
@@ -115,6 +140,7 @@ impl Feature {
         Feature::ScannersManageVirtualScanners,
     ];
 
+    /// The feature's name for the admin socket and the API.
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::PrimaryContactExclusive => "primary_contact_exclusive",
@@ -141,21 +167,34 @@ impl std::str::FromStr for Feature {
     }
 }
 
+/// What a user is, which decides what it may do (R2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Does everything on the subscription; always Unassigned (R2.1).
     Manager,
+    /// Manages the users, assets and groups of its own unit only (R2.2).
     UnitManager,
+    /// Scans what its asset groups reach (R6.4); manages no users (R2.3).
     Scanner,
+    /// Reads results of what its asset groups reach; manages no users (R2.3).
     Reader,
+    /// Compliance data only; exists only with the PC module (R1.3, R2.3).
     Auditor,
+    /// Remediation tickets only (R2.3).
     RemediationUser,
+    /// The KnowledgeBase only; needs `kb_only_role` and is given only by
+    /// Managers (R2.3).
     KbOnly,
+    /// Creates and edits users of every unit and asset groups, never deletes
+    /// units or groups, and keeps its role for good (R2.4).
     UserAdministrator,
+    /// Receives email only: never signs in and has no credentials (R2.5).
     Contact,
 }
 
 impl Role {
+    /// Every role, in the order the console lists them.
     pub const ALL: [Role; 9] = [
         Role::Manager,
         Role::UnitManager,
@@ -184,6 +223,7 @@ impl Role {
         }
     }
 
+    /// The API's name for the role (its serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Manager => "manager",
@@ -199,21 +239,20 @@ impl Role {
     }
 }
 
+/// Where a user is in its lifecycle (R7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
+    /// Created, but has not used its one-time link yet (R7.1).
     PendingActivation,
+    /// May sign in and act.
     Active,
+    /// Cannot sign in; its sessions ended and its schedules stop at their next
+    /// launch (R7.3).
     Deactivated,
 }
 
 impl UserStatus {
-    pub const ALL: [UserStatus; 3] = [
-        UserStatus::PendingActivation,
-        UserStatus::Active,
-        UserStatus::Deactivated,
-    ];
-
     /// The name people see in the console.
     pub fn title(self) -> &'static str {
         match self {
@@ -233,47 +272,77 @@ impl UserStatus {
     }
 }
 
+/// Where a user may sign in (R8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
+    /// The console and the API.
     #[default]
     UiAndApi,
+    /// The API only: sessions and Basic, never the console.
     ApiOnly,
 }
 
+/// The one subscription the daemon serves (R1.1), changed only by the
+/// operator (R1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
+    /// The subscription's name, shown in account info (R10.3).
     pub name: String,
+    /// Limits which roles and units can exist (R1.2).
     pub service_type: ServiceType,
+    /// Gates the Auditor role and the module permissions (R1.3).
     pub modules: BTreeSet<Module>,
+    /// The operator's switches (R1.4).
     pub features: BTreeSet<Feature>,
     /// The subscription primary contact (R4.1): an active Manager.
     pub primary_contact: Option<Id>,
+    /// When `bailiwick init` or the first start created it.
     pub created_at: Timestamp,
 }
 
 impl Subscription {
+    /// Whether the operator switched `feature` on (R1.4).
     pub fn has(&self, feature: Feature) -> bool {
         self.features.contains(&feature)
     }
 }
 
+/// A person of the subscription, with its role, place and grants; its
+/// secrets are apart, in [`Credentials`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// Never changes; activity entries name the user by it.
     pub id: Id,
+    /// Unique case-insensitively ([`crate::State::logins`]).
     pub login: String,
+    /// Where its mail goes; unique only among User Administrators, with
+    /// `admins_manage_admins` (R2.4).
     pub email: String,
+    /// Shown with the login wherever a person is named.
     pub first_name: String,
+    /// Shown with the login wherever a person is named.
     pub last_name: String,
+    /// What it may do (R2).
     pub role: Role,
     /// `None` is the implicit "Unassigned" unit.
     pub business_unit: Option<Id>,
+    /// Pending, active or deactivated (R7.1, R7.3).
     pub status: UserStatus,
+    /// The groups whose assets it reaches (R6.3, R6.4); [`crate::groups::ALL`]
+    /// is its unit's "All".
     pub asset_groups: Vec<Id>,
+    /// Extended permissions as granted (R5). Not all may apply now:
+    /// [`crate::permissions::effective`] says which do.
     pub permissions: BTreeSet<Permission>,
+    /// Console and API, or API only (R8.1).
     pub access: Access,
+    /// An id in the customer's own systems, set by holders of
+    /// `manage_external_ids` (R5.3).
     pub external_id: Option<String>,
+    /// When the user was created.
     pub created_at: Timestamp,
+    /// The last successful sign-in; `None` before the first.
     pub last_login_at: Option<Timestamp>,
     /// Kinds of notification the user does not want (R12.1; the seed's
     /// Notification Options). Every kind is wanted until opted out of, so a
@@ -294,15 +363,22 @@ pub enum NotificationKind {
     /// kind is this one, the seed's "vulnerability notifications".
     #[default]
     Vulnerabilities,
+    /// A scan finished.
     ScanComplete,
+    /// A summary of scans run.
     ScanSummary,
+    /// A map finished.
     MapComplete,
+    /// A report is ready.
     ReportComplete,
+    /// An asset group the user holds changed.
     AssetGroupChanges,
+    /// The excluded hosts list changed.
     ExcludedHosts,
 }
 
 impl NotificationKind {
+    /// Every kind, in the order options are shown.
     pub const ALL: [NotificationKind; 7] = [
         NotificationKind::Vulnerabilities,
         NotificationKind::ScanComplete,
@@ -313,6 +389,7 @@ impl NotificationKind {
         NotificationKind::ExcludedHosts,
     ];
 
+    /// The API's name for the kind (its serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationKind::Vulnerabilities => "vulnerabilities",
@@ -361,6 +438,7 @@ impl std::str::FromStr for NotificationKind {
 pub struct Credentials {
     /// argon2id PHC string; `None` until activation sets one.
     pub password_hash: Option<String>,
+    /// When the password last changed; expiry counts from it (R8.5).
     pub password_changed_at: Option<Timestamp>,
     /// Failed logins from familiar addresses; with smart lockout off, from
     /// every address (R8.2).
@@ -395,7 +473,10 @@ pub const MAX_FAMILIAR: usize = 16;
 /// An address (IPv6: its /64) with a successful login of a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FamiliarAddress {
+    /// The address, IPv6 by its /64 ([`FamiliarAddress::net_of`]).
     pub net: std::net::IpAddr,
+    /// The last successful login from it; it stays familiar for
+    /// [`crate::credentials::FAMILIAR_FOR`] after (R8.2).
     pub last_success: Timestamp,
 }
 
@@ -420,8 +501,11 @@ impl FamiliarAddress {
 pub struct ActivationLink {
     /// SHA-256 of the token, hex; the token itself is never stored.
     pub token_hash: String,
+    /// The user whose credentials it reveals or sets.
     pub user: Id,
+    /// After this the link is `gone`.
     pub expires_at: Timestamp,
+    /// Set once used: a link works once.
     pub used: bool,
 }
 
@@ -429,25 +513,43 @@ pub struct ActivationLink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
+    /// Add IPs and domains; new IPs count against the unit's limit (R3.2).
     AddAssets,
+    /// Create and edit authentication records (R6.5).
     ManageAuthRecords,
+    /// Create option profiles; on by default for Scanners and Unit Managers.
     CreateOptionProfiles,
+    /// Set users' external IDs (R5.3); granted only by the subscription's
+    /// primary contact, Managers included (R5.1).
     ManageExternalIds,
+    /// Register, rename and remove virtual scanner appliances (R6.1).
     ManageVirtualScanners,
+    /// Register, rename and remove offline scanner appliances (R6.1).
     ManageOfflineScanners,
+    /// Purge a host's scan history, in the scanner.
     PurgeHostHistory,
+    /// Own remediation policies (R9.1); VM module.
     VmRemediationPolicy,
+    /// Manage virtual hosts; VM module.
     VmVirtualHosts,
+    /// Accept compliance exceptions; PC module.
     PcAcceptExceptions,
+    /// Manage compliance policies; PC module.
     PcCompliancePolicies,
+    /// Create user-defined controls; PC module.
     PcCreateUdcs,
+    /// Edit and delete user-defined controls; PC module.
     PcUpdateDeleteUdcs,
+    /// Manage SCA policies; SCA module.
     ScaPolicies,
+    /// Manage web applications; WAS module.
     WasManageWebApps,
+    /// Create web applications; WAS module.
     WasCreateWebApps,
 }
 
 impl Permission {
+    /// Every permission, in the order of R5's table.
     pub const ALL: [Permission; 16] = [
         Permission::AddAssets,
         Permission::ManageAuthRecords,
@@ -467,6 +569,7 @@ impl Permission {
         Permission::WasCreateWebApps,
     ];
 
+    /// The API's name for the permission (its serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             Permission::AddAssets => "add_assets",
@@ -493,13 +596,18 @@ impl Permission {
 /// lock (R10.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailContact {
+    /// Who notifications name as the contact.
     pub name: String,
+    /// Where readers of notifications write to.
     pub email: String,
 }
 
+/// A business unit (R3): users, and the assets assigned to them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessUnit {
+    /// Never changes; users and groups name the unit by it.
     pub id: Id,
+    /// Unique among units, case-insensitively.
     pub name: String,
     /// The unit's primary contact (R4.1): an active user of the unit.
     pub primary_contact: Option<Id>,
@@ -507,17 +615,23 @@ pub struct BusinessUnit {
     pub new_ip_limit: Option<u64>,
     /// The unit's own Email Contact, used when the override is allowed (R10.2).
     pub email_contact: Option<EmailContact>,
+    /// When the unit was created.
     pub created_at: Timestamp,
 }
 
 /// Security settings (R8.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecuritySettings {
+    /// Users choose their own password through their one-time link, rather
+    /// than being shown a generated one (R7.1).
     pub user_defined_passwords: bool,
     /// 0 = never.
     pub password_expiration_days: u32,
+    /// Failed attempts that lock a counter (R8.2); at least 1.
     pub lockout_threshold: u32,
+    /// The shortest password allowed (R8.5).
     pub min_password_length: u32,
+    /// Whether users carry external IDs at all (R5.3).
     pub external_ids_enabled: bool,
 }
 
@@ -536,20 +650,29 @@ impl Default for SecuritySettings {
 /// Visibility settings (R10.1).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct VisibilitySettings {
+    /// Users of other units are shown without contact details and asset
+    /// groups (R10.1).
     pub restrict_user_info_outside_unit: bool,
+    /// With `restrict_user_info_outside_unit`, users of other units are not
+    /// shown at all (R10.1).
     pub hide_users_outside_unit: bool,
+    /// Schedules targeting assets the viewer cannot reach are hidden from it
+    /// (R10.1).
     pub restrict_scheduled_tasks_on_unassigned_assets: bool,
 }
 
 /// Subscription-wide settings changed by Managers.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Settings {
+    /// Passwords and lockout (R8.5).
     pub security: SecuritySettings,
+    /// What users see of other units (R10.1).
     pub visibility: VisibilitySettings,
     /// R3.2 switch.
     pub new_ip_limit_enabled: bool,
     /// R10.2: `None` means the subscription primary contact is shown.
     pub email_contact: Option<EmailContact>,
+    /// Unit Managers may give their unit an Email Contact of its own (R10.2).
     pub allow_unit_manager_email_override: bool,
 }
 
@@ -560,12 +683,17 @@ pub struct Session {
     pub token_hash: String,
     /// A short public id, to name the session in lists without its hash.
     pub id: Id,
+    /// Whose session it is.
     pub user: Id,
+    /// When it was opened.
     pub created_at: Timestamp,
+    /// Its last stored use; the idle limit counts from it (R8.1).
     pub last_used_at: Timestamp,
     /// The absolute end, whatever the use.
     pub expires_at: Timestamp,
+    /// The address that opened it, for the account activity list (R8.8).
     pub ip: Option<std::net::IpAddr>,
+    /// The client that opened it, as it said, for the same list.
     pub user_agent: String,
 }
 
@@ -573,12 +701,17 @@ pub struct Session {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApplianceKind {
+    /// Hardware; only Managers register, change or remove one.
     Physical,
+    /// A virtual machine; needs `manage_virtual_scanners` for non-Managers.
     Virtual,
+    /// Scans without a connection; needs `manage_offline_scanners` for
+    /// non-Managers.
     Offline,
 }
 
 impl ApplianceKind {
+    /// The API's name for the kind (its serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             ApplianceKind::Physical => "physical",
@@ -592,11 +725,15 @@ impl ApplianceKind {
 /// groups name it) may use it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScannerAppliance {
+    /// Asset groups and reach name the appliance by it.
     pub id: Id,
+    /// Unique among appliances, case-insensitively.
     pub name: String,
+    /// Decides who may register, change or remove it (R5).
     pub kind: ApplianceKind,
     /// `None`: a subscription appliance, in no unit.
     pub business_unit: Option<Id>,
+    /// When it was registered.
     pub created_at: Timestamp,
 }
 
@@ -605,7 +742,9 @@ pub struct ScannerAppliance {
 /// Domains are stored lower case without a trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AssetSet {
+    /// IPv4 and IPv6 addresses.
     pub ips: crate::ipset::IpSet,
+    /// Domain names.
     pub domains: BTreeSet<String>,
     /// Appliance ids. Always empty for the subscription's own set: every
     /// appliance record is a subscription asset.
@@ -613,11 +752,12 @@ pub struct AssetSet {
 }
 
 impl AssetSet {
+    /// Whether it names no asset at all.
     pub fn is_empty(&self) -> bool {
         self.ips.is_empty() && self.domains.is_empty() && self.scanner_appliances.is_empty()
     }
 
-    pub fn union(&self, other: &AssetSet) -> AssetSet {
+    pub(crate) fn union(&self, other: &AssetSet) -> AssetSet {
         AssetSet {
             ips: self.ips.union(&other.ips),
             domains: self.domains.union(&other.domains).cloned().collect(),
@@ -635,7 +775,10 @@ impl AssetSet {
 /// added so far (R3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct UnitAssets {
+    /// The assets the unit reaches besides its groups' (R3.1).
     pub assets: AssetSet,
+    /// IPs new to the subscription its Unit Managers added, counted against
+    /// its limit (R3.2).
     pub new_ips_added: u64,
 }
 
@@ -643,24 +786,39 @@ pub struct UnitAssets {
 /// subscription level. Its owner is its creator until R7 reassigns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetGroup {
+    /// Users and objects name the group by it.
     pub id: Id,
+    /// Unique, case-insensitively, among the groups of each of its units (and
+    /// among subscription-level groups); never "All".
     pub title: String,
+    /// What the group names; only assets its owner reaches (R6.2).
     pub assets: AssetSet,
     /// Empty: a subscription-level group.
     pub business_units: BTreeSet<Id>,
+    /// Its creator, until a move or delete hands it on (R7.4, R7.5).
     pub owner: Id,
+    /// The creator's role: a move copies a Unit Manager's groups and links the
+    /// others (R7.4).
     pub created_by_role: Role,
+    /// When the group was created.
     pub created_at: Timestamp,
 }
 
 /// A named set of users and addresses that notifications go to (R12.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistributionGroup {
+    /// Notifications name the group by it.
     pub id: Id,
+    /// Unique among distribution groups, case-insensitively.
     pub name: String,
+    /// Users it sends to, each once.
     pub members: Vec<Id>,
+    /// Plain addresses it sends to, each once (case-insensitively).
     pub emails: Vec<String>,
+    /// Who created it, or its heir (R7.5): Unit Managers change only their
+    /// own.
     pub created_by: Id,
+    /// When the group was created.
     pub created_at: Timestamp,
 }
 
@@ -668,19 +826,33 @@ pub struct DistributionGroup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
+    /// A report template; may be global (R9.1).
     ReportTemplate,
+    /// A scan option profile; may be global (R9.1).
     OptionProfile,
+    /// A scan schedule; launches are refused once its owner is deactivated
+    /// (R9.3).
     ScheduledScan,
+    /// A report schedule; launches are refused once its owner is deactivated
+    /// (R9.3).
     ScheduledReport,
+    /// A search list.
     SearchList,
+    /// An authentication record; edited as R6.5 says and kept without owner
+    /// when its owner is deleted (R7.5).
     AuthRecord,
+    /// A remediation policy; a unit's wins over the subscription's (R5.5).
     RemediationPolicy,
+    /// A remediation ticket; valid while its assignee reaches its assets (R9.2).
     RemediationTicket,
+    /// A scan's results; kept or deleted with their owner (R7.5).
     ScanResult,
+    /// A map's results; kept or deleted with their owner (R7.5).
     MapResult,
 }
 
 impl ObjectKind {
+    /// Every kind, for parsing and listing.
     pub const ALL: [ObjectKind; 10] = [
         ObjectKind::ReportTemplate,
         ObjectKind::OptionProfile,
@@ -694,6 +866,7 @@ impl ObjectKind {
         ObjectKind::MapResult,
     ];
 
+    /// The API's name for the kind (its serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             ObjectKind::ReportTemplate => "report_template",
@@ -773,6 +946,7 @@ impl std::str::FromStr for ObjectKind {
 /// Who a remediation policy or ticket is assigned to (R9.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Assignee {
+    /// This user.
     User(Id),
     /// A policy's default: whoever runs the scan (R7.5).
     UserRunningScan,
@@ -782,8 +956,11 @@ pub enum Assignee {
 /// R7 can move, reassign or delete it atomically (R9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnedObject {
+    /// Given when it is registered; services name the object by it.
     pub id: Id,
+    /// What it is (R9.1); decides who may own it.
     pub kind: ObjectKind,
+    /// The name its service gives it.
     pub name: String,
     /// `None` only for authentication records whose owner was deleted (R7.5).
     pub owner: Option<Id>,
@@ -795,6 +972,7 @@ pub struct OwnedObject {
     pub global: bool,
     /// Targets.
     pub asset_groups: Vec<Id>,
+    /// IPs it targets besides its groups'.
     pub ips: crate::ipset::IpSet,
     /// Policies and tickets only.
     pub assignee: Option<Assignee>,
@@ -802,6 +980,8 @@ pub struct OwnedObject {
     pub valid: bool,
     /// Schedules: refused at launch since their owner was deactivated (R9.3).
     pub deactivated: bool,
+    /// When it was registered.
     pub created_at: Timestamp,
+    /// Its last change here; account info lists the latest (R10.3).
     pub updated_at: Timestamp,
 }

@@ -39,14 +39,21 @@ use crate::LogAction;
 pub struct Move {
     /// `None`: Unassigned.
     pub business_unit: Option<Id>,
+    /// Keep the user's configurations, moved into the new unit with it;
+    /// without, they are deleted. Results always move (R7.4).
     pub keep_configurations: bool,
+    /// Keep the user's asset groups, moved, linked or copied as the module doc
+    /// says; without, the user holds none afterwards (R7.4).
     pub keep_asset_groups: bool,
 }
 
 /// The moved user and what happened to each of its things.
 #[derive(Debug, Clone)]
 pub struct Moved {
+    /// The user as it is after the move.
     pub user: User,
+    /// One entry for each group and object the move touched, and what became
+    /// of it.
     pub outcomes: Vec<Outcome>,
 }
 

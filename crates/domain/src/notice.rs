@@ -11,6 +11,8 @@ use super::{Id, Timestamp};
 /// An email to send, queued in the same transaction as its cause (R12.1).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
+    /// What the email is about, which decides its template and whether a
+    /// Contact or an opted-out user gets it.
     pub kind: NoticeKind,
     /// Who it is sent to.
     pub to: MailTo,
@@ -50,20 +52,31 @@ pub enum MailTo {
     Address(String),
 }
 
+/// What an email is about. Only [`NoticeKind::Notification`] is held back
+/// by Notification Options; the rest are account emails, sent whatever the
+/// options say (R12.1).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
+    /// A new user's registration, with its one-time link (R7.1).
     Registration,
+    /// A password reset by an administrator, with a one-time link to the new
+    /// credentials (R7.2).
     NewCredentials,
+    /// A lock, as queued before locks said which counter; new ones are
+    /// [`NoticeKind::AccountLockedBy`].
     AccountLocked,
     /// A notification sent on behalf of a user or another service
     /// (`POST /api/v1/notifications`); it names the Email Contact (R10.2).
     Notification {
+        /// The subject line, as the service gave it.
         subject: String,
+        /// The text, as the service gave it; the email adds the Email Contact.
         body: String,
     },
     /// A lock, saying which counter locked (R8.2, R8.7).
     AccountLockedBy {
+        /// The counter that reached the threshold, which says what is refused.
         counter: LockCounter,
     },
     /// The secret questions were set or changed (R8.7).
@@ -72,6 +85,7 @@ pub enum NoticeKind {
     PasswordSelfReset,
     /// The email address changed; sent to the old address (R7.2).
     EmailChanged {
+        /// The address before the change, so its owner hears of it.
         old: String,
     },
 }
@@ -91,15 +105,6 @@ pub enum LockCounter {
 }
 
 impl LockCounter {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LockCounter::All => "all",
-            LockCounter::Familiar => "familiar",
-            LockCounter::Unfamiliar => "unfamiliar",
-            LockCounter::SecretAnswers => "secret_answers",
-        }
-    }
-
     /// Where the failures came from, for the log and the email.
     pub fn from_where(self) -> &'static str {
         match self {
@@ -144,27 +149,50 @@ impl NoticeKind {
 pub enum MailChange {
     /// A try starts now. Counted before the message leaves, so a crash in
     /// the middle of a send still counts towards `mail.max_attempts`.
-    Attempt { seq: u64, at: Timestamp },
+    Attempt {
+        /// The outbox entry.
+        seq: u64,
+        /// When the try started.
+        at: Timestamp,
+    },
     /// The try failed and will be repeated.
-    Retry { seq: u64, error: String },
+    Retry {
+        /// The outbox entry.
+        seq: u64,
+        /// Why the try failed, for the operator.
+        error: String,
+    },
     /// Sent: the entry and its one-time link token are removed.
-    Delivered { seq: u64 },
+    Delivered {
+        /// The outbox entry.
+        seq: u64,
+    },
     /// Given up: the entry moves to the failed records without its token.
     Failed {
+        /// The outbox entry.
         seq: u64,
+        /// The last try's error, for the operator.
         error: String,
+        /// When delivery gave up.
         at: Timestamp,
     },
     /// Not to be sent (recipient deleted or deactivated, link superseded):
     /// the entry is removed with its token, and nothing is counted as failed.
-    Discarded { seq: u64 },
+    Discarded {
+        /// The outbox entry.
+        seq: u64,
+    },
     /// The operator asks for a failed entry to be sent again
     /// (`bailiwick ctl mail retry`): it moves from the failed records back to
     /// the outbox under the same number, with its tries cleared.
-    Requeue { seq: u64 },
+    Requeue {
+        /// The failed entry.
+        seq: u64,
+    },
 }
 
 impl MailChange {
+    /// The outbox entry the change is about.
     pub fn seq(&self) -> u64 {
         match self {
             MailChange::Attempt { seq, .. }

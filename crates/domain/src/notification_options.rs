@@ -17,7 +17,9 @@ use crate::LogAction;
 /// One kind and whether the user wants it, in [`NotificationKind::ALL`] order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct NotificationOption {
+    /// The kind of notification.
     pub kind: NotificationKind,
+    /// `false` once the user, or a Manager for it, opted out (R12.1).
     pub wanted: bool,
 }
 

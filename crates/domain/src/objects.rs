@@ -41,12 +41,20 @@ fn refuse(code: Code, m: impl Into<String>) -> Refusal {
 /// `POST /api/v1/objects`.
 #[derive(Debug, Clone)]
 pub struct NewObject {
+    /// Which of the other services' objects it is (R9.1); decides who may own
+    /// it.
     pub kind: ObjectKind,
+    /// The name its service gives it.
     pub name: String,
     /// `None`: the caller.
     pub owner: Option<Id>,
+    /// Shared with the whole subscription: option profiles and report
+    /// templates only, and only by Managers.
     pub global: bool,
+    /// Asset groups it targets; with `ips`, the assets it is about (R7.4,
+    /// R9.2).
     pub asset_groups: Vec<Id>,
+    /// IPs it targets besides its groups'.
     pub ips: IpSet,
     /// Policies default to [`Assignee::UserRunningScan`]; tickets need a user.
     pub assignee: Option<Assignee>,
@@ -55,19 +63,31 @@ pub struct NewObject {
 /// `PATCH /api/v1/objects/{id}`: `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectPatch {
+    /// A new name.
     pub name: Option<String>,
+    /// A new owner (Managers and Unit Managers), who must be allowed to own
+    /// this kind.
     pub owner: Option<Id>,
+    /// Shared with the whole subscription or not, as at creation.
     pub global: Option<bool>,
+    /// The groups it targets from now on.
     pub asset_groups: Option<Vec<Id>>,
+    /// The IPs it targets from now on.
     pub ips: Option<IpSet>,
+    /// A new assignee (policies and tickets); a ticket's validity follows it
+    /// (R9.2).
     pub assignee: Option<Assignee>,
     /// `Some(false)` puts a deactivated schedule back in service.
     pub deactivated: Option<bool>,
 }
 
+/// The filters of `GET /api/v1/objects`; each narrows what the actor
+/// sees, and none shows more.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectFilter {
+    /// Only objects of this kind.
     pub kind: Option<ObjectKind>,
+    /// Only objects this user owns.
     pub owner: Option<Id>,
 }
 
@@ -192,10 +212,10 @@ pub(crate) fn ticket_valid(state: &State, o: &OwnedObject, reach: &mut ReachCach
 
 /// Reaches computed once per user within one command.
 #[derive(Default)]
-pub struct ReachCache(HashMap<Id, AssetSet>);
+pub(crate) struct ReachCache(HashMap<Id, AssetSet>);
 
 impl ReachCache {
-    pub fn of(&mut self, state: &State, user: &User) -> &AssetSet {
+    pub(crate) fn of(&mut self, state: &State, user: &User) -> &AssetSet {
         self.0
             .entry(user.id.clone())
             .or_insert_with(|| reach_of(state, user))
@@ -497,6 +517,8 @@ fn describe(state: &State, o: &OwnedObject) -> String {
     d
 }
 
+/// `GET /api/v1/objects/{id}`: `not_found` for an object the actor may not
+/// see.
 pub fn get_object<'s>(acting: &Acting<'s>, id: &str) -> Result<&'s OwnedObject, Refusal> {
     visible(acting, id)
 }
@@ -694,6 +716,7 @@ pub enum PolicyLevel {
 }
 
 impl PolicyLevel {
+    /// The level's name in the API: `unit`, `subscription` or `none`.
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyLevel::Unit => "unit",

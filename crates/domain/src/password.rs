@@ -6,6 +6,9 @@ use super::{Code, Refusal};
 /// The specials R8.5 allows, exactly.
 pub const SPECIALS: &str = "()`~!@#$%^&*-+=|\\{}[]:;\"'<>,.?/";
 
+/// R8.5: refuses a password shorter than `min_length`, without a letter or a
+/// digit, or with a character outside letters, digits and [`SPECIALS`],
+/// naming what is wrong (`password_policy`).
 pub fn check(password: &str, min_length: u32) -> Result<(), Refusal> {
     let refuse = |m: String| Err(Refusal::new(Code::PasswordPolicy, m));
     if let Some(c) = password

@@ -1,7 +1,7 @@
 //! Extended permissions (R5): which role may hold which permission, and who
 //! may grant or revoke it.
 //!
-//! The one thing to know: [`TABLE`] *is* R5 (docs/rules.md)'s table, row for row. A
+//! The one thing to know: `TABLE` *is* R5 (docs/rules.md)'s table, row for row. A
 //! permission is *storable* on a user when its role, the subscription's
 //! modules, operator features and service type allow it (and, for
 //! `manage_external_ids`, while the security setting `external_ids_enabled`
@@ -38,7 +38,7 @@ use super::{
 
 /// When a role may hold a permission, beyond the module gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
+pub(crate) enum Gate {
     Always,
     /// Only with this operator feature (R1.4).
     Feature(Feature),
@@ -48,7 +48,7 @@ pub enum Gate {
 
 /// One row of R5 (docs/rules.md)'s table.
 #[derive(Debug, Clone, Copy)]
-pub struct Row {
+pub(crate) struct Row {
     pub permission: Permission,
     /// The module the permission belongs to (R1.3), if any.
     pub module: Option<Module>,
@@ -61,7 +61,7 @@ const READER: (Role, Gate) = (Role::Reader, Gate::Always);
 
 /// R5 (docs/rules.md), row for row. Managers are not listed except where R5 lists
 /// them: they hold everything implicitly (R5.1).
-pub const TABLE: &[Row] = &[
+pub(crate) const TABLE: &[Row] = &[
     Row {
         permission: Permission::AddAssets,
         module: None,
@@ -166,7 +166,7 @@ pub const TABLE: &[Row] = &[
     },
 ];
 
-pub fn row(p: Permission) -> Option<&'static Row> {
+pub(crate) fn row(p: Permission) -> Option<&'static Row> {
     TABLE.iter().find(|r| r.permission == p)
 }
 
@@ -236,6 +236,8 @@ pub fn effective(state: &State, user: &User) -> BTreeSet<Permission> {
         .collect()
 }
 
+/// Whether `user` holds `p` now ([`effective`]): what authorization and the
+/// commands ask.
 pub fn has(state: &State, user: &User, p: Permission) -> bool {
     effective(state, user).contains(&p)
 }

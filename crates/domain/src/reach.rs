@@ -61,7 +61,7 @@ pub(crate) fn unit_all_except(state: &State, unit: &Id, except: Option<&Id>) -> 
     all
 }
 
-pub fn unit_all(state: &State, unit: &Id) -> AssetSet {
+pub(crate) fn unit_all(state: &State, unit: &Id) -> AssetSet {
     unit_all_except(state, unit, None)
 }
 

@@ -32,6 +32,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope, in the order of the daemon's scope bits.
     pub const ALL: [Scope; 5] = [
         Scope::Check,
         Scope::Objects,
@@ -40,6 +41,7 @@ impl Scope {
         Scope::Audit,
     ];
 
+    /// The scope's name in `--scopes` lists and the API.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Check => "check",
@@ -94,28 +96,31 @@ fn non_empty(scopes: BTreeSet<Scope>) -> Result<BTreeSet<Scope>, Refusal> {
 /// A secret's hash that still opens the account until `until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetiringSecret {
+    /// The hash of the secret before the rotation.
     pub hash: String,
+    /// When the overlap ends and the old secret stops opening the account.
     pub until: Timestamp,
 }
 
+/// The identity of one of the appliance's other services: a name, its
+/// scopes and its secret's hash, never a person's password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceAccount {
     /// Unique; 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter.
     pub name: String,
+    /// What it may do; at least one scope.
     pub scopes: BTreeSet<Scope>,
     /// Hash of the current secret (the daemon's token hash).
     pub secret_hash: String,
     /// The secret before the last rotation, during the overlap.
     pub retiring: Option<RetiringSecret>,
+    /// When the operator or a Manager added it.
     pub created_at: Timestamp,
+    /// When its secret last changed; `None` if never rotated.
     pub rotated_at: Option<Timestamp>,
 }
 
 impl ServiceAccount {
-    pub fn has(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
-    }
-
     /// Whether `hash` opens this account at `now`.
     pub fn opens_with(&self, hash: &str, now: Timestamp) -> bool {
         self.secret_hash == hash
@@ -361,7 +366,7 @@ mod tests {
     fn the_operator_adds_a_service_whose_secret_opens_it() {
         let mut w = World::new();
         let a = add_as(&mut w, op(), "scanner", "check,objects", "h1").unwrap();
-        assert!(a.has(Scope::Check) && a.has(Scope::Objects) && !a.has(Scope::Notify));
+        assert_eq!(a.scopes, BTreeSet::from([Scope::Check, Scope::Objects]));
         let now = a.created_at;
         let found = authenticate(&w.state, "h1", now).map(|s| s.name.as_str());
         assert_eq!(found, Some("scanner"));

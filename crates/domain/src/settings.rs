@@ -225,6 +225,8 @@ pub fn set_business_unit_setup(
 pub struct EmailContactSettings {
     /// `None`: notifications name the subscription's primary contact.
     pub email_contact: Option<EmailContact>,
+    /// Whether a Unit Manager may give its own unit an Email Contact that
+    /// then replaces this one for the unit's users (R10.2).
     pub allow_unit_manager_override: bool,
 }
 
@@ -360,16 +362,23 @@ pub fn notification_contact_for(state: &State, user: &User) -> Option<EmailConta
 /// A primary contact as account info shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContactPerson {
+    /// The contact as the log names a user: `First Last (login)`, or the
+    /// login alone.
     pub name: String,
+    /// Where to write to the contact.
     pub email: String,
 }
 
 /// `GET /api/v1/account-info` (R10.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountInfo {
+    /// The subscription's name.
     pub subscription: String,
+    /// The subscription's service type (R1.2).
     pub service_type: ServiceType,
+    /// The subscription's modules (R1.3).
     pub modules: Vec<Module>,
+    /// The user's own role (R2).
     pub role: Role,
     /// The primary contact of the user's unit, or the subscription's (R4.5).
     pub primary_contact: Option<ContactPerson>,
@@ -386,8 +395,11 @@ pub struct AccountInfo {
 /// An appliance as account info names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApplianceRef {
+    /// The appliance's id.
     pub id: Id,
+    /// The appliance's name.
     pub name: String,
+    /// Physical, virtual or offline (R6.1).
     pub kind: ApplianceKind,
 }
 
@@ -395,18 +407,26 @@ pub struct ApplianceRef {
 /// user owns, and the latest few.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WorkSummary {
+    /// Scan results the user owns.
     pub scan_results: usize,
+    /// Map results the user owns.
     pub map_results: usize,
+    /// Scheduled scans the user owns.
     pub scheduled_scans: usize,
     /// Newest first (by last change), at most [`RECENT_WORK`].
     pub recent: Vec<WorkItem>,
 }
 
+/// One of the user's latest scans or maps (R10.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkItem {
+    /// The object's id in the registry (R9).
     pub id: Id,
+    /// A scan result, map result or scheduled scan.
     pub kind: ObjectKind,
+    /// The object's name.
     pub name: String,
+    /// Its last change, which orders the list.
     pub updated_at: Timestamp,
     /// Schedules only: refused at launch since the owner was deactivated.
     pub deactivated: bool,

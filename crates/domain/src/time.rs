@@ -5,18 +5,24 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// A moment, in microseconds since the Unix epoch (UTC): the caller says
+/// when a command happens, so rules never read a clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The moment `us` microseconds after the epoch (before it when negative).
     pub const fn from_unix_micros(us: i64) -> Timestamp {
         Timestamp(us)
     }
 
+    /// Microseconds since the epoch, as stored.
     pub fn unix_micros(self) -> i64 {
         self.0
     }
 
+    /// `d` later, stopping at the largest moment rather than wrapping, so a
+    /// huge lifetime reads as "never ends".
     pub fn saturating_add(self, d: std::time::Duration) -> Timestamp {
         let us = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_add(us))
@@ -33,6 +39,8 @@ impl Timestamp {
         }
     }
 
+    /// Parses RFC 3339 with any offset, to the microsecond; `None` if it is
+    /// not a valid date or is out of range.
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         let t = ::time::OffsetDateTime::parse(s, &::time::format_description::well_known::Rfc3339)
             .ok()?;

@@ -15,18 +15,29 @@ use super::{
 /// A stored record, named by what it is. The store maps each to a table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
+    /// The subscription (R1).
     Subscription,
+    /// A user, by id; its login index follows it.
     User(Id),
+    /// A user's secrets and lockout counters, by user id.
     Credentials(Id),
+    /// A one-time link, by the hash of its token.
     ActivationLink(String),
+    /// A business unit, by id.
     Unit(Id),
+    /// The subscription-wide settings.
     Settings,
+    /// A session, by the hash of its token.
     Session(String),
     /// The subscription's IPs and domains.
     Assets,
+    /// The assets assigned to a unit (R3.1), by unit id.
     UnitAssets(Id),
+    /// A scanner appliance, by id.
     Appliance(Id),
+    /// An asset group, by id.
     AssetGroup(Id),
+    /// A distribution group, by id.
     DistributionGroup(Id),
     /// An owned object (R9).
     Object(Id),
@@ -39,9 +50,12 @@ pub enum Key {
 pub struct Actor {
     /// `None` for the appliance operator (admin socket) and the system itself.
     pub user: Option<Id>,
+    /// The name the log shows: the user's login, `operator`, or a service
+    /// account's prefixed name.
     pub login: String,
     /// The actor's unit when acting: R11.2 scopes Unit Managers by it.
     pub business_unit: Option<Id>,
+    /// The client's address, when it came over the network.
     pub ip: Option<IpAddr>,
 }
 
@@ -81,13 +95,21 @@ impl Actor {
 /// sequence number when the transaction commits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
+    /// When the command ran: the transaction's `now`.
     pub time: Timestamp,
+    /// Who did it, from where, and in which unit (R11.2 scopes by it).
     pub actor: Actor,
+    /// What was done: a [`LogAction`]'s name, or a service's own action.
     pub action: String,
+    /// What it was done to, e.g. `user jane (u1)`.
     pub target: String,
+    /// What changed, for a person reading the log.
     pub details: String,
 }
 
+/// One command's changes to a [`State`], as they are made: the keys it
+/// touched, its activity entries and the mail it queued, for the store to
+/// commit together (R7.6).
 pub struct Tx<'a> {
     state: &'a mut State,
     touched: Vec<Key>,
@@ -207,6 +229,8 @@ impl Saved {
 }
 
 impl<'a> Tx<'a> {
+    /// A transaction on `state` at `now` by `actor`, without an undo record:
+    /// for callers that drop the state when a command is refused.
     pub fn new(state: &'a mut State, now: Timestamp, actor: Actor) -> Tx<'a> {
         Tx {
             state,
@@ -267,14 +291,17 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// The state with this transaction's changes so far.
     pub fn state(&self) -> &State {
         self.state
     }
 
+    /// When the command runs; rules read this, never a clock.
     pub fn now(&self) -> Timestamp {
         self.now
     }
 
+    /// Who runs the command.
     pub fn actor(&self) -> &Actor {
         &self.actor
     }
@@ -305,11 +332,14 @@ impl<'a> Tx<'a> {
         });
     }
 
+    /// Stores the subscription.
     pub fn put_subscription(&mut self, s: Subscription) {
         self.touch(Key::Subscription);
         self.state.subscription = Some(s);
     }
 
+    /// Stores a user and keeps the login index in step; a change of role, unit
+    /// or groups marks reach as changed (R9.2).
     pub fn put_user(&mut self, user: User) {
         self.touch(Key::User(user.id.clone()));
         let old = self.state.users.get(&user.id);
@@ -331,6 +361,7 @@ impl<'a> Tx<'a> {
         self.state.users.insert(user.id.clone(), user);
     }
 
+    /// Stores a user's secrets and counters.
     pub fn put_credentials(&mut self, user: &Id, c: Credentials) {
         self.touch(Key::Credentials(user.clone()));
         self.state.credentials.insert(user.clone(), c);
@@ -378,6 +409,7 @@ impl<'a> Tx<'a> {
         self.end_sessions_of(id, None);
     }
 
+    /// Stores a business unit; reach may change with it (R9.2).
     pub fn put_unit(&mut self, unit: BusinessUnit) {
         self.reach_changed = true;
         self.touch(Key::Unit(unit.id.clone()));
@@ -390,6 +422,7 @@ impl<'a> Tx<'a> {
         self.state.units.remove(id);
     }
 
+    /// Stores the subscription-wide settings.
     pub fn put_settings(&mut self, settings: Settings) {
         self.touch(Key::Settings);
         self.state.settings = settings;
@@ -402,6 +435,7 @@ impl<'a> Tx<'a> {
             .insert(session.token_hash.clone(), session);
     }
 
+    /// Ends one session, returning it if there was one.
     pub fn remove_session(&mut self, token_hash: &str) -> Option<Session> {
         let key = Key::Session(token_hash.to_owned());
         self.save(&key);
@@ -427,6 +461,8 @@ impl<'a> Tx<'a> {
         ending.len()
     }
 
+    /// Stores the subscription's IPs and domains; reach changes with them
+    /// (R9.2).
     pub fn put_assets(&mut self, assets: AssetSet) {
         self.reach_changed = true;
         self.touch(Key::Assets);
@@ -444,24 +480,28 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// Stores a scanner appliance; reach changes with it (R9.2).
     pub fn put_appliance(&mut self, a: ScannerAppliance) {
         self.reach_changed = true;
         self.touch(Key::Appliance(a.id.clone()));
         self.state.appliances.insert(a.id.clone(), a);
     }
 
+    /// Removes a scanner appliance; reach changes with it (R9.2).
     pub fn remove_appliance(&mut self, id: &Id) {
         self.reach_changed = true;
         self.touch(Key::Appliance(id.clone()));
         self.state.appliances.remove(id);
     }
 
+    /// Stores an asset group; reach changes with it (R9.2).
     pub fn put_asset_group(&mut self, g: AssetGroup) {
         self.reach_changed = true;
         self.touch(Key::AssetGroup(g.id.clone()));
         self.state.asset_groups.insert(g.id.clone(), g);
     }
 
+    /// Removes an asset group; reach changes with it (R9.2).
     pub fn remove_asset_group(&mut self, id: &Id) {
         self.reach_changed = true;
         self.touch(Key::AssetGroup(id.clone()));
@@ -478,6 +518,7 @@ impl<'a> Tx<'a> {
         self.state.distribution_groups.remove(id);
     }
 
+    /// Stores an owned object (R9).
     pub fn put_object(&mut self, o: OwnedObject) {
         self.touch(Key::Object(o.id.clone()));
         self.state.objects.insert(o.id.clone(), o);

@@ -21,7 +21,10 @@ use crate::LogAction;
 /// `POST /api/v1/business-units`.
 #[derive(Debug, Clone, Default)]
 pub struct NewUnit {
+    /// Unique among units, case-insensitively.
     pub name: String,
+    /// How many IPs new to the subscription its Unit Managers may add, while
+    /// the subscription's switch is on (R3.2); `None` is no limit.
     pub new_ip_limit: Option<u64>,
 }
 
@@ -29,7 +32,9 @@ pub struct NewUnit {
 /// `new_ip_limit: Some(None)` removes the limit.
 #[derive(Debug, Clone, Default)]
 pub struct UnitPatch {
+    /// A new name, unique as at creation.
     pub name: Option<String>,
+    /// A new limit (R3.2); `Some(None)` removes it.
     pub new_ip_limit: Option<Option<u64>>,
 }
 
@@ -318,6 +323,8 @@ pub struct NewIpUsage {
     pub remaining: Option<u64>,
 }
 
+/// What a unit shows of its limit (R3.2): IPs added so far and, while a
+/// limit applies, how many more.
 pub fn new_ip_usage(state: &State, unit: &Id) -> NewIpUsage {
     let added = state.unit_assets.get(unit).map_or(0, |a| a.new_ips_added);
     NewIpUsage {

@@ -39,18 +39,28 @@ use crate::LogAction;
 /// `POST /api/v1/users`.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// Unique case-insensitively; letters, digits and `. _ - @`. No edit
+    /// changes it.
     pub login: String,
+    /// Where registration and reset mail go (R7.1, R7.2).
     pub email: String,
+    /// 1 to 100 characters, trimmed.
     pub first_name: String,
+    /// 1 to 100 characters, trimmed.
     pub last_name: String,
+    /// One the actor may give, and one the subscription has (R1.2, R1.3, R2).
     pub role: Role,
     /// `None` is "Unassigned".
     pub business_unit: Option<Id>,
+    /// Groups of the user's unit, any group when Unassigned, or "all" (R6.3).
     pub asset_groups: Vec<Id>,
     /// `None`: the role's defaults (`create_option_profiles` for Scanners and
     /// Unit Managers, R5).
     pub permissions: Option<BTreeSet<Permission>>,
+    /// Console and API, or API only (R8.1).
     pub access: Access,
+    /// Set only by holders of `manage_external_ids`, while external IDs are
+    /// enabled (R5.3).
     pub external_id: Option<String>,
 }
 
@@ -58,21 +68,33 @@ pub struct NewUser {
 /// will send (R7.1).
 #[derive(Debug, Clone)]
 pub struct ActivationGrant {
+    /// SHA-256 of the token, hex; the token itself goes out by mail only.
     pub token_hash: String,
+    /// After this the link is `gone` (R7.1).
     pub expires_at: Timestamp,
 }
 
 /// `PATCH /api/v1/users/{id}`: `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
+    /// A new first name; any user may change its own.
     pub first_name: Option<String>,
+    /// A new last name; any user may change its own.
     pub last_name: Option<String>,
+    /// A new email; of another user only by whoever could have given it its
+    /// role (R7.2: an email is the way into an account).
     pub email: Option<String>,
+    /// A new role, as [`NewUser::role`]; a User Administrator's never
+    /// changes (R2.4).
     pub role: Option<Role>,
     /// `Some(None)` moves the user to "Unassigned".
     pub business_unit: Option<Option<Id>>,
+    /// The groups from now on (R6.3).
     pub asset_groups: Option<Vec<Id>>,
+    /// The extended permissions from now on (R5.2, R5.3).
     pub permissions: Option<BTreeSet<Permission>>,
+    /// Console and API, or API only (R8.1); a move to console access ends
+    /// `password_never_expires` (R8.6).
     pub access: Option<Access>,
     /// `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
