@@ -130,6 +130,16 @@ impl<'s> Acting<'s> {
         self.user.role == Role::UserAdministrator
     }
 
+    /// Refuses everyone but Managers (R2.1) as `forbidden`, with the
+    /// `message` the caller words for what was tried.
+    pub(crate) fn require_manager(&self, message: impl FnOnce() -> String) -> Result<(), Refusal> {
+        if self.is_manager() {
+            Ok(())
+        } else {
+            Err(Refusal::new(Code::Forbidden, message()))
+        }
+    }
+
     /// Managers and User Administrators: Unassigned, they see every user.
     pub(crate) fn sees_everyone(&self) -> bool {
         self.is_manager() || self.is_user_admin()

@@ -57,19 +57,27 @@ impl PocLabel {
 
 /// `POC` for the subscription's contact, `POC_BU` for a unit's, else `None`.
 pub fn label(state: &State, user: &User) -> Option<PocLabel> {
-    let sub_poc = state
-        .subscription
-        .as_ref()
-        .and_then(|s| s.primary_contact.as_ref());
-    if sub_poc == Some(&user.id) {
+    if subscription_poc(state) == Some(&user.id) {
         return Some(PocLabel::Poc);
     }
-    let unit_poc = user
-        .business_unit
+    (unit_poc(state, user) == Some(&user.id)).then_some(PocLabel::PocBu)
+}
+
+/// The subscription's primary contact, if it has one yet.
+fn subscription_poc(state: &State) -> Option<&Id> {
+    state
+        .subscription
+        .as_ref()
+        .and_then(|s| s.primary_contact.as_ref())
+}
+
+/// The primary contact of `user`'s unit; `None` for Unassigned users and
+/// units without one.
+fn unit_poc<'s>(state: &'s State, user: &User) -> Option<&'s Id> {
+    user.business_unit
         .as_ref()
         .and_then(|u| state.units.get(u))
-        .and_then(|u| u.primary_contact.as_ref());
-    (unit_poc == Some(&user.id)).then_some(PocLabel::PocBu)
+        .and_then(|u| u.primary_contact.as_ref())
 }
 
 /// The units whose primary contact `user_id` is (normally at most one).
@@ -82,11 +90,7 @@ pub(crate) fn units_led_by<'s>(state: &'s State, user_id: &str) -> Vec<&'s Busin
 }
 
 fn is_subscription_poc(state: &State, user_id: &str) -> bool {
-    state
-        .subscription
-        .as_ref()
-        .and_then(|s| s.primary_contact.as_deref())
-        == Some(user_id)
+    subscription_poc(state).map(String::as_str) == Some(user_id)
 }
 
 /// R4.4: refuses while `user_id` is a primary contact. Delete and deactivate
@@ -154,16 +158,17 @@ pub(crate) fn check_still_eligible(state: &State, after: &User) -> Result<(), Re
 /// primary contact of the user's unit, or the subscription's for Unassigned
 /// users and for units that have none yet.
 pub fn contact_for<'s>(state: &'s State, user: &User) -> Option<&'s User> {
-    let unit_poc = user
-        .business_unit
-        .as_ref()
-        .and_then(|u| state.units.get(u))
-        .and_then(|u| u.primary_contact.as_ref());
-    let sub_poc = state
-        .subscription
-        .as_ref()
-        .and_then(|s| s.primary_contact.as_ref());
-    unit_poc.or(sub_poc).and_then(|id| state.users.get(id))
+    unit_poc(state, user)
+        .or(subscription_poc(state))
+        .and_then(|id| state.users.get(id))
+}
+
+/// A contact as the `primary_contact.set` entry names it: "nobody" before
+/// the first.
+fn name_or_nobody(state: &State, contact: Option<&Id>) -> String {
+    contact
+        .and_then(|id| state.users.get(id))
+        .map_or_else(|| "nobody".to_owned(), name_of)
 }
 
 fn exclusive(acting: &Acting<'_>) -> bool {
@@ -228,12 +233,7 @@ pub fn set_subscription_poc(tx: &mut Tx<'_>, user_id: &str) -> Result<User, Refu
                 ),
             ));
         }
-        let previous = acting
-            .subscription
-            .primary_contact
-            .as_ref()
-            .and_then(|id| acting.state.users.get(id))
-            .map_or_else(|| "nobody".to_owned(), name_of);
+        let previous = name_or_nobody(acting.state, acting.subscription.primary_contact.as_ref());
         (acting.subscription.clone(), target.clone(), previous)
     };
     sub.primary_contact = Some(target.id.clone());
@@ -315,11 +315,7 @@ pub fn set_unit_poc(tx: &mut Tx<'_>, unit_id: &str, user_id: &str) -> Result<Use
                 ),
             ));
         }
-        let previous = unit
-            .primary_contact
-            .as_ref()
-            .and_then(|id| acting.state.users.get(id))
-            .map_or_else(|| "nobody".to_owned(), name_of);
+        let previous = name_or_nobody(acting.state, unit.primary_contact.as_ref());
         (unit.clone(), target.clone(), previous)
     };
     unit.primary_contact = Some(target.id.clone());
@@ -397,15 +393,7 @@ mod tests {
             assert_eq!(err.code, Code::Forbidden, "{who}");
         }
         w.run(&m2, |tx| set_subscription_poc(tx, &m2)).unwrap();
-        assert_eq!(
-            w.state
-                .subscription
-                .as_ref()
-                .unwrap()
-                .primary_contact
-                .as_ref(),
-            Some(&m2)
-        );
+        assert_eq!(subscription_poc(&w.state), Some(&m2));
     }
 
     #[test]
@@ -509,15 +497,7 @@ mod tests {
         let m2 = w.user("m2", Role::Manager, None);
         w.feature(Feature::PrimaryContactExclusive);
         w.run("m1", |tx| set_subscription_poc(tx, &m2)).unwrap();
-        assert_eq!(
-            w.state
-                .subscription
-                .as_ref()
-                .unwrap()
-                .primary_contact
-                .as_ref(),
-            Some(&m2)
-        );
+        assert_eq!(subscription_poc(&w.state), Some(&m2));
     }
 
     #[test]

@@ -225,12 +225,7 @@ pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool, sma
         LockCounter::Unfamiliar => (&mut creds.failed_unfamiliar, &mut creds.locked_unfamiliar),
         _ => (&mut creds.failed_attempts, &mut creds.locked),
     };
-    *count = count.saturating_add(1);
-    let attempts = *count;
-    let locks = attempts >= threshold;
-    if locks {
-        *lock = true;
-    }
+    let (attempts, locks) = count_failure(count, lock, threshold);
     tx.put_credentials(user_id, creds);
     if locks {
         let ended = if counter == LockCounter::Unfamiliar {
@@ -238,22 +233,50 @@ pub fn record_failure(tx: &mut Tx<'_>, user_id: &Id, why: Denied, api: bool, sma
         } else {
             tx.end_sessions_of(user_id, None)
         };
-        tx.log(
-            LogAction::UserLock,
-            format!("user {login}"),
-            format!(
-                "locked after {attempts} failed attempts {}; {}; {ended} sessions ended",
-                counter.from_where(),
-                counter.refuses()
-            ),
-        );
-        tx.queue_notice(Notice::to_user(
-            NoticeKind::AccountLockedBy { counter },
-            user_id.clone(),
-            None,
-        ));
+        announce_lock(tx, user_id, counter, attempts, ended);
     }
     locks
+}
+
+/// Counts one more failure on `count`; at `threshold` it sets `lock`.
+/// Returns the failures so far and whether this one locked.
+fn count_failure(count: &mut u32, lock: &mut bool, threshold: u32) -> (u32, bool) {
+    *count = count.saturating_add(1);
+    let locks = *count >= threshold;
+    *lock |= locks;
+    (*count, locks)
+}
+
+/// A lock just taken by `counter` (R8.2, R8.7): the `user.lock` entry says
+/// after how many failures, what it refuses and how many sessions it ended,
+/// and the user is mailed which lock it is.
+fn announce_lock(tx: &mut Tx<'_>, user_id: &Id, counter: LockCounter, attempts: u32, ended: usize) {
+    let details = format!(
+        "locked after {attempts} failed attempts {}; {}; {ended} sessions ended",
+        counter.from_where(),
+        counter.refuses()
+    );
+    log_and_tell(
+        tx,
+        user_id,
+        LogAction::UserLock,
+        details,
+        NoticeKind::AccountLockedBy { counter },
+    );
+}
+
+/// Logs `action` on the user's account and mails the user a `kind` notice
+/// about it, so that what happens to an account its owner hears of.
+fn log_and_tell(
+    tx: &mut Tx<'_>,
+    user_id: &Id,
+    action: LogAction,
+    details: impl Into<String>,
+    kind: NoticeKind,
+) {
+    let login = login_of(tx, user_id);
+    tx.log(action, format!("user {login}"), details);
+    tx.queue_notice(Notice::to_user(kind, user_id.clone(), None));
 }
 
 /// A wrong secret answer (R8.7): logged as `password_reset.failed`, apart
@@ -267,27 +290,15 @@ pub fn record_answer_failure(tx: &mut Tx<'_>, user_id: &Id, why: &str) -> bool {
     if creds.answers_locked || why != WRONG_ANSWERS {
         return false;
     }
-    creds.failed_answers = creds.failed_answers.saturating_add(1);
-    let attempts = creds.failed_answers;
-    let locks = attempts >= threshold;
-    creds.answers_locked |= locks;
+    let (attempts, locks) = count_failure(
+        &mut creds.failed_answers,
+        &mut creds.answers_locked,
+        threshold,
+    );
     tx.put_credentials(user_id, creds);
     if locks {
-        let counter = LockCounter::SecretAnswers;
-        tx.log(
-            LogAction::UserLock,
-            format!("user {login}"),
-            format!(
-                "locked after {attempts} failed attempts {}; {}; 0 sessions ended",
-                counter.from_where(),
-                counter.refuses()
-            ),
-        );
-        tx.queue_notice(Notice::to_user(
-            NoticeKind::AccountLockedBy { counter },
-            user_id.clone(),
-            None,
-        ));
+        // A reset lock refuses no sign-in, so no session ends.
+        announce_lock(tx, user_id, LockCounter::SecretAnswers, attempts, 0);
     }
     locks
 }
@@ -504,12 +515,7 @@ pub fn open_activation(
     generated_hash: String,
 ) -> Result<Activation, Refusal> {
     let link = live_link(tx.state(), token_hash, tx.now())?;
-    let user = tx
-        .state()
-        .users
-        .get(&link.user)
-        .cloned()
-        .ok_or_else(|| Refusal::new(Code::NotFound, "no such activation link"))?;
+    let user = link_user(tx.state(), &link)?;
     if tx.state().settings.security.user_defined_passwords {
         return Ok(Activation::ChooseOwn { login: user.login });
     }
@@ -532,14 +538,18 @@ pub fn complete_activation(
         ));
     }
     super::password::check(password, tx.state().settings.security.min_password_length)?;
-    let user = tx
-        .state()
+    let user = link_user(tx.state(), &link)?;
+    set_password_from_link(tx, link, &user, hash);
+    Ok(user.login)
+}
+
+/// The user a live link is for; a link whose user is gone is no link.
+fn link_user(state: &State, link: &ActivationLink) -> Result<User, Refusal> {
+    state
         .users
         .get(&link.user)
         .cloned()
-        .ok_or_else(|| Refusal::new(Code::NotFound, "no such activation link"))?;
-    set_password_from_link(tx, link, &user, hash);
-    Ok(user.login)
+        .ok_or_else(|| Refusal::new(Code::NotFound, "no such activation link"))
 }
 
 fn set_password_from_link(tx: &mut Tx<'_>, mut link: ActivationLink, user: &User, hash: String) {
@@ -767,18 +777,14 @@ pub fn set_secret_questions(
     let mut creds = creds_of(tx, user_id);
     creds.secret_questions = questions;
     tx.put_credentials(user_id, creds);
-    let login = login_of(tx, user_id);
-    tx.log(
-        LogAction::UserSecretQuestions,
-        format!("user {login}"),
-        "three questions set",
-    );
     // Whoever holds a session could do this: the owner hears of it.
-    tx.queue_notice(Notice::to_user(
+    log_and_tell(
+        tx,
+        user_id,
+        LogAction::UserSecretQuestions,
+        "three questions set",
         NoticeKind::SecretQuestionsChanged,
-        user_id.clone(),
-        None,
-    ));
+    );
     Ok(())
 }
 
@@ -812,17 +818,13 @@ pub fn self_reset(
     creds.failed_answers = 0;
     tx.put_credentials(user_id, creds);
     tx.end_sessions_of(user_id, None);
-    let login = login_of(tx, user_id);
-    tx.log(
+    log_and_tell(
+        tx,
+        user_id,
         LogAction::UserPasswordSelfReset,
-        format!("user {login}"),
         "after three right answers",
-    );
-    tx.queue_notice(Notice::to_user(
         NoticeKind::PasswordSelfReset,
-        user_id.clone(),
-        None,
-    ));
+    );
     Ok(())
 }
 

@@ -96,14 +96,7 @@ impl Fate {
 }
 
 fn managers_only(acting: &Acting<'_>, what: &str) -> Result<(), Refusal> {
-    if acting.is_manager() {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            Code::Forbidden,
-            format!("only Managers {what} users; ask a Manager"),
-        ))
-    }
+    acting.require_manager(|| format!("only Managers {what} users; ask a Manager"))
 }
 
 /// `POST /api/v1/users/{id}/deactivate`. Action `user.deactivate`.

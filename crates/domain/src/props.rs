@@ -17,17 +17,6 @@ use super::{
 };
 use crate::LogAction;
 
-const ROLES: [Role; 9] = [
-    Role::Manager,
-    Role::UnitManager,
-    Role::Scanner,
-    Role::Reader,
-    Role::Auditor,
-    Role::RemediationUser,
-    Role::KbOnly,
-    Role::UserAdministrator,
-    Role::Contact,
-];
 const LOGINS: [&str; 12] = [
     "ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lu",
 ];
@@ -132,7 +121,7 @@ fn perms() -> impl Strategy<Value = Option<Vec<Permission>>> {
 }
 
 fn role() -> impl Strategy<Value = Role> {
-    proptest::sample::select(ROLES.to_vec())
+    proptest::sample::select(Role::ALL.to_vec())
 }
 
 fn cmd() -> impl Strategy<Value = Cmd> {

@@ -29,14 +29,7 @@ use super::{
 use crate::LogAction;
 
 fn managers_only(acting: &Acting<'_>, what: &str) -> Result<(), Refusal> {
-    if acting.is_manager() {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            Code::Forbidden,
-            format!("only Managers see or change the {what} settings"),
-        ))
-    }
+    acting.require_manager(|| format!("only Managers see or change the {what} settings"))
 }
 
 fn details(changes: &[String]) -> String {
