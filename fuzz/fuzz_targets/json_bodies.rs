@@ -1,14 +1,15 @@
-//! Every JSON request body the API accepts: the first byte picks the body
-//! type (and whether a Manager or a Unit Manager sends it), the rest is the
-//! body. It is parsed with the handler's type and then checked, translated
-//! and run as a domain command the way its handler does, on an in-memory
-//! state; any input must end in a value or a problem, never a panic (R13).
+//! Every JSON request body the API accepts: the input picks the body type
+//! and whether a Manager or a Unit Manager sends it (both `Arbitrary`
+//! enums), the rest is the body. It is parsed with the handler's type and
+//! put through the handler's own translation and domain command, on an
+//! in-memory state; any input must end in a value or a problem, never a
+//! panic (R13).
 #![no_main]
 
+use bailiwick::http::fuzzing::{Body, Sender, json_body};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Some((&selector, body)) = data.split_first() {
-        bailiwick::http::fuzzing::json_body(selector, body);
-    }
+fuzz_target!(|input: (Body, Sender, &[u8])| {
+    let (body, sender, bytes) = input;
+    json_body(body, sender, bytes);
 });

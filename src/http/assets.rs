@@ -6,14 +6,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::App;
 use super::caller::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
 use super::views::Page;
+use super::{App, Command};
 use crate::domain::access::Acting;
 use crate::domain::assets::{self, NewAppliance};
-use crate::domain::{ApplianceKind, AssetSet, ScannerAppliance, State as Subscription};
+use crate::domain::{ApplianceKind, AssetSet, ScannerAppliance, State as Subscription, Tx};
 use crate::ids;
 
 /// Lists: `limit` (default 100, at most 1000) and `cursor` (docs/api.md).
@@ -96,6 +96,15 @@ pub struct AddedView {
     pub business_unit: Option<String>,
 }
 
+impl AddedView {
+    pub fn new(added: assets::Added) -> AddedView {
+        AddedView {
+            new_ips: u64::try_from(added.new_ips).unwrap_or(u64::MAX),
+            business_unit: added.business_unit,
+        }
+    }
+}
+
 /// Add IPs and domains (R5 `add_assets`; R3.2 new-IP limit).
 #[utoipa::path(post, path = "/api/v1/assets", tag = "assets", request_body = AssetsRequest,
     responses((status = 200, body = AddedView),
@@ -108,19 +117,19 @@ pub async fn add_assets(
     caller: Caller,
     ApiJson(req): ApiJson<AssetsRequest>,
 ) -> ApiResult<Json<AddedView>> {
+    let added = app
+        .store
+        .write(caller.actor(), add_assets_command(req)?)
+        .await?;
+    Ok(Json(AddedView::new(added)))
+}
+
+/// `POST /assets` as a command; a bad IP or domain is named first.
+pub(crate) fn add_assets_command(req: AssetsRequest) -> ApiResult<impl Command<assets::Added>> {
     let ips = assets::parse_ips("ips", &req.ips)?;
     let domains = assets::parse_domains("domains", &req.domains)?;
     let unit = req.business_unit;
-    let added = app
-        .store
-        .write(caller.actor(), move |tx| {
-            assets::add_assets(tx, ips, domains, unit)
-        })
-        .await?;
-    Ok(Json(AddedView {
-        new_ips: u64::try_from(added.new_ips).unwrap_or(u64::MAX),
-        business_unit: added.business_unit,
-    }))
+    Ok(move |tx: &mut Tx<'_>| assets::add_assets(tx, ips, domains, unit))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,14 +153,17 @@ pub async fn remove_assets(
     caller: Caller,
     ApiJson(req): ApiJson<RemoveRequest>,
 ) -> ApiResult<StatusCode> {
-    let ips = assets::parse_ips("ips", &req.ips)?;
-    let domains = assets::parse_domains("domains", &req.domains)?;
     app.store
-        .write(caller.actor(), move |tx| {
-            assets::remove_assets(tx, ips, domains)
-        })
+        .write(caller.actor(), remove_assets_command(req)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /assets` as a command; a bad IP or domain is named first.
+pub(crate) fn remove_assets_command(req: RemoveRequest) -> ApiResult<impl Command<()>> {
+    let ips = assets::parse_ips("ips", &req.ips)?;
+    let domains = assets::parse_domains("domains", &req.domains)?;
+    Ok(move |tx: &mut Tx<'_>| assets::remove_assets(tx, ips, domains))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -233,19 +245,24 @@ pub async fn create_appliance(
     caller: Caller,
     ApiJson(req): ApiJson<NewApplianceRequest>,
 ) -> ApiResult<(StatusCode, Json<ApplianceView>)> {
-    let id = ids::new_id();
+    let a = app
+        .store
+        .write(caller.actor(), create_appliance_command(req, ids::new_id()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(ApplianceView::new(&a))))
+}
+
+/// `POST /scanner-appliances` as a command registering appliance `id`.
+pub(crate) fn create_appliance_command(
+    req: NewApplianceRequest,
+    id: String,
+) -> impl Command<ScannerAppliance> {
     let new = NewAppliance {
         name: req.name,
         kind: req.kind.into(),
         business_unit: req.business_unit,
     };
-    let a = app
-        .store
-        .write(caller.actor(), move |tx| {
-            assets::create_appliance(tx, id, new)
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(ApplianceView::new(&a))))
+    move |tx: &mut Tx<'_>| assets::create_appliance(tx, id, new)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -275,17 +292,23 @@ pub async fn edit_appliance(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<AppliancePatchRequest>,
 ) -> ApiResult<Json<ApplianceView>> {
+    let a = app
+        .store
+        .write(caller.actor(), edit_appliance_command(req, id))
+        .await?;
+    Ok(Json(ApplianceView::new(&a)))
+}
+
+/// `PATCH /scanner-appliances/{id}` as a command.
+pub(crate) fn edit_appliance_command(
+    req: AppliancePatchRequest,
+    id: String,
+) -> impl Command<ScannerAppliance> {
     let patch = assets::AppliancePatch {
         name: req.name,
         business_unit: req.business_unit,
     };
-    let a = app
-        .store
-        .write(caller.actor(), move |tx| {
-            assets::edit_appliance(tx, &id, patch)
-        })
-        .await?;
-    Ok(Json(ApplianceView::new(&a)))
+    move |tx: &mut Tx<'_>| assets::edit_appliance(tx, &id, patch)
 }
 
 /// Remove a scanner appliance; units and groups stop naming it.
@@ -347,18 +370,25 @@ pub async fn set_unit_assets(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UnitAssetsRequest>,
 ) -> ApiResult<Json<AssetsView>> {
+    let out = app
+        .store
+        .write(caller.actor(), set_unit_assets_command(req, id)?)
+        .await?;
+    Ok(Json(AssetsView::new(&out)))
+}
+
+/// `PUT /business-units/{id}/assets` as a command; a bad IP or domain is
+/// named first.
+pub(crate) fn set_unit_assets_command(
+    req: UnitAssetsRequest,
+    id: String,
+) -> ApiResult<impl Command<AssetSet>> {
     let set = AssetSet {
         ips: assets::parse_ips("ips", &req.ips)?,
         domains: assets::parse_domains("domains", &req.domains)?,
         scanner_appliances: req.scanner_appliances.into_iter().collect(),
     };
-    let out = app
-        .store
-        .write(caller.actor(), move |tx| {
-            assets::set_unit_assets(tx, &id, set)
-        })
-        .await?;
-    Ok(Json(AssetsView::new(&out)))
+    Ok(move |tx: &mut Tx<'_>| assets::set_unit_assets(tx, &id, set))
 }
 
 #[cfg(test)]

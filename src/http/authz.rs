@@ -80,6 +80,31 @@ pub fn may_ask(caller: &User, about: &str) -> Result<(), ApiError> {
     }
 }
 
+/// [`may_ask`] for every check a user sends.
+pub(crate) fn user_may_ask(caller: &User, reqs: &[CheckRequest]) -> Result<(), ApiError> {
+    reqs.iter().try_for_each(|r| may_ask(caller, &r.user))
+}
+
+/// A batch's size, checked before anything else.
+pub(crate) fn batch_size(reqs: &[CheckRequest]) -> ApiResult<()> {
+    if reqs.len() > MAX_BATCH {
+        return Err(ApiError::validation(format!(
+            "at most {MAX_BATCH} checks per batch; split the {} into several calls",
+            reqs.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A batch answered in order on one `index`; the first bad check names
+/// its item.
+pub(crate) fn answer_batch(index: &Index, reqs: &[CheckRequest]) -> ApiResult<Vec<CheckResponse>> {
+    reqs.iter()
+        .enumerate()
+        .map(|(i, r)| answer(index, r, &format!("[{i}].")))
+        .collect()
+}
+
 fn role_named(s: &str) -> Option<Role> {
     use Role::*;
     [
@@ -158,7 +183,7 @@ pub async fn check(
 /// counted per service in `/metrics` (checks are not logged).
 fn may_ask_all(app: &App, principal: &Principal, reqs: &[CheckRequest]) -> Result<(), ApiError> {
     match principal {
-        Principal::User(caller) => reqs.iter().try_for_each(|r| may_ask(&caller.user, &r.user)),
+        Principal::User(caller) => user_may_ask(&caller.user, reqs),
         Principal::Service(service) => {
             service.require(Scope::Check)?;
             app.metrics
@@ -180,20 +205,9 @@ pub async fn check_batch(
     principal: Principal,
     ApiJson(reqs): ApiJson<Vec<CheckRequest>>,
 ) -> ApiResult<Json<Vec<CheckResponse>>> {
-    if reqs.len() > MAX_BATCH {
-        return Err(ApiError::validation(format!(
-            "at most {MAX_BATCH} checks per batch; split the {} into several calls",
-            reqs.len()
-        )));
-    }
+    batch_size(&reqs)?;
     may_ask_all(&app, &principal, &reqs)?;
-    let index = app.authz.snapshot();
-    let out = reqs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| answer(&index, r, &format!("[{i}].")))
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(out))
+    Ok(Json(answer_batch(&app.authz.snapshot(), &reqs)?))
 }
 
 #[cfg(test)]

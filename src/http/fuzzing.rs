@@ -1,63 +1,147 @@
 //! Entry point for the `json_bodies` fuzz target, not an API: every JSON
 //! request body the HTTP layer accepts, parsed with the handler's own type,
-//! then put through what the handler does with it that needs no I/O: its
-//! checks, its translation, and the domain command on an in-memory state
-//! (with the answer's view built), so a fuzzer reaches the rules behind
-//! serde. Any input must give a value or a problem, never a panic (R13).
+//! then put through the handler's own translation (the `*_command` beside
+//! the handler, and the named checks it runs around its I/O), the domain
+//! command on an in-memory state, and the answer's view. So a fuzzer
+//! reaches the rules behind serde through exactly what ships, and this
+//! file holds no handler logic of its own: only the stand-ins for I/O and
+//! the fixture. Any input must give a value or a problem, never a panic
+//! (R13).
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use super::extract::parse_json as parse;
 use super::problem::ApiError;
-use super::{assets as http_assets, authz as http_authz, groups as http_groups};
-use super::{notifications, objects, org, session, users};
+use super::views::UserView;
+use super::{Command, assets as http_assets, authz as http_authz, groups as http_groups};
+use super::{notification_options, notifications, objects, org, session, users};
 use crate::authz::Index;
-use crate::domain::access::Acting;
 use crate::domain::bootstrap::{Bootstrap, FirstCredential, initialise_with};
 use crate::domain::users::{ActivationGrant, NewUser, UserPatch};
 use crate::domain::{
-    Access, Actor, AssetSet, EmailContact, Module, Refusal, Role, ServiceType, State, Timestamp,
-    Tx, assets, contacts, credentials, groups, settings, units,
+    Access, Actor, AssetSet, Module, Refusal, Role, SecuritySettings, ServiceType, State,
+    Timestamp, Tx, assets, groups, settings, units,
 };
 
-/// The bodies, in the order the selector byte picks them.
-pub const BODIES: &[&str] = &[
-    "login",
-    "password_change",
-    "secret_questions",
-    "chosen_password",
-    "reset_start",
-    "reset_answers",
-    "user_create",
-    "user_patch",
-    "unit_create",
-    "unit_patch",
-    "primary_contact",
-    "unit_primary_contact",
-    "settings_security",
-    "settings_visibility",
-    "settings_unit_setup",
-    "settings_email_contact",
-    "unit_email_contact",
-    "notification",
-    "assets_add",
-    "assets_remove",
-    "appliance_create",
-    "appliance_patch",
-    "unit_assets",
-    "asset_group_create",
-    "asset_group_patch",
-    "distribution_group_create",
-    "distribution_group_patch",
-    "authz_check",
-    "authz_check_batch",
-    "object_create",
-    "object_patch",
-    "user_move",
-    "user_delete",
-    "notification_options",
-];
+/// Declares [`Body`] and its list and names from one table, so that none
+/// of the three can leave a body out.
+macro_rules! bodies {
+    ($($(#[$doc:meta])* $body:ident => $name:literal,)*) => {
+        /// Which request body an input is, with the handler that takes it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
+        pub enum Body {
+            $($(#[$doc])* $body,)*
+        }
+
+        impl Body {
+            /// Every body, in declaration order (the order a fuzzer's
+            /// input picks them in).
+            pub const ALL: &[Body] = &[$(Body::$body,)*];
+
+            /// Its name in snake case: the seed files are named after it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Body::$body => $name,)*
+                }
+            }
+        }
+    };
+}
+
+bodies! {
+    /// `POST /session`
+    Login => "login",
+    /// `PUT /me/password`
+    PasswordChange => "password_change",
+    /// `PUT /me/secret-questions`
+    SecretQuestions => "secret_questions",
+    /// `POST /activation/{token}`
+    ChosenPassword => "chosen_password",
+    /// `POST /password-reset`
+    ResetStart => "reset_start",
+    /// `POST /password-reset/answers`
+    ResetAnswers => "reset_answers",
+    /// `POST /users`
+    UserCreate => "user_create",
+    /// `PATCH /users/{id}`
+    UserPatch => "user_patch",
+    /// `POST /business-units`
+    UnitCreate => "unit_create",
+    /// `PATCH /business-units/{id}`
+    UnitPatch => "unit_patch",
+    /// `PUT /primary-contact`
+    PrimaryContact => "primary_contact",
+    /// `PUT /business-units/{id}/primary-contact`
+    UnitPrimaryContact => "unit_primary_contact",
+    /// `PUT /settings/security`
+    SettingsSecurity => "settings_security",
+    /// `PUT /settings/user-permissions`
+    SettingsVisibility => "settings_visibility",
+    /// `PUT /settings/business-units`
+    SettingsUnitSetup => "settings_unit_setup",
+    /// `PUT /settings/email-contact`
+    SettingsEmailContact => "settings_email_contact",
+    /// `PUT /business-units/{id}/email-contact`
+    UnitEmailContact => "unit_email_contact",
+    /// `POST /notifications`
+    Notification => "notification",
+    /// `POST /assets`
+    AssetsAdd => "assets_add",
+    /// `DELETE /assets`
+    AssetsRemove => "assets_remove",
+    /// `POST /scanner-appliances`
+    ApplianceCreate => "appliance_create",
+    /// `PATCH /scanner-appliances/{id}`
+    AppliancePatch => "appliance_patch",
+    /// `PUT /business-units/{id}/assets`
+    UnitAssets => "unit_assets",
+    /// `POST /asset-groups`
+    AssetGroupCreate => "asset_group_create",
+    /// `PATCH /asset-groups/{id}`
+    AssetGroupPatch => "asset_group_patch",
+    /// `POST /distribution-groups`
+    DistributionGroupCreate => "distribution_group_create",
+    /// `PATCH /distribution-groups/{id}`
+    DistributionGroupPatch => "distribution_group_patch",
+    /// `POST /authz/check`
+    AuthzCheck => "authz_check",
+    /// `POST /authz/check-batch`
+    AuthzCheckBatch => "authz_check_batch",
+    /// `POST /objects`
+    ObjectCreate => "object_create",
+    /// `PATCH /objects/{id}`
+    ObjectPatch => "object_patch",
+    /// `POST /users/{id}/move`
+    UserMove => "user_move",
+    /// `DELETE /users/{id}`
+    UserDelete => "user_delete",
+    /// `PUT /users/{id}/notification-options`
+    NotificationOptions => "notification_options",
+}
+
+/// Who sends the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
+pub enum Sender {
+    /// The subscription's Manager, [`MANAGER`].
+    Manager,
+    /// [`UNIT_MANAGER`], the Unit Manager of [`UNIT`].
+    UnitManager,
+}
+
+impl Sender {
+    pub const ALL: [Sender; 2] = [Sender::Manager, Sender::UnitManager];
+
+    /// The sending user's id.
+    pub fn user(self) -> &'static str {
+        match self {
+            Sender::Manager => MANAGER,
+            Sender::UnitManager => UNIT_MANAGER,
+        }
+    }
+}
 
 /// Ids of the records in the starting state, for a fuzzer's dictionary.
 pub const MANAGER: &str = "m1";
@@ -66,18 +150,27 @@ pub const SCANNER: &str = "s1";
 pub const UNIT: &str = "bu1";
 pub const OTHER_UNIT: &str = "bu2";
 pub const OBJECT: &str = "ob1";
+pub const ASSET_GROUP: &str = "ag1";
+pub const DISTRIBUTION_GROUP: &str = "dg1";
+/// A subscription appliance, assigned to [`UNIT`].
+pub const APPLIANCE: &str = "sa1";
+/// An appliance of [`UNIT`].
+pub const UNIT_APPLIANCE: &str = "a1";
+/// A user of [`UNIT`] not yet activated, with the link [`LINK`].
+pub const PENDING: &str = "p1";
+/// The token of [`PENDING`]'s activation link.
+pub const LINK: &str = "link";
 
-/// Parses `body` as the request type `BODIES[selector % len]` and runs it as
-/// the Manager (even multiples of the length) or as the Unit Manager of
-/// `bu1` (odd ones).
-pub fn json_body(selector: u8, body: &[u8]) {
-    let n = BODIES.len();
-    let kind = usize::from(selector) % n;
-    let as_manager = (usize::from(selector) / n).is_multiple_of(2);
+/// The id a create gives its record, where the handler generates one.
+const NEW: &str = "new";
+/// What the handler's hashing would give.
+const HASH: &str = "hash";
+
+/// Parses `bytes` as the request type of `body` and runs it as `sender`.
+pub fn json_body(body: Body, sender: Sender, bytes: &[u8]) {
     let mut state = base().clone();
-    let actor = actor_of(&state, if as_manager { MANAGER } else { UNIT_MANAGER });
-    let answer = run(kind, body, &mut state, actor);
-    if let Err(e) = answer {
+    let actor = actor_of(&state, sender.user());
+    if let Err(e) = run(body, bytes, &mut state, actor) {
         // Every refusal maps to a status and a stable code.
         let p = e.to_problem();
         assert!(p.status >= 400 && p.status < 500, "{p:?}");
@@ -86,11 +179,7 @@ pub fn json_body(selector: u8, body: &[u8]) {
 }
 
 /// A command on the state as `actor`; a refusal is what the handler answers.
-fn command<T>(
-    state: &mut State,
-    actor: Actor,
-    f: impl FnOnce(&mut Tx<'_>) -> Result<T, Refusal>,
-) -> Result<T, ApiError> {
+fn command<T>(state: &mut State, actor: Actor, f: impl Command<T>) -> Result<T, ApiError> {
     let mut tx = Tx::new(state, Timestamp::from_unix_micros(1_000_000), actor);
     let out = f(&mut tx);
     // As the store's writer does.
@@ -101,340 +190,210 @@ fn command<T>(
     Ok(out?)
 }
 
-fn run(kind: usize, body: &[u8], state: &mut State, actor: Actor) -> Result<(), ApiError> {
+/// What each handler does with the body, minus its I/O (limits, hashing,
+/// the clock, fresh ids: fixed stand-ins here): parse, translation,
+/// command, view.
+fn run(body: Body, bytes: &[u8], state: &mut State, actor: Actor) -> Result<(), ApiError> {
+    // The caller, as the `Caller` extractor finds it.
     let me = actor.user.clone().unwrap_or_default();
-    let min_len = state.settings.security.min_password_length;
-    match BODIES[kind] {
-        "login" => {
-            let _: session::LoginRequest = parse(body)?;
+    let caller = state
+        .users
+        .get(&me)
+        .cloned()
+        .ok_or_else(ApiError::internal)?;
+    let security = state.settings.security.clone();
+    match body {
+        Body::Login => {
+            // Nothing but I/O after parsing: limits, the hash, the session.
+            let _: session::LoginRequest = parse(bytes)?;
         }
-        "password_change" => {
-            let req: session::PasswordChange = parse(body)?;
-            session::password_length(&req.new)?;
-            crate::domain::password::check(&req.new, min_len)?;
-            command(state, actor, |tx| {
-                credentials::change_password(tx, &me, &req.new, "hash".into(), None)
-            })?;
+        Body::PasswordChange => {
+            let req: session::PasswordChange = parse(bytes)?;
+            session::check_new_password(&req.new, security.min_password_length)?;
+            let cmd = session::change_password_command(req, me, HASH.into(), None);
+            command(state, actor, cmd)?;
         }
-        "secret_questions" => {
-            let req: session::SecretQuestions = parse(body)?;
+        Body::SecretQuestions => {
+            let req: session::SecretQuestions = parse(bytes)?;
             req.check()?;
             let hashed = req
                 .questions
                 .into_iter()
-                .map(|q| (q.question.trim().to_owned(), "hash".to_owned()))
+                .map(|q| (q.question, HASH.to_owned()))
                 .collect();
-            command(state, actor, |tx| {
-                credentials::set_secret_questions(tx, &me, hashed)
-            })?;
+            command(
+                state,
+                actor,
+                session::set_secret_questions_command(hashed, me),
+            )?;
         }
-        "chosen_password" => {
-            let req: session::ChosenPassword = parse(body)?;
-            session::password_length(&req.password)?;
-            crate::domain::password::check(&req.password, min_len)?;
+        Body::ChosenPassword => {
+            let req: session::ChosenPassword = parse(bytes)?;
+            session::check_new_password(&req.password, security.min_password_length)?;
+            let link = crate::ids::token_hash(LINK);
+            let cmd = session::complete_activation_command(req, link, HASH.into());
+            command(state, actor, cmd)?;
         }
-        "reset_start" => {
-            let req: session::ResetStart = parse(body)?;
-            let _ = state.user_by_login(&req.login);
+        Body::ResetStart => {
+            let req: session::ResetStart = parse(bytes)?;
+            let _ = session::real_questions(state, &req.login);
         }
-        "reset_answers" => {
-            let req: session::ResetAnswers = parse(body)?;
+        Body::ResetAnswers => {
+            let req: session::ResetAnswers = parse(bytes)?;
             req.check()?;
-            if let Some(p) = req.new_password {
-                session::password_length(&p)?;
-                command(state, actor, |tx| {
-                    credentials::self_reset(tx, &me, &p, "hash".into(), true)
-                })?;
-            }
+            let (password, _) = session::reset_password_of(req.new_password, &security)?;
+            let cmd = session::self_reset_command(password, me, HASH.into(), true);
+            command(state, actor, cmd)?;
         }
-        "user_create" => {
-            let new = NewUser::from(parse::<users::CreateUser>(body)?);
-            let grant = ActivationGrant {
-                token_hash: "link".into(),
-                expires_at: Timestamp::from_unix_micros(2_000_000),
-            };
-            let user = command(state, actor, |tx| {
-                crate::domain::users::create_user(tx, "new".into(), new, Some(grant))
-            })?;
-            let _ = super::views::UserView::new(state, &user);
+        Body::UserCreate => {
+            let new = NewUser::from(parse::<users::CreateUser>(bytes)?);
+            let expires_at = Timestamp::from_unix_micros(2_000_000);
+            let cmd = users::create_user_command(new, NEW.into(), "token".into(), expires_at);
+            let user = command(state, actor, cmd)?;
+            let _ = UserView::new(state, &user);
         }
-        "user_patch" => {
-            let patch = UserPatch::from(parse::<users::EditUser>(body)?);
-            let user = command(state, actor, |tx| {
-                crate::domain::users::edit_user(tx, SCANNER, patch)
-            })?;
-            let _ = super::views::UserView::new(state, &user);
+        Body::UserPatch => {
+            let patch = UserPatch::from(parse::<users::EditUser>(bytes)?);
+            let user = command(
+                state,
+                actor,
+                users::edit_user_command(patch, SCANNER.into()),
+            )?;
+            let _ = UserView::new(state, &user);
         }
-        "unit_create" => {
-            let req: org::CreateUnit = parse(body)?;
-            let assigned = org::unit_assets_of(req.assets)?;
-            let new = units::NewUnit {
-                name: req.name,
-                new_ip_limit: req.new_ip_limit,
-            };
-            let unit = command(state, actor, |tx| {
-                let unit = units::create_unit(tx, "new".into(), new)?;
-                if let Some(a) = assigned {
-                    assets::set_unit_assets(tx, &unit.id, a)?;
-                }
-                Ok(unit)
-            })?;
+        Body::UnitCreate => {
+            let cmd = org::create_unit_command(parse(bytes)?, NEW.into())?;
+            let unit = command(state, actor, cmd)?;
             let _ = org::UnitView::new(state, &unit);
         }
-        "unit_patch" => {
-            let req: org::EditUnit = parse(body)?;
-            let assigned = org::unit_assets_of(req.assets)?;
-            let patch = units::UnitPatch {
-                name: req.name,
-                new_ip_limit: req.new_ip_limit,
-            };
-            let unit = command(state, actor, |tx| {
-                let unit = if patch.name.is_some() || patch.new_ip_limit.is_some() {
-                    units::update_unit(tx, UNIT, patch)?
-                } else {
-                    let acting = Acting::from_tx(tx)?;
-                    units::get_unit(&acting, UNIT)?.clone()
-                };
-                if let Some(a) = assigned {
-                    assets::set_unit_assets(tx, &unit.id, a)?;
-                }
-                Ok(unit)
-            })?;
+        Body::UnitPatch => {
+            let cmd = org::edit_unit_command(parse(bytes)?, UNIT.into())?;
+            let unit = command(state, actor, cmd)?;
             let _ = org::UnitView::new(state, &unit);
         }
-        "primary_contact" => {
-            let req: org::SetPrimaryContact = parse(body)?;
-            command(state, actor, |tx| {
-                contacts::set_subscription_poc(tx, &req.user)
-            })?;
+        Body::PrimaryContact => {
+            let cmd = org::set_primary_contact_command(parse(bytes)?);
+            let user = command(state, actor, cmd)?;
+            let _ = UserView::new(state, &user);
         }
-        "unit_primary_contact" => {
-            let req: org::SetPrimaryContact = parse(body)?;
-            command(state, actor, |tx| {
-                contacts::set_unit_poc(tx, UNIT, &req.user)
-            })?;
+        Body::UnitPrimaryContact => {
+            let cmd = org::set_unit_primary_contact_command(parse(bytes)?, UNIT.into());
+            let user = command(state, actor, cmd)?;
+            let _ = UserView::new(state, &user);
         }
-        "settings_security" => {
-            let req: org::Security = parse(body)?;
-            command(state, actor, |tx| settings::set_security(tx, req.into()))?;
+        Body::SettingsSecurity => {
+            let out = command(state, actor, org::set_security_command(parse(bytes)?))?;
+            let _ = org::Security::from(out);
         }
-        "settings_visibility" => {
-            let req: org::Visibility = parse(body)?;
-            command(state, actor, |tx| settings::set_visibility(tx, req.into()))?;
+        Body::SettingsVisibility => {
+            let out = command(state, actor, org::set_visibility_command(parse(bytes)?))?;
+            let _ = org::Visibility::from(out);
         }
-        "settings_unit_setup" => {
-            let req: org::UnitSetup = parse(body)?;
-            command(state, actor, |tx| {
-                settings::set_business_unit_setup(tx, req.new_ip_limit_enabled)
-            })?;
+        Body::SettingsUnitSetup => {
+            command(state, actor, org::set_unit_setup_command(parse(bytes)?))?;
         }
-        "settings_email_contact" => {
-            let req: org::EmailContactSetup = parse(body)?;
-            command(state, actor, |tx| {
-                settings::set_email_contact(
-                    tx,
-                    settings::EmailContactSettings {
-                        email_contact: req.email_contact.map(EmailContact::from),
-                        allow_unit_manager_override: req.allow_unit_manager_override,
-                    },
-                )
-            })?;
+        Body::SettingsEmailContact => {
+            command(state, actor, org::set_email_contact_command(parse(bytes)?))?;
         }
-        "unit_email_contact" => {
-            let req: org::UnitEmailContact = parse(body)?;
-            command(state, actor, |tx| {
-                settings::set_unit_email_contact(
-                    tx,
-                    UNIT,
-                    req.email_contact.map(EmailContact::from),
-                )
-            })?;
+        Body::UnitEmailContact => {
+            let cmd = org::set_unit_email_contact_command(parse(bytes)?, UNIT.into());
+            let unit = command(state, actor, cmd)?;
+            let _ = org::UnitView::new(state, &unit);
         }
-        "notification_options" => {
-            let req: super::notification_options::NotificationOptions = parse(body)?;
-            let opt_outs = req.opt_outs();
-            command(state, actor, |tx| {
-                crate::domain::notification_options::set_options(tx, SCANNER, opt_outs)
-            })?;
+        Body::Notification => {
+            let out = command(state, actor, notifications::send_command(parse(bytes)?))?;
+            let _ = notifications::NotificationQueued::new(out);
         }
-        "notification" => {
-            let req: notifications::NotificationBody = parse(body)?;
-            let request = crate::notify::NotificationRequest {
-                kind: req.kind,
-                to_users: req.to_users,
-                to_distribution_groups: req.to_distribution_groups,
-                subject: req.subject,
-                body: req.body,
-            };
-            command(state, actor, |tx| {
-                crate::notify::send_notification(tx, request)
-            })?;
+        Body::AssetsAdd => {
+            let cmd = http_assets::add_assets_command(parse(bytes)?)?;
+            let added = command(state, actor, cmd)?;
+            let _ = http_assets::AddedView::new(added);
         }
-        "assets_add" => {
-            let req: http_assets::AssetsRequest = parse(body)?;
-            let ips = assets::parse_ips("ips", &req.ips)?;
-            let domains = assets::parse_domains("domains", &req.domains)?;
-            command(state, actor, |tx| {
-                assets::add_assets(tx, ips, domains, req.business_unit)
-            })?;
+        Body::AssetsRemove => {
+            command(
+                state,
+                actor,
+                http_assets::remove_assets_command(parse(bytes)?)?,
+            )?;
         }
-        "assets_remove" => {
-            let req: http_assets::RemoveRequest = parse(body)?;
-            let ips = assets::parse_ips("ips", &req.ips)?;
-            let domains = assets::parse_domains("domains", &req.domains)?;
-            command(state, actor, |tx| assets::remove_assets(tx, ips, domains))?;
-        }
-        "appliance_create" => {
-            let req: http_assets::NewApplianceRequest = parse(body)?;
-            let new = assets::NewAppliance {
-                name: req.name,
-                kind: req.kind.into(),
-                business_unit: req.business_unit,
-            };
-            let a = command(state, actor, |tx| {
-                assets::create_appliance(tx, "new".into(), new)
-            })?;
+        Body::ApplianceCreate => {
+            let cmd = http_assets::create_appliance_command(parse(bytes)?, NEW.into());
+            let a = command(state, actor, cmd)?;
             let _ = http_assets::ApplianceView::new(&a);
         }
-        "appliance_patch" => {
-            let req: http_assets::AppliancePatchRequest = parse(body)?;
-            let patch = assets::AppliancePatch {
-                name: req.name,
-                business_unit: req.business_unit,
-            };
-            let new = assets::NewAppliance {
-                name: "dc1".into(),
-                kind: crate::domain::ApplianceKind::Physical,
-                business_unit: Some(UNIT.into()),
-            };
-            command(state, actor_of(state, MANAGER), |tx| {
-                assets::create_appliance(tx, "a1".into(), new)
-            })?;
-            let a = command(state, actor, |tx| assets::edit_appliance(tx, "a1", patch))?;
+        Body::AppliancePatch => {
+            let cmd = http_assets::edit_appliance_command(parse(bytes)?, UNIT_APPLIANCE.into());
+            let a = command(state, actor, cmd)?;
             let _ = http_assets::ApplianceView::new(&a);
         }
-        "unit_assets" => {
-            let req: http_assets::UnitAssetsRequest = parse(body)?;
-            let set = AssetSet {
-                ips: assets::parse_ips("ips", &req.ips)?,
-                domains: assets::parse_domains("domains", &req.domains)?,
-                scanner_appliances: req.scanner_appliances.into_iter().collect(),
-            };
-            let out = command(state, actor, |tx| assets::set_unit_assets(tx, UNIT, set))?;
+        Body::UnitAssets => {
+            let cmd = http_assets::set_unit_assets_command(parse(bytes)?, UNIT.into())?;
+            let out = command(state, actor, cmd)?;
             let _ = http_assets::AssetsView::new(&out);
         }
-        "asset_group_create" => {
-            let req: http_groups::NewGroupRequest = parse(body)?;
-            let new = groups::NewGroup {
-                title: req.title,
-                assets: AssetSet {
-                    ips: assets::parse_ips("ips", &req.ips)?,
-                    domains: assets::parse_domains("domains", &req.domains)?,
-                    scanner_appliances: req.scanner_appliances.into_iter().collect(),
-                },
-                business_units: req.business_units.map(|u| u.into_iter().collect()),
-            };
-            let g = command(state, actor, |tx| {
-                groups::create_group(tx, "new".into(), new)
-            })?;
+        Body::AssetGroupCreate => {
+            let cmd = http_groups::create_group_command(parse(bytes)?, NEW.into())?;
+            let g = command(state, actor, cmd)?;
             let _ = http_groups::AssetGroupView::new(&g);
         }
-        "asset_group_patch" => {
-            let req: http_groups::GroupPatchRequest = parse(body)?;
-            let patch = groups::GroupPatch {
-                title: req.title,
-                ips: req.ips.map(|i| assets::parse_ips("ips", &i)).transpose()?,
-                domains: req
-                    .domains
-                    .map(|d| assets::parse_domains("domains", &d))
-                    .transpose()?,
-                scanner_appliances: req
-                    .scanner_appliances
-                    .map(|a| a.into_iter().collect::<BTreeSet<_>>()),
-                business_units: req.business_units.map(|u| u.into_iter().collect()),
-            };
-            let g = command(state, actor, |tx| groups::edit_group(tx, "ag1", patch))?;
+        Body::AssetGroupPatch => {
+            let cmd = http_groups::edit_group_command(parse(bytes)?, ASSET_GROUP.into())?;
+            let g = command(state, actor, cmd)?;
             let _ = http_groups::AssetGroupView::new(&g);
         }
-        "distribution_group_create" => {
-            let req: http_groups::NewDistributionRequest = parse(body)?;
-            let new = groups::NewDistribution {
-                name: req.name,
-                members: req.members,
-                emails: req.emails,
-            };
-            let g = command(state, actor, |tx| {
-                groups::create_distribution_group(tx, "new".into(), new)
-            })?;
+        Body::DistributionGroupCreate => {
+            let cmd = http_groups::create_distribution_group_command(parse(bytes)?, NEW.into());
+            let g = command(state, actor, cmd)?;
             let _ = http_groups::DistributionGroupView::new(&g);
         }
-        "distribution_group_patch" => {
-            let req: http_groups::DistributionPatchRequest = parse(body)?;
-            let patch = groups::DistributionPatch {
-                name: req.name,
-                members: req.members,
-                emails: req.emails,
-            };
-            let g = command(state, actor, |tx| {
-                groups::edit_distribution_group(tx, "dg1", patch)
-            })?;
+        Body::DistributionGroupPatch => {
+            let cmd = http_groups::edit_distribution_group_command(
+                parse(bytes)?,
+                DISTRIBUTION_GROUP.into(),
+            );
+            let g = command(state, actor, cmd)?;
             let _ = http_groups::DistributionGroupView::new(&g);
         }
-        "authz_check" => {
-            let req: http_authz::CheckRequest = parse(body)?;
-            let caller = state
-                .users
-                .get(&me)
-                .cloned()
-                .ok_or_else(ApiError::internal)?;
-            http_authz::may_ask(&caller, &req.user)?;
+        Body::AuthzCheck => {
+            let req: http_authz::CheckRequest = parse(bytes)?;
+            http_authz::user_may_ask(&caller, std::slice::from_ref(&req))?;
+            // The handler answers on the live index's snapshot.
             http_authz::answer(index(), &req, "")?;
         }
-        "authz_check_batch" => {
-            let reqs: Vec<http_authz::CheckRequest> = parse(body)?;
-            if reqs.len() > http_authz::MAX_BATCH {
-                return Err(ApiError::validation("too many checks"));
-            }
-            let caller = state
-                .users
-                .get(&me)
-                .cloned()
-                .ok_or_else(ApiError::internal)?;
-            for (i, r) in reqs.iter().enumerate() {
-                http_authz::may_ask(&caller, &r.user)?;
-                http_authz::answer(index(), r, &format!("[{i}]."))?;
-            }
+        Body::AuthzCheckBatch => {
+            let reqs: Vec<http_authz::CheckRequest> = parse(bytes)?;
+            http_authz::batch_size(&reqs)?;
+            http_authz::user_may_ask(&caller, &reqs)?;
+            http_authz::answer_batch(index(), &reqs)?;
         }
-        "object_create" => {
-            let new = parse::<objects::NewObjectRequest>(body)?.into_new()?;
-            let o = command(state, actor, |tx| {
-                crate::domain::objects::create_object(tx, "new".into(), new)
-            })?;
+        Body::ObjectCreate => {
+            let cmd = objects::create_object_command(parse(bytes)?, NEW.into())?;
+            let o = command(state, actor, cmd)?;
             let _ = objects::ObjectView::from(&o);
         }
-        "object_patch" => {
-            let patch = parse::<objects::EditObjectRequest>(body)?.into_patch()?;
-            let o = command(state, actor, |tx| {
-                crate::domain::objects::edit_object(tx, OBJECT, patch)
-            })?;
+        Body::ObjectPatch => {
+            let cmd = objects::edit_object_command(parse(bytes)?, OBJECT.into())?;
+            let o = command(state, actor, cmd)?;
             let _ = objects::ObjectView::from(&o);
         }
-        "user_move" => {
-            let m = parse::<users::MoveRequest>(body)?.into_move()?;
-            let moved = command(state, actor, |tx| {
-                crate::domain::moving::move_user(tx, SCANNER, m, &mut || "copy".into())
-            })?;
-            let _ = super::views::UserView::new(state, &moved.user);
+        Body::UserMove => {
+            let m = parse::<users::MoveRequest>(bytes)?.into_move()?;
+            let cmd = users::move_user_command(m, SCANNER.into(), || "copy".into());
+            let moved = command(state, actor, cmd)?;
+            let _ = UserView::new(state, &moved.user);
             let _: Vec<users::OutcomeView> = moved.outcomes.iter().map(Into::into).collect();
         }
-        "user_delete" => {
-            let d = users::DeleteRequest::default().or(parse(body)?);
-            let deleted = command(state, actor, |tx| {
-                crate::domain::deletion::delete_user(tx, SCANNER, d)
-            })?;
+        Body::UserDelete => {
+            // No query string: the body's options alone.
+            let d = users::DeleteRequest::default().or(users::delete_body(bytes)?);
+            let deleted = command(state, actor, users::delete_user_command(d, SCANNER.into()))?;
             let _: Vec<users::OutcomeView> = deleted.outcomes.iter().map(Into::into).collect();
         }
-        other => unreachable!("body {other} has no case"),
+        Body::NotificationOptions => {
+            let cmd = notification_options::set_options_command(parse(bytes)?, SCANNER.into());
+            let options = command(state, actor, cmd)?;
+            let _ = notification_options::NotificationOptions::from_options(&options);
+        }
     }
     Ok(())
 }
@@ -454,9 +413,11 @@ fn index() -> &'static Index {
     INDEX.get_or_init(|| Index::build(base()))
 }
 
-/// A subscription with a Manager, a unit `bu1` with its Unit Manager and a
-/// Scanner, assets, an appliance, an asset group and a distribution group:
-/// enough for most commands to get past "not found".
+/// A subscription with user-defined passwords and new-IP limits on, a
+/// Manager, a unit `bu1` with its Unit Manager, a Scanner and a user still
+/// to activate, assets, two appliances, an asset group, an object and a
+/// distribution group: enough for most commands to get past "not found",
+/// and for the bodies' passwords and limits to be used.
 fn base() -> &'static State {
     static BASE: OnceLock<State> = OnceLock::new();
     BASE.get_or_init(|| {
@@ -495,6 +456,19 @@ fn base() -> &'static State {
                 *state = probe;
             }
         };
+        // Users choose their passwords, so a body's password is what gets
+        // checked and set rather than a generated one.
+        seed(&mut state, &|tx| {
+            let security = SecuritySettings {
+                user_defined_passwords: true,
+                ..tx.state().settings.security.clone()
+            };
+            settings::set_security(tx, security).map(drop)
+        });
+        // Units' new-IP limits apply.
+        seed(&mut state, &|tx| {
+            settings::set_business_unit_setup(tx, true).map(drop)
+        });
         seed(&mut state, &|tx| {
             units::create_unit(
                 tx,
@@ -514,7 +488,7 @@ fn base() -> &'static State {
         seed(&mut state, &|tx| {
             assets::create_appliance(
                 tx,
-                "sa1".into(),
+                APPLIANCE.into(),
                 assets::NewAppliance {
                     name: "scanner-1".into(),
                     kind: crate::domain::ApplianceKind::Physical,
@@ -531,7 +505,19 @@ fn base() -> &'static State {
                 AssetSet {
                     ips,
                     domains: BTreeSet::new(),
-                    scanner_appliances: BTreeSet::from(["sa1".to_owned()]),
+                    scanner_appliances: BTreeSet::from([APPLIANCE.to_owned()]),
+                },
+            )
+            .map(drop)
+        });
+        seed(&mut state, &|tx| {
+            assets::create_appliance(
+                tx,
+                UNIT_APPLIANCE.into(),
+                assets::NewAppliance {
+                    name: "dc1".into(),
+                    kind: crate::domain::ApplianceKind::Physical,
+                    business_unit: Some(UNIT.into()),
                 },
             )
             .map(drop)
@@ -564,7 +550,7 @@ fn base() -> &'static State {
         seed(&mut state, &|tx| {
             groups::create_group(
                 tx,
-                "ag1".into(),
+                ASSET_GROUP.into(),
                 groups::NewGroup {
                     title: "Web".into(),
                     assets: AssetSet {
@@ -597,7 +583,7 @@ fn base() -> &'static State {
                     name: "nightly".into(),
                     owner: Some(SCANNER.into()),
                     global: false,
-                    asset_groups: vec!["ag1".into()],
+                    asset_groups: vec![ASSET_GROUP.into()],
                     ips: Default::default(),
                     assignee: None,
                 },
@@ -607,12 +593,35 @@ fn base() -> &'static State {
         seed(&mut state, &|tx| {
             groups::create_distribution_group(
                 tx,
-                "dg1".into(),
+                DISTRIBUTION_GROUP.into(),
                 groups::NewDistribution {
                     name: "Ops".into(),
                     members: vec![SCANNER.into()],
                     emails: vec!["ops@example.com".into()],
                 },
+            )
+            .map(drop)
+        });
+        seed(&mut state, &|tx| {
+            crate::domain::users::create_user(
+                tx,
+                PENDING.into(),
+                NewUser {
+                    login: "newcomer".into(),
+                    email: "newcomer@example.com".into(),
+                    first_name: "C".into(),
+                    last_name: "D".into(),
+                    role: Role::Scanner,
+                    business_unit: Some(UNIT.into()),
+                    asset_groups: Vec::new(),
+                    permissions: None,
+                    access: Access::UiAndApi,
+                    external_id: None,
+                },
+                Some(ActivationGrant {
+                    token_hash: crate::ids::token_hash(LINK),
+                    expires_at: Timestamp::from_unix_micros(2_000_000),
+                }),
             )
             .map(drop)
         });
@@ -641,19 +650,34 @@ mod tests {
     /// act on, so a fuzzer's inputs get past the lookups.
     #[test]
     fn every_body_runs_and_the_seed_is_complete() {
-        for i in 0..BODIES.len() * 2 {
-            json_body(i as u8, b"{}");
-            json_body(i as u8, b"not json");
+        for &body in Body::ALL {
+            for sender in Sender::ALL {
+                json_body(body, sender, b"{}");
+                json_body(body, sender, b"not json");
+            }
         }
         let s = base();
+        assert!(
+            s.settings.security.user_defined_passwords,
+            "passwords chosen"
+        );
+        assert!(s.settings.new_ip_limit_enabled, "new-IP limits on");
+        assert!(s.users.contains_key(PENDING), "pending user seeded");
         assert!(s.units.contains_key(UNIT));
         assert!(s.users.contains_key(SCANNER) && s.users.contains_key(UNIT_MANAGER));
-        assert!(s.appliances.contains_key("sa1"), "appliance seeded");
-        assert!(s.asset_groups.contains_key("ag1"), "asset group seeded");
+        assert!(s.appliances.contains_key(APPLIANCE), "appliance seeded");
+        assert!(
+            s.appliances.contains_key(UNIT_APPLIANCE),
+            "unit appliance seeded"
+        );
+        assert!(
+            s.asset_groups.contains_key(ASSET_GROUP),
+            "asset group seeded"
+        );
         assert!(s.objects.contains_key(OBJECT), "object seeded");
         assert!(s.units.contains_key(OTHER_UNIT), "second unit seeded");
         assert!(
-            s.distribution_groups.contains_key("dg1"),
+            s.distribution_groups.contains_key(DISTRIBUTION_GROUP),
             "distribution group seeded"
         );
         assert!(
@@ -668,9 +692,81 @@ mod tests {
     fn a_valid_unit_body_is_accepted() {
         let mut state = base().clone();
         let actor = actor_of(&state, MANAGER);
-        let kind = BODIES.iter().position(|b| *b == "unit_create").unwrap();
         let body = br#"{"name":"APAC","assets":{"ips":["10.0.0.2"],"domains":[],"scanner_appliances":[]}}"#;
-        run(kind, body, &mut state, actor).unwrap();
-        assert!(state.units.contains_key("new"));
+        run(Body::UnitCreate, body, &mut state, actor).unwrap();
+        assert!(state.units.contains_key(NEW));
+    }
+
+    /// The first bytes of a `json_bodies` input, which pick `body` and
+    /// `sender`. `arbitrary` (built under `cargo fuzz` only, so mirrored
+    /// here) reads an enum as a little-endian `u32` x and takes variant
+    /// `(x * count) >> 32`: the smallest x of variant i is
+    /// ceil(i * 2^32 / count).
+    fn input_header(body: Body, sender: Sender) -> Vec<u8> {
+        let variant = |i: usize, count: usize| {
+            let x = ((i as u64) << 32).div_ceil(count as u64);
+            u32::try_from(x).expect("below 2^32").to_le_bytes()
+        };
+        let b = Body::ALL.iter().position(|&x| x == body).expect("listed");
+        let s = Sender::ALL
+            .iter()
+            .position(|&x| x == sender)
+            .expect("listed");
+        [variant(b, Body::ALL.len()), variant(s, Sender::ALL.len())].concat()
+    }
+
+    fn seed_name(body: Body, sender: Sender) -> String {
+        match sender {
+            Sender::Manager => body.name().to_owned(),
+            Sender::UnitManager => format!("{}.unit_manager", body.name()),
+        }
+    }
+
+    /// fuzz/seeds/json_bodies/ holds one input per body and sender in the
+    /// target's layout (the header above, then the body), the same body for
+    /// both senders, and one that the handler accepts from the Manager: so
+    /// the fuzzer starts from every body's way through to its command. A new
+    /// body needs its two seeds: `printf` the header this names, then the
+    /// JSON.
+    #[test]
+    fn the_seeds_are_each_body_accepted_in_the_targets_layout() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/json_bodies");
+        let mut names = BTreeSet::new();
+        for &body in Body::ALL {
+            let mut bodies = Vec::new();
+            for sender in Sender::ALL {
+                let name = seed_name(body, sender);
+                let bytes =
+                    std::fs::read(dir.join(&name)).unwrap_or_else(|e| panic!("seed {name}: {e}"));
+                let header = input_header(body, sender);
+                assert!(
+                    bytes.starts_with(&header),
+                    "seed {name} must start with the bytes {header:02x?}"
+                );
+                let rest = bytes[header.len()..].to_vec();
+                json_body(body, sender, &rest);
+                bodies.push(rest);
+                names.insert(name);
+            }
+            assert_eq!(bodies[0], bodies[1], "{}: one body for both", body.name());
+            let mut state = base().clone();
+            let actor = actor_of(&state, MANAGER);
+            if let Err(e) = run(body, &bodies[0], &mut state, actor) {
+                panic!("seed {}: {} {}", body.name(), e.code, e.detail);
+            }
+        }
+        assert_eq!(
+            names.len(),
+            Body::ALL.len() * Sender::ALL.len(),
+            "unique names"
+        );
+        let found: BTreeSet<String> = std::fs::read_dir(&dir)
+            .expect("seeds")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            found, names,
+            "a seed for each body and sender, and no other"
+        );
     }
 }

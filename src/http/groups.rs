@@ -9,15 +9,15 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::App;
 use super::assets::{PageQuery, acting, paginate};
 use super::caller::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiResult, Problem};
 use super::views::Page;
+use super::{App, Command};
 use crate::domain::assets::{all_for, parse_domains, parse_ips};
 use crate::domain::groups::{self, ALL, ALL_TITLE};
-use crate::domain::{AssetGroup, AssetSet, DistributionGroup};
+use crate::domain::{AssetGroup, AssetSet, DistributionGroup, Tx};
 use crate::ids;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -151,6 +151,19 @@ pub async fn create_group(
     caller: Caller,
     ApiJson(req): ApiJson<NewGroupRequest>,
 ) -> ApiResult<(StatusCode, Json<AssetGroupView>)> {
+    let g = app
+        .store
+        .write(caller.actor(), create_group_command(req, ids::new_id())?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(AssetGroupView::new(&g))))
+}
+
+/// `POST /asset-groups` as a command creating group `id`; a bad IP or
+/// domain is named first.
+pub(crate) fn create_group_command(
+    req: NewGroupRequest,
+    id: String,
+) -> ApiResult<impl Command<AssetGroup>> {
     let new = groups::NewGroup {
         title: req.title,
         assets: AssetSet {
@@ -160,12 +173,7 @@ pub async fn create_group(
         },
         business_units: req.business_units.map(|u| u.into_iter().collect()),
     };
-    let id = ids::new_id();
-    let g = app
-        .store
-        .write(caller.actor(), move |tx| groups::create_group(tx, id, new))
-        .await?;
-    Ok((StatusCode::CREATED, Json(AssetGroupView::new(&g))))
+    Ok(move |tx: &mut Tx<'_>| groups::create_group(tx, id, new))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -193,6 +201,19 @@ pub async fn edit_group(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<GroupPatchRequest>,
 ) -> ApiResult<Json<AssetGroupView>> {
+    let g = app
+        .store
+        .write(caller.actor(), edit_group_command(req, id)?)
+        .await?;
+    Ok(Json(AssetGroupView::new(&g)))
+}
+
+/// `PATCH /asset-groups/{id}` as a command; a bad IP or domain is named
+/// first.
+pub(crate) fn edit_group_command(
+    req: GroupPatchRequest,
+    id: String,
+) -> ApiResult<impl Command<AssetGroup>> {
     let patch = groups::GroupPatch {
         title: req.title,
         ips: req.ips.map(|i| parse_ips("ips", &i)).transpose()?,
@@ -205,11 +226,7 @@ pub async fn edit_group(
             .map(|a| a.into_iter().collect::<BTreeSet<_>>()),
         business_units: req.business_units.map(|u| u.into_iter().collect()),
     };
-    let g = app
-        .store
-        .write(caller.actor(), move |tx| groups::edit_group(tx, &id, patch))
-        .await?;
-    Ok(Json(AssetGroupView::new(&g)))
+    Ok(move |tx: &mut Tx<'_>| groups::edit_group(tx, &id, patch))
 }
 
 /// Delete an asset group (not by User Administrators, R2.4).
@@ -298,19 +315,22 @@ pub async fn create_distribution_group(
     caller: Caller,
     ApiJson(req): ApiJson<NewDistributionRequest>,
 ) -> ApiResult<(StatusCode, Json<DistributionGroupView>)> {
-    let id = ids::new_id();
+    let command = create_distribution_group_command(req, ids::new_id());
+    let g = app.store.write(caller.actor(), command).await?;
+    Ok((StatusCode::CREATED, Json(DistributionGroupView::new(&g))))
+}
+
+/// `POST /distribution-groups` as a command creating group `id`.
+pub(crate) fn create_distribution_group_command(
+    req: NewDistributionRequest,
+    id: String,
+) -> impl Command<DistributionGroup> {
     let new = groups::NewDistribution {
         name: req.name,
         members: req.members,
         emails: req.emails,
     };
-    let g = app
-        .store
-        .write(caller.actor(), move |tx| {
-            groups::create_distribution_group(tx, id, new)
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(DistributionGroupView::new(&g))))
+    move |tx: &mut Tx<'_>| groups::create_distribution_group(tx, id, new)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -336,18 +356,24 @@ pub async fn edit_distribution_group(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<DistributionPatchRequest>,
 ) -> ApiResult<Json<DistributionGroupView>> {
+    let g = app
+        .store
+        .write(caller.actor(), edit_distribution_group_command(req, id))
+        .await?;
+    Ok(Json(DistributionGroupView::new(&g)))
+}
+
+/// `PATCH /distribution-groups/{id}` as a command.
+pub(crate) fn edit_distribution_group_command(
+    req: DistributionPatchRequest,
+    id: String,
+) -> impl Command<DistributionGroup> {
     let patch = groups::DistributionPatch {
         name: req.name,
         members: req.members,
         emails: req.emails,
     };
-    let g = app
-        .store
-        .write(caller.actor(), move |tx| {
-            groups::edit_distribution_group(tx, &id, patch)
-        })
-        .await?;
-    Ok(Json(DistributionGroupView::new(&g)))
+    move |tx: &mut Tx<'_>| groups::edit_distribution_group(tx, &id, patch)
 }
 
 /// Delete a distribution group (not by User Administrators, R2.4).

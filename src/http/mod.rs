@@ -46,9 +46,21 @@ use utoipa_axum::routes;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::{Refusal, Tx};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use problem::ApiError;
+
+/// A domain command on one transaction, as the store's writer runs it. A
+/// handler's translation (`*_command` next to it) turns the request into
+/// one; the handler hands it to `Store::write`, and the `json_bodies` fuzz
+/// harness runs the same one on an in-memory state.
+pub(crate) trait Command<T>:
+    FnOnce(&mut Tx<'_>) -> Result<T, Refusal> + Send + 'static
+{
+}
+
+impl<T, F> Command<T> for F where F: FnOnce(&mut Tx<'_>) -> Result<T, Refusal> + Send + 'static {}
 
 /// What every handler can reach: one pointer, so that the clone each
 /// extractor and layer makes is one reference count, not a dozen.

@@ -9,13 +9,13 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::App;
 use super::caller::Caller;
 use super::extract::ApiJson;
 use super::problem::{ApiResult, Problem};
-use crate::domain::NotificationKind;
+use super::{App, Command};
 use crate::domain::access::Acting;
 use crate::domain::notification_options::{self, NotificationOption};
+use crate::domain::{NotificationKind, Tx};
 
 fn wanted() -> bool {
     true
@@ -94,14 +94,20 @@ async fn write(
     id: String,
     req: NotificationOptions,
 ) -> ApiResult<Json<NotificationOptions>> {
-    let opt_outs = req.opt_outs();
     let options = app
         .store
-        .write(caller.actor(), move |tx| {
-            notification_options::set_options(tx, &id, opt_outs)
-        })
+        .write(caller.actor(), set_options_command(req, id))
         .await?;
     Ok(Json(NotificationOptions::from_options(&options)))
+}
+
+/// `PUT .../notification-options` of user `id` as a command.
+pub(crate) fn set_options_command(
+    req: NotificationOptions,
+    id: String,
+) -> impl Command<Vec<NotificationOption>> {
+    let opt_outs = req.opt_outs();
+    move |tx: &mut Tx<'_>| notification_options::set_options(tx, &id, opt_outs)
 }
 
 /// The caller's own notification options (R12.1).

@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::App;
 use super::extract::ApiJson;
 use super::problem::{ApiResult, Problem};
 use super::services::{NotifyScope, ScopedCaller};
-use crate::domain::NotificationKind;
+use super::{App, Command};
+use crate::domain::{NotificationKind, Tx};
+use crate::notify::recipients::NotificationOutcome;
 use crate::notify::{NotificationRequest, send_notification};
 
 #[derive(Deserialize, ToSchema)]
@@ -55,6 +56,24 @@ pub struct NotificationQueued {
     skipped: Vec<SkippedRecipient>,
 }
 
+impl NotificationQueued {
+    pub fn new(out: NotificationOutcome) -> NotificationQueued {
+        NotificationQueued {
+            queued: out.queued,
+            queued_addresses: out.queued_addresses,
+            skipped: out
+                .skipped
+                .into_iter()
+                .map(|s| SkippedRecipient {
+                    user: s.user,
+                    address: s.address,
+                    reason: s.reason,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Queues a notification for each recipient (R12.1). Managers, Unit
 /// Managers, User Administrators and (while `kb_only_role` is on)
 /// KnowledgeBase Only users send, to the users they may see and to
@@ -72,6 +91,12 @@ pub async fn send(
     ScopedCaller(caller, _): ScopedCaller<NotifyScope>,
     ApiJson(req): ApiJson<NotificationBody>,
 ) -> ApiResult<(StatusCode, Json<NotificationQueued>)> {
+    let out = app.store.write(caller.actor(), send_command(req)).await?;
+    Ok((StatusCode::ACCEPTED, Json(NotificationQueued::new(out))))
+}
+
+/// `POST /notifications` as a command.
+pub(crate) fn send_command(req: NotificationBody) -> impl Command<NotificationOutcome> {
     let request = NotificationRequest {
         kind: req.kind,
         to_users: req.to_users,
@@ -79,24 +104,5 @@ pub async fn send(
         subject: req.subject,
         body: req.body,
     };
-    let out = app
-        .store
-        .write(caller.actor(), move |tx| send_notification(tx, request))
-        .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(NotificationQueued {
-            queued: out.queued,
-            queued_addresses: out.queued_addresses,
-            skipped: out
-                .skipped
-                .into_iter()
-                .map(|s| SkippedRecipient {
-                    user: s.user,
-                    address: s.address,
-                    reason: s.reason,
-                })
-                .collect(),
-        }),
-    ))
+    move |tx: &mut Tx<'_>| send_notification(tx, request)
 }

@@ -8,16 +8,16 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::App;
 use super::assets::{acting, paginate};
 use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
 use super::services::{ObjectsScope, Principal, ScopedCaller};
 use super::views::Page;
+use super::{App, Command};
 use crate::domain::assets::parse_ips;
 use crate::domain::objects::{self, Launch, NewObject, ObjectFilter, ObjectPatch};
 use crate::domain::services::Scope;
-use crate::domain::{Assignee, Code, ObjectKind, OwnedObject, Refusal};
+use crate::domain::{Assignee, Code, ObjectKind, OwnedObject, Refusal, Tx};
 use crate::ids;
 
 /// The `assignee` a policy falls back to (R7.5).
@@ -179,15 +179,20 @@ pub async fn create_object(
     ScopedCaller(caller, _): ScopedCaller<ObjectsScope>,
     ApiJson(req): ApiJson<NewObjectRequest>,
 ) -> ApiResult<(StatusCode, Json<ObjectView>)> {
-    let new = req.into_new()?;
-    let id = ids::new_id();
     let o = app
         .store
-        .write(caller.actor(), move |tx| {
-            objects::create_object(tx, id, new)
-        })
+        .write(caller.actor(), create_object_command(req, ids::new_id())?)
         .await?;
     Ok((StatusCode::CREATED, Json(ObjectView::from(&o))))
+}
+
+/// `POST /objects` as a command registering object `id`.
+pub(crate) fn create_object_command(
+    req: NewObjectRequest,
+    id: String,
+) -> ApiResult<impl Command<OwnedObject>> {
+    let new = req.into_new()?;
+    Ok(move |tx: &mut Tx<'_>| objects::create_object(tx, id, new))
 }
 
 /// One object; `not_found` for what the caller may not see.
@@ -302,14 +307,20 @@ pub async fn edit_object(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditObjectRequest>,
 ) -> ApiResult<Json<ObjectView>> {
-    let patch = req.into_patch()?;
     let o = app
         .store
-        .write(caller.actor(), move |tx| {
-            objects::edit_object(tx, &id, patch)
-        })
+        .write(caller.actor(), edit_object_command(req, id)?)
         .await?;
     Ok(Json(ObjectView::from(&o)))
+}
+
+/// `PATCH /objects/{id}` as a command.
+pub(crate) fn edit_object_command(
+    req: EditObjectRequest,
+    id: String,
+) -> ApiResult<impl Command<OwnedObject>> {
+    let patch = req.into_patch()?;
+    Ok(move |tx: &mut Tx<'_>| objects::edit_object(tx, &id, patch))
 }
 
 /// Unregister an object.

@@ -8,18 +8,19 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::App;
 use super::assets::{AssetsView, UnitAssetsRequest};
 use super::caller::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
 use super::users::{explicit_null, shown_to};
 use super::views::{Page, UserView, snake};
+use super::{App, Command};
+use crate::domain::Tx;
 use crate::domain::access::Acting;
 use crate::domain::units::{self, NewUnit, UnitPatch};
 use crate::domain::{
-    AssetSet, BusinessUnit, EmailContact, SecuritySettings, VisibilitySettings, assets, contacts,
-    settings,
+    AssetSet, BusinessUnit, EmailContact, SecuritySettings, User, VisibilitySettings, assets,
+    contacts, settings,
 };
 use crate::ids;
 
@@ -169,27 +170,30 @@ pub async fn create_unit(
     caller: Caller,
     ApiJson(req): ApiJson<CreateUnit>,
 ) -> ApiResult<(StatusCode, Json<UnitView>)> {
-    let id = ids::new_id();
-    let assigned = unit_assets_of(req.assets)?;
-    let unit = app
-        .store
-        .write(caller.actor(), move |tx| {
-            let unit = units::create_unit(
-                tx,
-                id,
-                NewUnit {
-                    name: req.name,
-                    new_ip_limit: req.new_ip_limit,
-                },
-            )?;
-            // One transaction: a refused assignment leaves no unit behind.
-            if let Some(a) = assigned {
-                assets::set_unit_assets(tx, &unit.id, a)?;
-            }
-            Ok(unit)
-        })
-        .await?;
+    let command = create_unit_command(req, ids::new_id())?;
+    let unit = app.store.write(caller.actor(), command).await?;
     Ok((StatusCode::CREATED, Json(UnitView::now(&app, &unit))))
+}
+
+/// `POST /business-units` as a command creating unit `id`; the assets are
+/// parsed first, so a bad item is named and nothing is stored.
+pub(crate) fn create_unit_command(
+    req: CreateUnit,
+    id: String,
+) -> Result<impl Command<BusinessUnit>, ApiError> {
+    let assigned = unit_assets_of(req.assets)?;
+    let new = NewUnit {
+        name: req.name,
+        new_ip_limit: req.new_ip_limit,
+    };
+    Ok(move |tx: &mut Tx<'_>| {
+        let unit = units::create_unit(tx, id, new)?;
+        // One transaction: a refused assignment leaves no unit behind.
+        if let Some(a) = assigned {
+            assets::set_unit_assets(tx, &unit.id, a)?;
+        }
+        Ok(unit)
+    })
 }
 
 /// One business unit; `not_found` when the caller may not see it.
@@ -234,27 +238,34 @@ pub async fn edit_unit(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditUnit>,
 ) -> ApiResult<Json<UnitView>> {
+    let command = edit_unit_command(req, id)?;
+    let unit = app.store.write(caller.actor(), command).await?;
+    Ok(Json(UnitView::now(&app, &unit)))
+}
+
+/// `PATCH /business-units/{id}` as a command: the unit updated (or, with
+/// neither name nor limit given, as it is), then its assets replaced.
+pub(crate) fn edit_unit_command(
+    req: EditUnit,
+    id: String,
+) -> Result<impl Command<BusinessUnit>, ApiError> {
     let assigned = unit_assets_of(req.assets)?;
     let patch = UnitPatch {
         name: req.name,
         new_ip_limit: req.new_ip_limit,
     };
-    let unit = app
-        .store
-        .write(caller.actor(), move |tx| {
-            let unit = if patch.name.is_some() || patch.new_ip_limit.is_some() {
-                units::update_unit(tx, &id, patch)?
-            } else {
-                let acting = Acting::from_tx(tx)?;
-                units::get_unit(&acting, &id)?.clone()
-            };
-            if let Some(a) = assigned {
-                assets::set_unit_assets(tx, &unit.id, a)?;
-            }
-            Ok(unit)
-        })
-        .await?;
-    Ok(Json(UnitView::now(&app, &unit)))
+    Ok(move |tx: &mut Tx<'_>| {
+        let unit = if patch.name.is_some() || patch.new_ip_limit.is_some() {
+            units::update_unit(tx, &id, patch)?
+        } else {
+            let acting = Acting::from_tx(tx)?;
+            units::get_unit(&acting, &id)?.clone()
+        };
+        if let Some(a) = assigned {
+            assets::set_unit_assets(tx, &unit.id, a)?;
+        }
+        Ok(unit)
+    })
 }
 
 /// Delete an empty unit (R3.1): Managers only; `business_unit_not_empty`
@@ -323,11 +334,14 @@ pub async fn set_primary_contact(
 ) -> ApiResult<Json<UserView>> {
     let user = app
         .store
-        .write(caller.actor(), move |tx| {
-            contacts::set_subscription_poc(tx, &req.user)
-        })
+        .write(caller.actor(), set_primary_contact_command(req))
         .await?;
     Ok(Json(shown_to(&app, &caller, &user)))
+}
+
+/// `PUT /primary-contact` as a command.
+pub(crate) fn set_primary_contact_command(req: SetPrimaryContact) -> impl Command<User> {
+    move |tx: &mut Tx<'_>| contacts::set_subscription_poc(tx, &req.user)
 }
 
 /// Make an active member of the unit its primary contact (R4.2, R4.3).
@@ -347,11 +361,17 @@ pub async fn set_unit_primary_contact(
 ) -> ApiResult<Json<UserView>> {
     let user = app
         .store
-        .write(caller.actor(), move |tx| {
-            contacts::set_unit_poc(tx, &id, &req.user)
-        })
+        .write(caller.actor(), set_unit_primary_contact_command(req, id))
         .await?;
     Ok(Json(shown_to(&app, &caller, &user)))
+}
+
+/// `PUT /business-units/{id}/primary-contact` as a command.
+pub(crate) fn set_unit_primary_contact_command(
+    req: SetPrimaryContact,
+    id: String,
+) -> impl Command<User> {
+    move |tx: &mut Tx<'_>| contacts::set_unit_poc(tx, &id, &req.user)
 }
 
 /// Security settings (R8.5): defaults false, 0 (never), 5, 8, false.
@@ -417,11 +437,14 @@ pub async fn set_security(
 ) -> ApiResult<Json<Security>> {
     let out = app
         .store
-        .write(caller.actor(), move |tx| {
-            settings::set_security(tx, req.into())
-        })
+        .write(caller.actor(), set_security_command(req))
         .await?;
     Ok(Json(out.into()))
+}
+
+/// `PUT /settings/security` as a command.
+pub(crate) fn set_security_command(req: Security) -> impl Command<SecuritySettings> {
+    move |tx: &mut Tx<'_>| settings::set_security(tx, req.into())
 }
 
 /// What users see of users outside their unit (R10.1).
@@ -479,11 +502,14 @@ pub async fn set_visibility(
 ) -> ApiResult<Json<Visibility>> {
     let out = app
         .store
-        .write(caller.actor(), move |tx| {
-            settings::set_visibility(tx, req.into())
-        })
+        .write(caller.actor(), set_visibility_command(req))
         .await?;
     Ok(Json(out.into()))
+}
+
+/// `PUT /settings/user-permissions` as a command.
+pub(crate) fn set_visibility_command(req: Visibility) -> impl Command<VisibilitySettings> {
+    move |tx: &mut Tx<'_>| settings::set_visibility(tx, req.into())
 }
 
 /// The business unit setup (R3.2).
@@ -519,13 +545,16 @@ pub async fn set_unit_setup(
 ) -> ApiResult<Json<UnitSetup>> {
     let on = app
         .store
-        .write(caller.actor(), move |tx| {
-            settings::set_business_unit_setup(tx, req.new_ip_limit_enabled)
-        })
+        .write(caller.actor(), set_unit_setup_command(req))
         .await?;
     Ok(Json(UnitSetup {
         new_ip_limit_enabled: on,
     }))
+}
+
+/// `PUT /settings/business-units` as a command.
+pub(crate) fn set_unit_setup_command(req: UnitSetup) -> impl Command<bool> {
+    move |tx: &mut Tx<'_>| settings::set_business_unit_setup(tx, req.new_ip_limit_enabled)
 }
 
 /// The Email Contact notifications show (R10.2).
@@ -568,20 +597,23 @@ pub async fn set_email_contact(
 ) -> ApiResult<Json<EmailContactSetup>> {
     let s = app
         .store
-        .write(caller.actor(), move |tx| {
-            settings::set_email_contact(
-                tx,
-                settings::EmailContactSettings {
-                    email_contact: req.email_contact.map(EmailContact::from),
-                    allow_unit_manager_override: req.allow_unit_manager_override,
-                },
-            )
-        })
+        .write(caller.actor(), set_email_contact_command(req))
         .await?;
     Ok(Json(EmailContactSetup {
         email_contact: s.email_contact.map(ContactView::from),
         allow_unit_manager_override: s.allow_unit_manager_override,
     }))
+}
+
+/// `PUT /settings/email-contact` as a command.
+pub(crate) fn set_email_contact_command(
+    req: EmailContactSetup,
+) -> impl Command<settings::EmailContactSettings> {
+    let new = settings::EmailContactSettings {
+        email_contact: req.email_contact.map(EmailContact::from),
+        allow_unit_manager_override: req.allow_unit_manager_override,
+    };
+    move |tx: &mut Tx<'_>| settings::set_email_contact(tx, new)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -609,11 +641,18 @@ pub async fn set_unit_email_contact(
 ) -> ApiResult<Json<UnitView>> {
     let unit = app
         .store
-        .write(caller.actor(), move |tx| {
-            settings::set_unit_email_contact(tx, &id, req.email_contact.map(EmailContact::from))
-        })
+        .write(caller.actor(), set_unit_email_contact_command(req, id))
         .await?;
     Ok(Json(UnitView::now(&app, &unit)))
+}
+
+/// `PUT /business-units/{id}/email-contact` as a command.
+pub(crate) fn set_unit_email_contact_command(
+    req: UnitEmailContact,
+    id: String,
+) -> impl Command<BusinessUnit> {
+    let contact = req.email_contact.map(EmailContact::from);
+    move |tx: &mut Tx<'_>| settings::set_unit_email_contact(tx, &id, contact)
 }
 
 /// A primary contact as account info shows it.

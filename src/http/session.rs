@@ -9,16 +9,16 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::App;
 use super::caller::{Caller, login_error, peer_ip, user_agent};
 use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{Page, SessionView, UserView};
+use super::{App, Command};
 use crate::auth::pool::Busy;
 use crate::auth::service::{LoginError, Origin, generate_password_of};
 use crate::domain::LogAction;
 use crate::domain::credentials::{self, Activation};
-use crate::domain::{Actor, Role, Timestamp, User};
+use crate::domain::{Actor, Id, Role, State as Subscription, Timestamp, Tx, User};
 use crate::ids;
 
 fn busy(_: Busy) -> ApiError {
@@ -186,6 +186,14 @@ pub(crate) fn password_length(password: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Every check of a new password that needs no I/O: the cap, then the
+/// policy in force (R8.5). Before it is hashed, so a refused one costs none.
+pub(crate) fn check_new_password(password: &str, min_length: u32) -> ApiResult<()> {
+    password_length(password)?;
+    crate::domain::password::check(password, min_length)?;
+    Ok(())
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
@@ -224,20 +232,28 @@ pub(crate) async fn change_own_password(
     credentials::may_choose_password(&state, &caller.user, app.clock.now())?;
     current_password(app, caller, &req.current).await?;
     // Policy first, so that a refused password costs no hash.
-    crate::domain::password::check(&req.new, state.settings.security.min_password_length)?;
+    check_new_password(&req.new, state.settings.security.min_password_length)?;
+    // Hashing runs on the auth pool, so it stays out of the translation.
     let hash = app
         .auth
         .hash(caller.ip, req.new.clone())
         .await
         .map_err(busy)?;
-    let id = caller.user.id.clone();
-    let keep = caller.session.clone();
-    app.store
-        .write(caller.actor(), move |tx| {
-            credentials::change_password(tx, &id, &req.new, hash, keep.as_deref())
-        })
-        .await?;
+    let command =
+        change_password_command(req, caller.user.id.clone(), hash, caller.session.clone());
+    app.store.write(caller.actor(), command).await?;
     Ok(())
+}
+
+/// `PUT /me/password` as a command, once the new password passed
+/// [`check_new_password`] and has its `hash`; session `keep` stays open.
+pub(crate) fn change_password_command(
+    req: PasswordChange,
+    user: Id,
+    hash: String,
+    keep: Option<String>,
+) -> impl Command<()> {
+    move |tx: &mut Tx<'_>| credentials::change_password(tx, &user, &req.new, hash, keep.as_deref())
 }
 
 /// Verifies the caller's current password like a login (R8.2): a wrong one
@@ -321,19 +337,29 @@ pub(crate) async fn set_own_questions(
         .await
         .map_err(login_error)?;
     current_password(app, caller, &req.current_password).await?;
+    // Hashing runs on the auth pool, so it stays out of the translation.
     let mut hashed = Vec::with_capacity(3);
     for q in req.questions {
         // Answers are case-sensitive (R8.7): hashed as given.
         let h = app.auth.hash(caller.ip, q.answer).await.map_err(busy)?;
-        hashed.push((q.question.trim().to_owned(), h));
+        hashed.push((q.question, h));
     }
-    let id = caller.user.id.clone();
-    app.store
-        .write(caller.actor(), move |tx| {
-            credentials::set_secret_questions(tx, &id, hashed)
-        })
-        .await?;
+    let command = set_secret_questions_command(hashed, caller.user.id.clone());
+    app.store.write(caller.actor(), command).await?;
     Ok(())
+}
+
+/// `PUT /me/secret-questions` as a command, once checked: each question
+/// (trimmed) with its answer's hash.
+pub(crate) fn set_secret_questions_command(
+    hashed: Vec<(String, String)>,
+    user: Id,
+) -> impl Command<()> {
+    let questions = hashed
+        .into_iter()
+        .map(|(q, h)| (q.trim().to_owned(), h))
+        .collect();
+    move |tx: &mut Tx<'_>| credentials::set_secret_questions(tx, &user, questions)
 }
 
 pub(crate) fn sessions_of(app: &App, user: &str, current: Option<&str>) -> Vec<SessionView> {
@@ -570,8 +596,8 @@ pub(crate) async fn choose_password(
     let hash = ids::token_hash(token);
     live_link_first(app, source, &hash)?;
     let state = app.store.snapshot();
-    password_length(&req.password)?;
-    crate::domain::password::check(&req.password, state.settings.security.min_password_length)?;
+    check_new_password(&req.password, state.settings.security.min_password_length)?;
+    // Hashing runs on the auth pool, so it stays out of the translation.
     let hashed = app
         .auth
         .hash(source.ip, req.password.clone())
@@ -579,11 +605,23 @@ pub(crate) async fn choose_password(
         .map_err(busy)?;
     let login = app
         .store
-        .write(anonymous(source.ip, "activation link"), move |tx| {
-            credentials::complete_activation(tx, &hash, &req.password, hashed)
-        })
+        .write(
+            anonymous(source.ip, "activation link"),
+            complete_activation_command(req, hash, hashed),
+        )
         .await?;
     Ok(login)
+}
+
+/// `POST /activation/{token}` as a command on the link whose hash is
+/// `token_hash`, once the password passed [`check_new_password`] and has
+/// its `hash`; answers the login.
+pub(crate) fn complete_activation_command(
+    req: ChosenPassword,
+    token_hash: String,
+    hash: String,
+) -> impl Command<String> {
+    move |tx: &mut Tx<'_>| credentials::complete_activation(tx, &token_hash, &req.password, hash)
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -674,11 +712,20 @@ pub(crate) async fn reset_questions_for(
         .reset_limits(&app.store, source.ip, login)
         .await
         .map_err(login_error)?;
-    let state = app.store.snapshot();
-    let real = state
+    // Every login gets three questions (R8.7): real ones, or decoys that
+    // stay the same, so the answer does not say which logins exist.
+    let questions = real_questions(&app.store.snapshot(), login)
+        .unwrap_or_else(|| app.auth.decoy_questions(login));
+    Ok(questions)
+}
+
+/// The three questions of `login` if it may reset its password (it may
+/// sign in, or only a lock keeps it out); `None` calls for decoys.
+pub(crate) fn real_questions(state: &Subscription, login: &str) -> Option<Vec<String>> {
+    state
         .user_by_login(login)
         .filter(|u| {
-            credentials::login_barrier(&state, u).is_none_or(|d| d == credentials::Denied::Locked)
+            credentials::login_barrier(state, u).is_none_or(|d| d == credentials::Denied::Locked)
         })
         .and_then(|u| state.credentials.get(&u.id))
         .map(|c| {
@@ -687,11 +734,7 @@ pub(crate) async fn reset_questions_for(
                 .map(|(q, _)| q.clone())
                 .collect::<Vec<_>>()
         })
-        .filter(|q| q.len() == 3);
-    // Every login gets three questions (R8.7): real ones, or decoys that
-    // stay the same, so the answer does not say which logins exist.
-    let questions = real.unwrap_or_else(|| app.auth.decoy_questions(login));
-    Ok(questions)
+        .filter(|q| q.len() == 3)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -809,9 +852,29 @@ pub(crate) async fn answer_reset(
             .await?;
         return Err(denied());
     }
-    let user_defined = state.settings.security.user_defined_passwords;
-    let min_length = state.settings.security.min_password_length;
-    let (password, shown) = match (req.new_password, user_defined) {
+    let (password, shown) = reset_password_of(req.new_password, &state.settings.security)?;
+    // Hashing runs on the auth pool, so it stays out of the translation.
+    let hash = app
+        .auth
+        .hash(source.ip, password.clone())
+        .await
+        .map_err(busy)?;
+    let command = self_reset_command(password, user.id.clone(), hash, smart);
+    app.store.write(actor, command).await?;
+    Ok(ActivationView {
+        login: user.login,
+        password: shown,
+    })
+}
+
+/// The new password of a self-service reset (R8.7), checked: the one asked
+/// for with user-defined passwords, else a generated one, also answered.
+pub(crate) fn reset_password_of(
+    asked: Option<String>,
+    security: &crate::domain::SecuritySettings,
+) -> ApiResult<(String, Option<String>)> {
+    let min_length = security.min_password_length;
+    let (password, shown) = match (asked, security.user_defined_passwords) {
         (Some(p), true) => (p, None),
         (None, true) => {
             return Err(ApiError::validation(
@@ -823,21 +886,17 @@ pub(crate) async fn answer_reset(
             (p.clone(), Some(p))
         }
     };
-    password_length(&password)?;
-    crate::domain::password::check(&password, min_length)?;
-    let hash = app
-        .auth
-        .hash(source.ip, password.clone())
-        .await
-        .map_err(busy)?;
-    let id = user.id.clone();
-    app.store
-        .write(actor, move |tx| {
-            credentials::self_reset(tx, &id, &password, hash, smart)
-        })
-        .await?;
-    Ok(ActivationView {
-        login: user.login,
-        password: shown,
-    })
+    check_new_password(&password, min_length)?;
+    Ok((password, shown))
+}
+
+/// Step 2 of the self-service reset as a command, once the answers were
+/// right and the new password (from [`reset_password_of`]) has its `hash`.
+pub(crate) fn self_reset_command(
+    password: String,
+    user: Id,
+    hash: String,
+    smart: bool,
+) -> impl Command<()> {
+    move |tx: &mut Tx<'_>| credentials::self_reset(tx, &user, &password, hash, smart)
 }

@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::App;
 use super::caller::Caller;
 use super::extract::{ApiJson, ApiQuery};
 use super::problem::{ApiError, ApiResult, Problem};
 use super::views::{Page, UserView};
+use super::{App, Command};
 use crate::domain::access::Acting;
 use crate::domain::credentials::{Notice, NoticeKind};
 use crate::domain::deletion::{self, Delete, Deleted};
@@ -21,7 +21,7 @@ use crate::domain::directory::{self, StatusFilter, UnitFilter, UserFilter};
 use crate::domain::lifecycle::{self, Outcome};
 use crate::domain::moving::{self, Move, Moved};
 use crate::domain::users::{self, ActivationGrant, NewUser, UserPatch};
-use crate::domain::{Access, Code, Permission, Refusal, Role, User};
+use crate::domain::{Access, Code, Id, Permission, Refusal, Role, Timestamp, Tx, User};
 use crate::ids;
 
 /// `Some(None)` for an explicit `null`, `None` (by `#[serde(default)]`)
@@ -148,31 +148,39 @@ pub async fn create_user(
 /// Creates a user and queues its registration mail with a fresh activation
 /// link (R7.1): one translation for the API and the console.
 pub(crate) async fn create(app: &App, caller: &Caller, new: NewUser) -> ApiResult<User> {
-    let token = ids::new_token();
+    let expires_at = app
+        .clock
+        .now()
+        .saturating_add(app.config.auth.activation_link_lifetime.0);
+    let command = create_user_command(new, ids::new_id(), ids::new_token(), expires_at);
+    let user = app.store.write(caller.actor(), command).await?;
+    Ok(user)
+}
+
+/// `POST /users` as a command creating user `id` with activation link
+/// `token` (valid until `expires_at`), its registration mail queued.
+pub(crate) fn create_user_command(
+    new: NewUser,
+    id: Id,
+    token: String,
+    expires_at: Timestamp,
+) -> impl Command<User> {
     let grant = ActivationGrant {
         token_hash: ids::token_hash(&token),
-        expires_at: app
-            .clock
-            .now()
-            .saturating_add(app.config.auth.activation_link_lifetime.0),
+        expires_at,
     };
-    let id = ids::new_id();
-    let user = app
-        .store
-        .write(caller.actor(), move |tx| {
-            let user = users::create_user(tx, id, new, Some(grant))?;
-            if user.role != Role::Contact {
-                // The registration mail carries the link (R7.1, R12.1).
-                tx.queue_notice(Notice::to_user(
-                    NoticeKind::Registration,
-                    user.id.clone(),
-                    Some(token),
-                ));
-            }
-            Ok(user)
-        })
-        .await?;
-    Ok(user)
+    move |tx: &mut Tx<'_>| {
+        let user = users::create_user(tx, id, new, Some(grant))?;
+        if user.role != Role::Contact {
+            // The registration mail carries the link (R7.1, R12.1).
+            tx.queue_notice(Notice::to_user(
+                NoticeKind::Registration,
+                user.id.clone(),
+                Some(token),
+            ));
+        }
+        Ok(user)
+    }
 }
 
 /// One user, as the caller may see it; `not_found` if it may not (R10.1).
@@ -265,9 +273,14 @@ pub(crate) async fn edit(
 ) -> ApiResult<User> {
     let user = app
         .store
-        .write(caller.actor(), move |tx| users::edit_user(tx, &id, patch))
+        .write(caller.actor(), edit_user_command(patch, id))
         .await?;
     Ok(user)
+}
+
+/// `PATCH /users/{id}` as a command.
+pub(crate) fn edit_user_command(patch: UserPatch, id: Id) -> impl Command<User> {
+    move |tx: &mut Tx<'_>| users::edit_user(tx, &id, patch)
 }
 
 /// `user` as the caller sees it after a change. A caller that just edited
@@ -491,11 +504,19 @@ pub(crate) async fn move_to(
 ) -> ApiResult<Moved> {
     let moved = app
         .store
-        .write(caller.actor(), move |tx| {
-            moving::move_user(tx, &id, request, &mut ids::new_id)
-        })
+        .write(caller.actor(), move_user_command(request, id, ids::new_id))
         .await?;
     Ok(moved)
+}
+
+/// `POST /users/{id}/move` as a command; copies take their ids from
+/// `fresh_id`.
+pub(crate) fn move_user_command(
+    request: Move,
+    id: Id,
+    mut fresh_id: impl FnMut() -> Id + Send + 'static,
+) -> impl Command<Moved> {
+    move |tx: &mut Tx<'_>| moving::move_user(tx, &id, request, &mut fresh_id)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
@@ -541,16 +562,21 @@ pub async fn delete_user(
     ApiQuery(q): ApiQuery<DeleteRequest>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<LifecycleView>> {
-    let b: DeleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        DeleteRequest::default()
-    } else {
-        super::extract::parse_json(&body)?
-    };
-    let (user, deleted) = delete(&app, &caller, id, q.or(b)).await?;
+    let (user, deleted) = delete(&app, &caller, id, q.or(delete_body(&body)?)).await?;
     Ok(Json(LifecycleView {
         user,
         outcomes: deleted.outcomes.iter().map(OutcomeView::from).collect(),
     }))
+}
+
+/// The optional body of `DELETE /users/{id}`: none (or only whitespace)
+/// gives no options.
+pub(crate) fn delete_body(body: &[u8]) -> ApiResult<DeleteRequest> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(DeleteRequest::default())
+    } else {
+        super::extract::parse_json(body)
+    }
 }
 
 /// Deletes a user; answers with the user as the caller saw it just before.
@@ -567,10 +593,13 @@ pub(crate) async fn delete(
     };
     let deleted = app
         .store
-        .write(caller.actor(), move |tx| {
-            deletion::delete_user(tx, &id, request)
-        })
+        .write(caller.actor(), delete_user_command(request, id))
         .await?;
     let user = shown.unwrap_or_else(|| UserView::new(&app.store.snapshot(), &deleted.user));
     Ok((user, deleted))
+}
+
+/// `DELETE /users/{id}` as a command.
+pub(crate) fn delete_user_command(request: Delete, id: Id) -> impl Command<Deleted> {
+    move |tx: &mut Tx<'_>| deletion::delete_user(tx, &id, request)
 }
