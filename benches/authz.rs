@@ -22,11 +22,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bailiwick::authz::{Action, Index, Resource};
-use bailiwick::domain::bootstrap::{Bootstrap, initialise};
 use bailiwick::domain::ipset::{IpSet, contains_key, key};
-use bailiwick::domain::{
-    Access, Actor, AssetGroup, AssetSet, Key, Role, State, Timestamp, Tx, User, UserStatus,
-};
+use bailiwick::domain::testkit::World;
+use bailiwick::domain::{AssetGroup, AssetSet, Key, Role, State, Timestamp};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// Counts the bytes live on the heap, so that a structure's memory is the
@@ -95,19 +93,7 @@ fn v4(n: u32) -> IpAddr {
 }
 
 fn world(shape: Shape) -> State {
-    let mut state = State::default();
-    let mut tx = Tx::new(
-        &mut state,
-        Timestamp::from_unix_micros(1),
-        Actor::operator(),
-    );
-    initialise(
-        &mut tx,
-        &Bootstrap::default_subscription("admin"),
-        "m1".into(),
-    )
-    .unwrap();
-    drop(tx);
+    let mut w = World::new();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let base = u32::from(Ipv4Addr::new(10, 0, 0, 0));
     let mut all = Vec::new();
@@ -123,7 +109,7 @@ fn world(shape: Shape) -> State {
         let ips = IpSet::from_ranges(ranges);
         all.extend_from_slice(ips.ranges());
         let id = format!("g{g:05}");
-        state.asset_groups.insert(
+        w.state.asset_groups.insert(
             id.clone(),
             AssetGroup {
                 id,
@@ -139,35 +125,16 @@ fn world(shape: Shape) -> State {
             },
         );
     }
-    state.assets.ips = IpSet::from_ranges(all);
+    w.state.assets.ips = IpSet::from_ranges(all);
     for u in 0..shape.users {
         let id = format!("u{u:06}");
-        let groups = (0..shape.per_user)
+        let groups: Vec<String> = (0..shape.per_user)
             .map(|_| format!("g{:05}", rng.next() as usize % shape.groups))
             .collect();
-        state.logins.insert(id.clone(), id.clone());
-        state.users.insert(
-            id.clone(),
-            User {
-                id: id.clone(),
-                login: id.clone(),
-                email: format!("{id}@example.com"),
-                first_name: String::new(),
-                last_name: String::new(),
-                role: Role::Scanner,
-                business_unit: None,
-                status: UserStatus::Active,
-                asset_groups: groups,
-                permissions: BTreeSet::new(),
-                access: Access::UiAndApi,
-                external_id: None,
-                created_at: Timestamp::from_unix_micros(1),
-                last_login_at: None,
-                notification_opt_outs: Default::default(),
-            },
-        );
+        w.user_with_id(&id, &id, Role::Scanner, None);
+        w.assign(&id, &groups.iter().collect::<Vec<_>>());
     }
-    state
+    w.state
 }
 
 /// The naive answer: walk the user's groups and their ranges.

@@ -9,92 +9,41 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bailiwick::domain::bootstrap::{Bootstrap, initialise};
 use bailiwick::domain::deletion::{Delete, delete_user};
-use bailiwick::domain::ipset::IpSet;
 use bailiwick::domain::moving::{Move, move_user};
-use bailiwick::domain::{
-    Access, Actor, Assignee, BusinessUnit, ObjectKind, OwnedObject, Role, State, Timestamp, Tx,
-    User, UserStatus,
-};
+use bailiwick::domain::testkit::World;
+use bailiwick::domain::{Actor, Assignee, ObjectKind, OwnedObject, Role, State, Timestamp, Tx};
 use bailiwick::store::{Options, Store};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const OBJECTS: usize = 10_000;
 
-fn user(id: &str, role: Role, unit: Option<&str>) -> User {
-    User {
-        id: id.into(),
-        login: id.into(),
-        email: format!("{id}@example.com"),
-        first_name: id.into(),
-        last_name: "Bench".into(),
-        role,
-        business_unit: unit.map(str::to_owned),
-        status: UserStatus::Active,
-        asset_groups: Vec::new(),
-        permissions: Default::default(),
-        access: Access::UiAndApi,
-        external_id: None,
-        created_at: Timestamp::from_unix_micros(1),
-        last_login_at: None,
-        notification_opt_outs: Default::default(),
-    }
-}
-
 /// A subscription with units EU and US, and `victim`, a Unit Manager of
 /// EU owning `OBJECTS` objects of every kind (a tenth of them tickets
 /// assigned to it).
 fn world() -> State {
-    let mut state = State::default();
-    let mut tx = Tx::new(
-        &mut state,
-        Timestamp::from_unix_micros(1),
-        Actor::operator(),
-    );
-    initialise(
-        &mut tx,
-        &Bootstrap::default_subscription("admin"),
-        "m1".into(),
-    )
-    .unwrap();
-    // The Manager acts, so it has signed in once.
-    let mut m1 = tx.state().users["m1"].clone();
-    m1.status = UserStatus::Active;
-    tx.put_user(m1);
+    let mut w = World::new();
     for unit in ["EU", "US"] {
-        tx.put_unit(BusinessUnit {
-            id: unit.into(),
-            name: unit.into(),
-            primary_contact: None,
-            new_ip_limit: None,
-            email_contact: None,
-            created_at: Timestamp::from_unix_micros(1),
-        });
+        w.unit_with_id(unit, unit);
     }
-    tx.put_user(user("victim", Role::UnitManager, Some("EU")));
+    w.user_with_id(
+        "victim",
+        "victim",
+        Role::UnitManager,
+        Some(&"EU".to_owned()),
+    );
     for i in 0..OBJECTS {
         let kind = ObjectKind::ALL[i % ObjectKind::ALL.len()];
-        tx.put_object(OwnedObject {
-            id: format!("o{i:06}"),
-            kind,
-            name: format!("object {i}"),
-            owner: Some("victim".into()),
-            created_by_role: Role::UnitManager,
-            business_unit: Some("EU".into()),
-            global: i % 3 == 0 && kind.may_be_global(),
-            asset_groups: Vec::new(),
-            ips: IpSet::parse_list("ips", &[format!("10.1.{}.{}", i / 250, i % 250)]).unwrap(),
-            assignee: (kind == ObjectKind::RemediationTicket)
-                .then(|| Assignee::User("victim".into())),
-            valid: false,
-            deactivated: false,
-            created_at: Timestamp::from_unix_micros(1),
-            updated_at: Timestamp::from_unix_micros(1),
+        let ip = format!("10.1.{}.{}", i / 250, i % 250);
+        let id = w.object(kind, "victim", &[ip.as_str()]);
+        w.with_object(&id, |o| {
+            o.global = i % 3 == 0 && kind.may_be_global();
+            o.assignee =
+                (kind == ObjectKind::RemediationTicket).then(|| Assignee::User("victim".into()));
+            o.valid = false;
         });
     }
-    drop(tx);
-    state
+    w.state
 }
 
 fn manager() -> Actor {

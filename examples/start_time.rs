@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use bailiwick::clock::SystemClock;
 use bailiwick::domain::ipset::{IpSet, key};
-use bailiwick::domain::{Access, Actor, AssetGroup, AssetSet, Role, Timestamp, User, UserStatus};
+use bailiwick::domain::testkit::user_record;
+use bailiwick::domain::{Actor, AssetGroup, AssetSet, Role, Timestamp, User};
 use bailiwick::store::{Options, Store};
 
 struct Args {
@@ -120,25 +121,11 @@ fn fill(dir: &Path, a: &Args) {
     let users: Vec<User> = (0..a.users)
         .map(|u| {
             let id = format!("u{u:06}");
-            User {
-                id: id.clone(),
-                login: id.clone(),
-                email: format!("{id}@example.com"),
-                first_name: "First".into(),
-                last_name: "Last".into(),
-                role: Role::Scanner,
-                business_unit: None,
-                status: UserStatus::Active,
-                asset_groups: (0..2)
-                    .map(|_| format!("g{:05}", rng.below(a.groups)))
-                    .collect(),
-                permissions: BTreeSet::new(),
-                access: Access::UiAndApi,
-                external_id: None,
-                created_at: Timestamp::from_unix_micros(1),
-                last_login_at: None,
-                notification_opt_outs: Default::default(),
-            }
+            let mut u = user_record(&id, &id, Role::Scanner, None);
+            u.asset_groups = (0..2)
+                .map(|_| format!("g{:05}", rng.below(a.groups)))
+                .collect();
+            u
         })
         .collect();
     for chunk in users.chunks(5000) {

@@ -2,15 +2,12 @@
 //! global allocator watches a burst of checks of every kind.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use bailiwick::authz::{Action, Authz, Capability, Resource};
-use bailiwick::domain::bootstrap::{Bootstrap, initialise};
 use bailiwick::domain::ipset::IpSet;
-use bailiwick::domain::{
-    Actor, AssetGroup, AssetSet, Permission, Role, State, Timestamp, Tx, UserStatus,
-};
+use bailiwick::domain::testkit::World;
+use bailiwick::domain::{Permission, Role};
 
 struct Counting;
 
@@ -47,47 +44,17 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn checks_do_not_allocate() {
-    let mut state = State::default();
-    let mut tx = Tx::new(
-        &mut state,
-        Timestamp::from_unix_micros(1),
-        Actor::operator(),
-    );
-    initialise(
-        &mut tx,
-        &Bootstrap::default_subscription("admin"),
-        "m1".into(),
-    )
-    .unwrap();
-    drop(tx);
-    state.assets.ips = IpSet::parse_list("ips", &["10.0.0.0/16", "2001:db8::/48"]).unwrap();
-    state.assets.domains = ["example.com".to_owned()].into();
-    state.asset_groups.insert(
-        "g1".into(),
-        AssetGroup {
-            id: "g1".into(),
-            title: "G".into(),
-            assets: AssetSet {
-                ips: IpSet::parse_list("ips", &["10.0.0.0/24"]).unwrap(),
-                domains: ["example.com".to_owned()].into(),
-                scanner_appliances: BTreeSet::new(),
-            },
-            business_units: BTreeSet::new(),
-            owner: "m1".into(),
-            created_by_role: Role::Manager,
-            created_at: Timestamp::from_unix_micros(1),
-        },
-    );
-    // The first Manager waits for activation; these checks are about active users.
-    let mut manager = state.users["m1"].clone();
-    manager.status = UserStatus::Active;
-    state.users.insert("m1".into(), manager);
-    let mut scanner = state.users["m1"].clone();
-    scanner.id = "s1".into();
-    scanner.login = "s1".into();
-    scanner.role = Role::Scanner;
-    scanner.asset_groups = vec!["g1".into()];
-    state.users.insert("s1".into(), scanner);
+    // The first Manager `m1`, and a Scanner `s1` holding one group.
+    let mut w = World::new();
+    w.state.assets.ips = IpSet::parse_list("ips", &["10.0.0.0/16", "2001:db8::/48"]).unwrap();
+    w.state.assets.domains = ["example.com".to_owned()].into();
+    let g1 = w.group("G", &[], "m1", Role::Manager, &["10.0.0.0/24"]);
+    if let Some(g) = w.state.asset_groups.get_mut(&g1) {
+        g.assets.domains = ["example.com".to_owned()].into();
+    }
+    w.user_with_id("s1", "s1", Role::Scanner, None);
+    w.assign("s1", &[&g1]);
+    let state = w.state;
     let authz = Authz::new(&state);
     let ip = "10.0.0.7".parse().unwrap();
     let far = "10.0.9.7".parse().unwrap();

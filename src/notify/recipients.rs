@@ -379,51 +379,25 @@ pub fn send_notification(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::bootstrap::{Bootstrap, initialise};
-    use crate::domain::{Actor, BusinessUnit, State, Timestamp};
+    use crate::domain::testkit::World;
+    use crate::domain::{Actor, State, Timestamp};
 
     /// Manager `m1` (from bootstrap), Unit Manager `um` and Scanner `sc` of
     /// unit `b1`, Reader `r2` of unit `b2`, Contact `c1` of `b1`.
     fn world() -> State {
-        let mut s = State::default();
-        let mut tx = Tx::new(&mut s, Timestamp::from_unix_micros(0), Actor::operator());
-        initialise(&mut tx, &Bootstrap::default_subscription("m1"), "m1".into()).unwrap();
-        drop(tx);
-        if let Some(u) = s.users.get_mut("m1") {
-            u.status = UserStatus::Active;
-        }
+        let mut w = World::new();
         for b in ["b1", "b2"] {
-            s.units.insert(
-                b.into(),
-                BusinessUnit {
-                    id: b.into(),
-                    name: b.into(),
-                    primary_contact: None,
-                    new_ip_limit: None,
-                    email_contact: None,
-                    created_at: Timestamp::default(),
-                },
-            );
+            w.unit_with_id(b, b);
         }
-        let base = s.users["m1"].clone();
         for (id, role, unit) in [
             ("um", Role::UnitManager, "b1"),
             ("sc", Role::Scanner, "b1"),
             ("r2", Role::Reader, "b2"),
             ("c1", Role::Contact, "b1"),
         ] {
-            let u = User {
-                id: id.into(),
-                login: id.into(),
-                email: format!("{id}@example.org"),
-                role,
-                business_unit: Some(unit.into()),
-                ..base.clone()
-            };
-            s.logins.insert(id.into(), id.into());
-            s.users.insert(id.into(), u);
+            w.user_with_id(id, id, role, Some(&unit.to_owned()));
         }
-        s
+        w.state
     }
 
     fn group(s: &mut State, id: &str, members: &[&str], emails: &[&str]) {
@@ -544,7 +518,7 @@ mod tests {
             User {
                 id: "kb".into(),
                 login: "kb".into(),
-                email: "kb@example.org".into(),
+                email: "kb@example.com".into(),
                 role: Role::KbOnly,
                 ..base
             },
@@ -572,7 +546,7 @@ mod tests {
             &mut s,
             "g1",
             &["sc", "c1"],
-            &["ext@example.net", "SC@example.org"],
+            &["ext@example.net", "SC@example.com"],
         );
         group(
             &mut s,
@@ -609,7 +583,7 @@ mod tests {
     fn r12_1_two_users_sharing_an_address_get_one_email() {
         let mut s = world();
         if let Some(u) = s.users.get_mut("r2") {
-            u.email = "SC@Example.org".into();
+            u.email = "SC@Example.com".into();
         }
         let (r, notices) = send(&mut s, "m1", &["sc", "r2"]);
         let out = r.unwrap();
@@ -630,7 +604,7 @@ mod tests {
             &mut s,
             "g1",
             &["c1", "sc"],
-            &["c1@example.org", "ext@example.net"],
+            &["c1@example.com", "ext@example.net"],
         );
         let (r, notices, _) = send_to(&mut s, "um", &[], &["g1"]);
         let out = r.unwrap();
@@ -642,7 +616,7 @@ mod tests {
             .collect();
         assert_eq!(
             skipped,
-            [(Some("c1"), None), (None, Some("c1@example.org"))]
+            [(Some("c1"), None), (None, Some("c1@example.com"))]
         );
         // A group with no one left sends nothing and says so.
         group(&mut s, "g2", &["c1"], &[]);
@@ -662,7 +636,7 @@ mod tests {
             u.notification_opt_outs
                 .insert(NotificationKind::ScanComplete);
         }
-        group(&mut s, "g1", &["c1", "sc"], &["c1@example.org"]);
+        group(&mut s, "g1", &["c1", "sc"], &["c1@example.com"]);
         let (r, notices, _) = send_to(&mut s, "m1", &["c1"], &["g1"]);
         let out = r.unwrap();
         assert_eq!(recipients(&notices), ["user sc"]);

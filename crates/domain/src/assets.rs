@@ -647,7 +647,3 @@ fn placement(acting: &Acting<'_>, asked: Option<Id>, doing: &str) -> Result<Opti
     }
     Ok(unit)
 }
-
-#[cfg(test)]
-#[path = "assets_tests.rs"]
-pub(crate) mod tests;

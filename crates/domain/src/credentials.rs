@@ -827,7 +827,3 @@ pub fn self_reset(
     );
     Ok(())
 }
-
-#[cfg(test)]
-#[path = "credentials_tests.rs"]
-mod tests;

@@ -312,7 +312,3 @@ fn apply(tx: &mut Tx<'_>, user: User, changes: Vec<Change>) -> Deleted {
     );
     Deleted { user, outcomes }
 }
-
-#[cfg(test)]
-#[path = "deletion_tests.rs"]
-mod tests;

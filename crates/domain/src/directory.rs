@@ -279,7 +279,3 @@ fn matches(v: &UserView, f: &UserFilter, q: Option<&str>) -> bool {
     });
     unit_ok && f.role.is_none_or(|r| r == v.role) && f.status.is_none_or(|s| s.admits(v)) && q_ok
 }
-
-#[cfg(test)]
-#[path = "directory_tests.rs"]
-mod tests;

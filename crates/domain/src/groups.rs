@@ -742,7 +742,3 @@ pub fn recipients_reached(
     }
     Ok(out)
 }
-
-#[cfg(test)]
-#[path = "groups_tests.rs"]
-mod tests;

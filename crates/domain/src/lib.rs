@@ -26,8 +26,6 @@ pub mod directory;
 pub mod groups;
 pub mod ipset;
 pub mod lifecycle;
-#[cfg(test)]
-mod lifecycle_props;
 mod model;
 pub mod moving;
 pub mod notice;
@@ -35,8 +33,6 @@ pub mod notification_options;
 pub mod objects;
 pub mod password;
 pub mod permissions;
-#[cfg(test)]
-pub(crate) mod props;
 pub mod reach;
 pub mod roles;
 pub mod services;
@@ -52,6 +48,10 @@ mod tx;
 pub mod units;
 pub mod users;
 pub mod validate;
+
+// The unit and property tests: one file per command module, over crate::testkit.
+#[cfg(test)]
+mod tests;
 
 pub use action::LogAction;
 pub use model::*;

@@ -449,7 +449,3 @@ pub(crate) fn object_outcome(o: &OwnedObject, fate: Fate, to: Option<Id>) -> Out
         to,
     }
 }
-
-#[cfg(test)]
-#[path = "moving_tests.rs"]
-mod tests;

@@ -758,7 +758,3 @@ pub fn remediation_policies_for<'s>(
         Ok((PolicyLevel::Subscription, subscription))
     }
 }
-
-#[cfg(test)]
-#[path = "objects_tests.rs"]
-mod tests;

@@ -416,7 +416,3 @@ pub(crate) fn diff(old: &BTreeSet<Permission>, new: &BTreeSet<Permission>) -> St
     let minus = old.difference(new).map(|p| format!("-{}", p.as_str()));
     plus.chain(minus).collect::<Vec<_>>().join(" ")
 }
-
-#[cfg(test)]
-#[path = "permissions_tests.rs"]
-mod tests;

@@ -490,7 +490,3 @@ pub fn account_info(acting: &Acting<'_>) -> AccountInfo {
         notification_options: super::notification_options::options_of(acting.user),
     }
 }
-
-#[cfg(test)]
-#[path = "settings_tests.rs"]
-mod tests;

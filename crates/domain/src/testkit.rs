@@ -19,6 +19,29 @@ pub struct World {
     clock: i64,
 }
 
+/// An active user record with empty names, `login@example.com` and no
+/// groups: what [`World::user`] puts in, for fixtures that write users
+/// through a store instead.
+pub fn user_record(id: &str, login: &str, role: Role, unit: Option<&Id>) -> User {
+    User {
+        id: id.to_owned(),
+        login: login.into(),
+        email: format!("{login}@example.com"),
+        first_name: String::new(),
+        last_name: String::new(),
+        role,
+        business_unit: unit.cloned(),
+        status: UserStatus::Active,
+        asset_groups: Vec::new(),
+        permissions: BTreeSet::new(),
+        access: Access::UiAndApi,
+        external_id: None,
+        created_at: Timestamp::from_unix_micros(2),
+        last_login_at: None,
+        notification_opt_outs: Default::default(),
+    }
+}
+
 pub fn actor_of(state: &State, id: &str) -> Actor {
     match state.users.get(id) {
         Some(u) => Actor {
@@ -136,6 +159,14 @@ impl World {
     /// A unit put straight into the state.
     pub fn unit(&mut self, name: &str) -> Id {
         let id = self.fresh("bu");
+        self.unit_with_id(&id, name);
+        id
+    }
+
+    /// [`World::unit`] with an id of the caller's choosing (a fixture whose
+    /// ids a fuzzer's dictionary or a test's expectations spell out).
+    pub fn unit_with_id(&mut self, id: &str, name: &str) {
+        let id = id.to_owned();
         self.state.units.insert(
             id.clone(),
             BusinessUnit {
@@ -147,36 +178,24 @@ impl World {
                 created_at: Timestamp::from_unix_micros(2),
             },
         );
-        id
     }
 
-    /// An active user put straight into the state; its id is `login` plus a
+    /// An active user put straight into the state; its id is `u` plus a
     /// number (so ids sort in creation order).
     pub fn user(&mut self, login: &str, role: Role, unit: Option<&Id>) -> Id {
         let id = self.fresh("u");
+        self.user_with_id(&id, login, role, unit);
+        id
+    }
+
+    /// [`World::user`] with an id of the caller's choosing.
+    pub fn user_with_id(&mut self, id: &str, login: &str, role: Role, unit: Option<&Id>) {
         let mut tx = Tx::new(
             &mut self.state,
             Timestamp::from_unix_micros(2),
             Actor::operator(),
         );
-        tx.put_user(User {
-            id: id.clone(),
-            login: login.into(),
-            email: format!("{login}@example.com"),
-            first_name: String::new(),
-            last_name: String::new(),
-            role,
-            business_unit: unit.cloned(),
-            status: UserStatus::Active,
-            asset_groups: Vec::new(),
-            permissions: BTreeSet::new(),
-            access: Access::UiAndApi,
-            external_id: None,
-            created_at: Timestamp::from_unix_micros(2),
-            last_login_at: None,
-            notification_opt_outs: Default::default(),
-        });
-        id
+        tx.put_user(user_record(id, login, role, unit));
     }
 
     fn edit(&mut self, id: &str, f: impl FnOnce(&mut User)) {

@@ -563,7 +563,3 @@ fn describe_edit(state: &State, before: &User, after: &User) -> String {
         d.join("; ")
     }
 }
-
-#[cfg(test)]
-#[path = "users_tests.rs"]
-mod tests;

@@ -1,6 +1,7 @@
 //! Tests of the user directory, named after the rule they hold.
 
-use super::*;
+use super::prelude::*;
+use crate::directory::*;
 use crate::testkit::World;
 use crate::users::{UserPatch, edit_user};
 use crate::{Module, ServiceType, contacts};

@@ -5,8 +5,6 @@
 //! there (R7.6), the activity log holds one entry per committed change
 //! (R11.3), and the mail outbox lost and doubled nothing (R12.1).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::io::Write;
@@ -14,10 +12,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bailiwick::domain::State;
 use bailiwick::domain::notice::NoticeKind;
 use bailiwick::store::mail::PendingMail;
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -3,10 +3,8 @@
 //! these tests prove the API carries them, the refusals included, and that
 //! the permission index and the activity log follow each workflow.
 
-mod common;
-
-use common::api::*;
-use common::*;
+use crate::common::api::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -2,16 +2,14 @@
 //! that are never read must not take the threads logins and searches need,
 //! and must be closed.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::FromRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::api::{Api, sign_in};
-use common::*;
+use crate::common::api::{Api, sign_in};
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// How long the daemon lets a download go undrained (server.request_timeout).

@@ -7,15 +7,15 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use super::testkit::{World, actor_of, fingerprint};
-use super::units::{NewUnit, UnitPatch};
-use super::users::{NewUser, UserPatch};
-use super::{
+use crate::LogAction;
+use crate::testkit::{World, actor_of, fingerprint};
+use crate::units::{NewUnit, UnitPatch};
+use crate::users::{NewUser, UserPatch};
+use crate::{
     Access, Actor, EmailContact, Feature, Id, Module, Permission, Refusal, Role, SecuritySettings,
     ServiceType, State, Timestamp, Tx, UserStatus, VisibilitySettings, contacts, permissions,
     settings, subscription, units, users,
 };
-use crate::LogAction;
 
 const LOGINS: [&str; 12] = [
     "ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lu",
@@ -339,10 +339,10 @@ fn run(state: &mut State, cmd: &Cmd, next: &mut u32, now: i64) {
             Ok(())
         }
         Cmd::Deactivate { target, .. } => {
-            super::lifecycle::deactivate(&mut tx, &nth_user(&before, target)).map(drop)
+            crate::lifecycle::deactivate(&mut tx, &nth_user(&before, target)).map(drop)
         }
         Cmd::Reactivate { target, .. } => {
-            super::lifecycle::reactivate(&mut tx, &nth_user(&before, target)).map(drop)
+            crate::lifecycle::reactivate(&mut tx, &nth_user(&before, target)).map(drop)
         }
     };
     let (_, log) = tx.finish();

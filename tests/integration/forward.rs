@@ -2,8 +2,6 @@
 //! journal's native socket and to a syslog collector over UDP and TCP, at
 //! least once, resuming after a restart and after the collector was down.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
@@ -11,8 +9,8 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::api::sign_in;
-use common::*;
+use crate::common::api::sign_in;
+use crate::common::*;
 
 /// Long enough for a slow CI machine; the tests never wait it out unless
 /// something is wrong.
@@ -79,7 +77,7 @@ fn seqs(got: &[BTreeMap<String, String>]) -> Vec<u64> {
 }
 
 /// Newest sequence number in the log, from the API.
-async fn newest_seq(api: &common::api::Api<'_>) -> u64 {
+async fn newest_seq(api: &crate::common::api::Api<'_>) -> u64 {
     let (_, page) = api.get("/api/v1/activity?limit=1").await;
     page["items"][0]["seq"].as_u64().unwrap()
 }

@@ -3,15 +3,13 @@
 //! tampered middle named by `bailiwick log verify`, retention that keeps the
 //! chain verifiable, search scoped by role, and CSV export.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common::*;
 use bailiwick::audit::format::{self, Item, Records};
-use common::*;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = BOSS_PASSWORD;

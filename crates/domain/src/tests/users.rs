@@ -1,7 +1,8 @@
 //! Tests of `users`, named after the rule they hold.
 
-use super::*;
+use super::prelude::*;
 use crate::testkit::World;
+use crate::users::*;
 use crate::{Code, Feature, Module, ServiceType};
 
 fn new_user(login: &str, role: Role, unit: Option<&Id>) -> NewUser {

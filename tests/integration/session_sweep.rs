@@ -1,11 +1,9 @@
 //! Ended sessions leave storage (R8.1), against the real binary.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 /// Sessions in the stopped daemon's store.

@@ -2,9 +2,7 @@
 //! introspection, and HTTP Basic that scripts can live with (R8.1), over
 //! HTTPS against the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// `ctl services add NAME --scopes S`: the secret, shown once.
@@ -231,7 +229,7 @@ fn managers_manage_service_accounts_over_the_api_and_no_one_else_does() {
     let d = Daemon::start_with(&data, fast_logins());
     let c = d.client();
     rt().block_on(async {
-        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
+        let boss = crate::common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let (s, v) = boss
             .post(
                 "/api/v1/service-accounts",
@@ -247,7 +245,10 @@ fn managers_manage_service_accounts_over_the_api_and_no_one_else_does() {
                 json!({"name": "ticketing", "scopes": ["check"]}),
             )
             .await;
-        assert_eq!((s.as_u16(), common::api::code(&v)), (409, "conflict"));
+        assert_eq!(
+            (s.as_u16(), crate::common::api::code(&v)),
+            (409, "conflict")
+        );
         let (s, v) = boss
             .post(
                 "/api/v1/service-accounts",
@@ -255,7 +256,7 @@ fn managers_manage_service_accounts_over_the_api_and_no_one_else_does() {
             )
             .await;
         assert_eq!(
-            (s.as_u16(), common::api::code(&v)),
+            (s.as_u16(), crate::common::api::code(&v)),
             (400, "validation"),
             "{v}"
         );
@@ -266,7 +267,7 @@ fn managers_manage_service_accounts_over_the_api_and_no_one_else_does() {
             )
             .await;
         assert_eq!(
-            (s.as_u16(), common::api::code(&v)),
+            (s.as_u16(), crate::common::api::code(&v)),
             (400, "validation"),
             "{v}"
         );
@@ -280,7 +281,7 @@ fn managers_manage_service_accounts_over_the_api_and_no_one_else_does() {
 
         // Another role is refused, and changes nothing.
         let uid = boss.create_user("ua", "user_administrator", None).await;
-        let ua = common::api::sign_in(&d, "ua").await;
+        let ua = crate::common::api::sign_in(&d, "ua").await;
         let (s, _) = ua.get("/api/v1/service-accounts").await;
         assert_eq!(s, 403);
         let (s, _) = ua.delete("/api/v1/service-accounts/ticketing").await;
@@ -311,7 +312,10 @@ fn managers_manage_service_accounts_over_the_api_and_no_one_else_does() {
         let (s, _) = boss.delete("/api/v1/service-accounts/ticketing").await;
         assert_eq!(s, 204);
         let (s, v) = boss.delete("/api/v1/service-accounts/ticketing").await;
-        assert_eq!((s.as_u16(), common::api::code(&v)), (404, "not_found"));
+        assert_eq!(
+            (s.as_u16(), crate::common::api::code(&v)),
+            (404, "not_found")
+        );
         let (s, _) = call(
             &d,
             &c,
@@ -447,9 +451,9 @@ fn r8_1_basic_access_is_verified_once_logged_once_and_never_rate_limited() {
         assert_eq!(api_logins().await, 1, "one entry for a hundred requests");
 
         // What is remembered ends at once when the user changes.
-        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
+        let boss = crate::common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let id = boss.create_user("script", "scanner", None).await;
-        let pw = common::api::activation_password(&d, "script").await;
+        let pw = crate::common::api::activation_password(&d, "script").await;
         assert_eq!(me("script", pw.clone()).await, 200);
         assert_eq!(me("script", pw.clone()).await, 200);
         let (s, v) = boss
@@ -466,7 +470,7 @@ fn r8_1_basic_access_is_verified_once_logged_once_and_never_rate_limited() {
             .post(&format!("/api/v1/users/{id}/reactivate"), json!({}))
             .await;
         assert_eq!(s, 200, "{v}");
-        let pw = common::api::activation_password(&d, "script").await;
+        let pw = crate::common::api::activation_password(&d, "script").await;
         assert_eq!(me("script", pw.clone()).await, 200);
         let o = d.ctl(&["users", "reset-password", "script"]);
         assert!(o.status.success(), "{}", text(&o));
@@ -484,9 +488,9 @@ fn a_service_registers_and_notifies_for_a_user_within_that_users_rules() {
     let c = d.client();
     let secret = add_service(&d, "scanner", "objects,notify");
     rt().block_on(async {
-        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
+        let boss = crate::common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let sam = boss.create_user("sam", "scanner", None).await;
-        common::api::sign_in(&d, "sam").await;
+        crate::common::api::sign_in(&d, "sam").await;
         let send = |method: Method, path: &str, on_behalf: Option<&str>, body: Option<Value>| {
             let mut r = c.request(method, d.url(path)).bearer_auth(&secret);
             if let Some(u) = on_behalf {
@@ -511,7 +515,11 @@ fn a_service_registers_and_notifies_for_a_user_within_that_users_rules() {
             Some(schedule.clone()),
         )
         .await;
-        assert_eq!((s, common::api::code(&v)), (400, "validation"), "{v}");
+        assert_eq!(
+            (s, crate::common::api::code(&v)),
+            (400, "validation"),
+            "{v}"
+        );
         assert!(
             v["detail"]
                 .as_str()
@@ -557,7 +565,7 @@ fn a_service_registers_and_notifies_for_a_user_within_that_users_rules() {
             Some(note.clone()),
         )
         .await;
-        assert_eq!((s, common::api::code(&v)), (403, "forbidden"), "{v}");
+        assert_eq!((s, crate::common::api::code(&v)), (403, "forbidden"), "{v}");
         let (s, v) = send(
             Method::POST,
             "/api/v1/notifications",
@@ -700,15 +708,15 @@ fn r11_2_other_services_log_their_actions_in_the_same_log_seen_as_the_users() {
     let secret = add_service(&d, "scanner", "audit,objects");
     let checker = add_service(&d, "checker", "check");
     rt().block_on(async {
-        let boss = common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
+        let boss = crate::common::api::sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let eu = boss.create_unit("EU").await;
         let us = boss.create_unit("US").await;
         let sam = boss.create_user("sam", "scanner", Some(&eu)).await;
         boss.create_user("eva", "unit_manager", Some(&eu)).await;
         boss.create_user("ulf", "unit_manager", Some(&us)).await;
-        let sam_api = common::api::sign_in(&d, "sam").await;
-        let eva = common::api::sign_in(&d, "eva").await;
-        let ulf = common::api::sign_in(&d, "ulf").await;
+        let sam_api = crate::common::api::sign_in(&d, "sam").await;
+        let eva = crate::common::api::sign_in(&d, "eva").await;
+        let ulf = crate::common::api::sign_in(&d, "ulf").await;
         let record = |secret: &str, on_behalf: Option<&str>, body: Value| {
             let mut r = c.post(d.url("/api/v1/activity")).bearer_auth(secret).json(&body);
             if let Some(u) = on_behalf {
@@ -725,9 +733,9 @@ fn r11_2_other_services_log_their_actions_in_the_same_log_seen_as_the_users() {
         // It cannot pass for one of bailiwick's own entries, needs a user,
         // and needs the scope; users do not write here at all.
         let (s, v) = record(&secret, Some("sam"), json!({"action": "user.delete", "target": "boss"})).await;
-        assert_eq!((s, common::api::code(&v)), (400, "validation"), "{v}");
+        assert_eq!((s, crate::common::api::code(&v)), (400, "validation"), "{v}");
         let (s, v) = record(&secret, None, launched.clone()).await;
-        assert_eq!((s, common::api::code(&v)), (400, "validation"), "{v}");
+        assert_eq!((s, crate::common::api::code(&v)), (400, "validation"), "{v}");
         let (s, _) = record(&checker, Some("sam"), launched.clone()).await;
         assert_eq!(s, 403);
         let (s, _) = record(&boss.token, None, launched.clone()).await;

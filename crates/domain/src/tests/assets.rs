@@ -1,8 +1,10 @@
 //! Tests of `assets`, named after the rule they hold.
 
-use super::*;
+use super::prelude::*;
+use crate::assets::*;
+use crate::reach::unit_all_except;
 use crate::testkit::World;
-use crate::{AssetGroup, Code, Feature, Permission, Role, Timestamp};
+use crate::{ApplianceKind, AssetGroup, Code, Feature, Permission, Role, Timestamp};
 
 /// What this module's commands may change, to check that refusals don't.
 pub(crate) fn org_fingerprint(s: &State) -> String {

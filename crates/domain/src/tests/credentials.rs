@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::*;
+use super::prelude::*;
+use crate::credentials::*;
 use crate::testkit::World;
 use crate::{Access, Activity, Actor, Permission};
 

@@ -1,7 +1,8 @@
 //! Tests of `moving` (R7.4), one per sentence of the rule.
 
-use super::*;
+use super::prelude::*;
 use crate::lifecycle::Fate;
+use crate::moving::*;
 use crate::testkit::World;
 use crate::{Assignee, ObjectKind};
 

@@ -1,7 +1,8 @@
 //! Tests of `groups`, named after the rule they hold.
 
-use super::*;
-use crate::assets::tests::{add, doms, ips, run};
+use super::assets::{add, doms, ips, run};
+use super::prelude::*;
+use crate::groups::*;
 use crate::testkit::World;
 use crate::users::{UserPatch, edit_user};
 

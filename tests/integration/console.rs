@@ -4,11 +4,9 @@
 //! page, and an activation page that uses nothing up when opened.
 //! (The journeys themselves run in Chromium: tests/console/.)
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::Value;
@@ -322,7 +320,7 @@ fn r8_1_an_api_only_account_uses_the_api_and_never_the_console() {
         let robot = created["id"]
             .as_str()
             .unwrap_or_else(|| panic!("{created}"));
-        let password = common::api::activation_password(&d, "robot").await;
+        let password = crate::common::api::activation_password(&d, "robot").await;
 
         // The API takes it.
         let r = c

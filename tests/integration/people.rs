@@ -3,10 +3,8 @@
 //! themselves are tested one by one in `domain`; these tests prove the API
 //! carries them, refusals included, and that a refusal changes nothing.
 
-mod common;
-
-use common::api::*;
-use common::*;
+use crate::common::api::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

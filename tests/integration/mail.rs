@@ -1,19 +1,17 @@
 //! Email that is never lost (R12), over the real binary: the spool directory
-//! (the default), and SMTP against a real SMTP server (`common::smtp_sink`,
+//! (the default), and SMTP against a real SMTP server (`crate::common::smtp_sink`,
 //! in-process) that refuses, answers 451, requires STARTTLS or TLS and a
 //! password, and is restarted around the daemon.
-
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::smtp_sink::{Protection, Sink, SinkOptions, files};
-use common::*;
+use crate::common::smtp_sink::{Protection, Sink, SinkOptions, files};
+use crate::common::*;
 use serde_json::{Value, json};
 
-// ---- the SMTP server: tests/common/smtp_sink.rs ---------------------------
+// ---- the SMTP server: tests/integration/common/smtp_sink.rs ---------------------------
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -765,6 +763,42 @@ fn r12_1_after_max_attempts_an_email_fails_visibly_and_loses_its_link() {
         activity_mentions(&data, "mail.failed", "system"),
         "no mail.failed entry"
     );
+}
+
+/// A 550 is the relay's final word: the email fails on its first attempt,
+/// with no retry, whatever `max_attempts` allows.
+#[test]
+fn r12_1_a_permanent_refusal_fails_the_email_at_once_without_retrying() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let _sink = Sink::start(
+        port,
+        &dir.path().join("sink"),
+        SinkOptions::default().reject(),
+    );
+    let d = Daemon::start_with(&data, smtp(port).env("BAILIWICK_MAIL_MAX_ATTEMPTS", "5"));
+    let c = d.client();
+    let out = d.ctl(&["--json", "users", "reset-password", "admin"]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for("the email to fail", &d, Duration::from_secs(30), || {
+        status(&d)["mail_failed"] == 1
+    });
+    let m = rt().block_on(metrics(&d, &c));
+    assert!(m.contains("bailiwick_mail_retries_total 0\n"), "{m}");
+    let (st, _) = d.stop();
+    assert!(st.success());
+    let store = bailiwick::store::Store::open(
+        &data,
+        &bailiwick::store::Options::default(),
+        std::sync::Arc::new(bailiwick::clock::SystemClock),
+    )
+    .unwrap();
+    let failed = store.mail_failed(10).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 1, "a 550 is not tried again");
+    assert!(failed[0].error.contains("550"), "{}", failed[0].error);
+    store.close();
 }
 
 /// Whether an activity entry with `action` was committed: in the store's

@@ -1,6 +1,7 @@
 //! Tests of `deletion` (R7.5), one per sentence of the rule.
 
-use super::*;
+use super::prelude::*;
+use crate::deletion::*;
 use crate::lifecycle::Fate;
 use crate::testkit::World;
 use crate::{DistributionGroup, Timestamp};

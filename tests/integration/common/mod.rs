@@ -1,6 +1,5 @@
 //! Starts the real `bailiwick` binary on a free port with a temporary data
 //! directory, and talks HTTPS to it with the generated certificate pinned.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,9 +1,7 @@
 //! Login that holds under attack (R7.1, R7.2, R8), over HTTPS against the
 //! real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// The first-run activation link from the banner.
@@ -391,7 +389,7 @@ fn sigterm_lets_an_in_flight_login_finish() {
 
 // ---- hostile clients: lockout abuse and account takeover (issue 15) ----
 
-use common::api::{Api, activation_password, code, sign_in, sign_in_with};
+use crate::common::api::{Api, activation_password, code, sign_in, sign_in_with};
 
 /// A client whose connections come from `local` (any 127/8 address reaches
 /// the daemon): an address the user never logged in from.

@@ -1,8 +1,9 @@
 //! Tests of `objects`, named after the rule they hold.
 
-use super::*;
+use super::prelude::*;
 use crate::lifecycle::deactivate;
 use crate::lifecycle::reactivate;
+use crate::objects::*;
 use crate::testkit::World;
 use crate::{Feature, Timestamp, VisibilitySettings};
 

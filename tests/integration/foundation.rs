@@ -1,15 +1,13 @@
 //! The daemon as an operator meets it: first start, configuration errors,
 //! refusals to start on bad data, TLS, limits, shutdown, backup and restore.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::api::{code, sign_in};
-use common::*;
+use crate::common::api::{code, sign_in};
+use crate::common::*;
 
 #[test]
 fn first_run_bootstraps_and_prints_a_private_activation_link() {

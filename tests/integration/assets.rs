@@ -1,9 +1,7 @@
 //! Assets, groups and authorization checks over HTTPS against the real
 //! binary (R3.2, R5.4, R6, docs/api.md).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// Activates the first-run Manager; returns its password.

@@ -1,6 +1,7 @@
 //! Tests of `permissions`, named after the rule they hold.
 
-use super::*;
+use super::prelude::*;
+use crate::permissions::*;
 use crate::testkit::World;
 use crate::users::{self, UserPatch};
 

@@ -11,14 +11,14 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
-use super::deletion::{Delete, delete_user};
-use super::lifecycle::{deactivate, reactivate};
-use super::moving::{Move, move_user};
-use super::objects::{ObjectPatch, ReachCache, edit_object, ticket_valid};
-use super::reach::assignable;
-use super::testkit::World;
-use super::users::{UserPatch, edit_user};
-use super::{AssetSet, Assignee, Id, ObjectKind, Role, State, UnitAssets, ipset::IpSet};
+use crate::deletion::{Delete, delete_user};
+use crate::lifecycle::{deactivate, reactivate};
+use crate::moving::{Move, move_user};
+use crate::objects::{ObjectPatch, ReachCache, edit_object, ticket_valid};
+use crate::reach::assignable;
+use crate::testkit::World;
+use crate::users::{UserPatch, edit_user};
+use crate::{AssetSet, Assignee, Id, ObjectKind, Role, State, UnitAssets, ipset::IpSet};
 
 fn ips(list: &[&str]) -> IpSet {
     IpSet::parse_list("ips", list).unwrap()

@@ -1,6 +1,7 @@
 //! Tests of `settings`, named after the rule they hold.
 
-use super::*;
+use super::prelude::*;
+use crate::settings::*;
 use crate::testkit::World;
 use crate::{Permission, Timestamp, contacts, users};
 
