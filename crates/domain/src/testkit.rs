@@ -106,6 +106,21 @@ pub fn fingerprint(s: &State) -> String {
     )
 }
 
+/// The scene most people rules are told in ([`World::eu_us`]).
+pub struct EuUs {
+    pub w: World,
+    pub eu: Id,
+    pub us: Id,
+    /// Unit Manager of EU; made `group`.
+    pub jane: Id,
+    /// Scanner of EU, holding `group`.
+    pub sam: Id,
+    /// Unit Manager of US.
+    pub ursula: Id,
+    /// An asset group of EU: 10.1.0.0/24.
+    pub group: Id,
+}
+
 impl Default for World {
     fn default() -> World {
         World::new()
@@ -142,6 +157,28 @@ impl World {
             state,
             next: 0,
             clock: 10,
+        }
+    }
+
+    /// Units EU and US; Unit Managers jane (EU) and ursula (US); Scanner
+    /// sam (EU) holding the EU group `title` (10.1.0.0/24) that jane made.
+    pub fn eu_us(title: &str) -> EuUs {
+        let mut w = World::new();
+        let eu = w.unit("EU");
+        let us = w.unit("US");
+        let jane = w.user("jane", Role::UnitManager, Some(&eu));
+        let sam = w.user("sam", Role::Scanner, Some(&eu));
+        let ursula = w.user("ursula", Role::UnitManager, Some(&us));
+        let group = w.group(title, &[&eu], &jane, Role::UnitManager, &["10.1.0.0/24"]);
+        w.assign(&sam, &[&group]);
+        EuUs {
+            w,
+            eu,
+            us,
+            jane,
+            sam,
+            ursula,
+            group,
         }
     }
 

@@ -3,7 +3,7 @@
 use super::prelude::*;
 use crate::lifecycle::Fate;
 use crate::moving::*;
-use crate::testkit::World;
+use crate::testkit::{EuUs, World};
 use crate::{Assignee, ObjectKind};
 
 /// EU and US units with their nets assigned; Unit Managers jane (EU) and
@@ -20,21 +20,16 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let mut w = World::new();
-    let eu = w.unit("EU");
-    let us = w.unit("US");
-    let jane = w.user("jane", Role::UnitManager, Some(&eu));
-    w.user("ursula", Role::UnitManager, Some(&us));
-    let sam = w.user("sam", Role::Scanner, Some(&eu));
+    let EuUs {
+        mut w,
+        eu,
+        us,
+        jane,
+        sam,
+        group: california,
+        ..
+    } = World::eu_us("California");
     let bob = w.user("bob", Role::Scanner, Some(&eu));
-    let california = w.group(
-        "California",
-        &[&eu],
-        &jane,
-        Role::UnitManager,
-        &["10.1.0.0/24"],
-    );
-    w.assign(&sam, &[&california]);
     w.assign(&bob, &[&california]);
     Fixture {
         w,

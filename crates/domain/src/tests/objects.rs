@@ -4,7 +4,7 @@ use super::prelude::*;
 use crate::lifecycle::deactivate;
 use crate::lifecycle::reactivate;
 use crate::objects::*;
-use crate::testkit::World;
+use crate::testkit::{EuUs, World};
 use crate::{Feature, Timestamp, VisibilitySettings};
 
 fn ips(items: &[&str]) -> IpSet {
@@ -30,40 +30,8 @@ fn create(w: &mut World, actor: &str, n: NewObject) -> Result<OwnedObject, Refus
 
 /// EU (10.1.0.0/24 in group "EU nets") and US units; a Unit Manager and a
 /// Scanner holding the group in EU; a Unit Manager in US.
-struct Fixture {
-    w: World,
-    eu: Id,
-    us: Id,
-    jane: Id,
-    sam: Id,
-    ursula: Id,
-    eu_nets: Id,
-}
-
-fn fixture() -> Fixture {
-    let mut w = World::new();
-    let eu = w.unit("EU");
-    let us = w.unit("US");
-    let jane = w.user("jane", Role::UnitManager, Some(&eu));
-    let sam = w.user("sam", Role::Scanner, Some(&eu));
-    let ursula = w.user("ursula", Role::UnitManager, Some(&us));
-    let eu_nets = w.group(
-        "EU nets",
-        &[&eu],
-        &jane,
-        Role::UnitManager,
-        &["10.1.0.0/24"],
-    );
-    w.assign(&sam, &[&eu_nets]);
-    Fixture {
-        w,
-        eu,
-        us,
-        jane,
-        sam,
-        ursula,
-        eu_nets,
-    }
+fn fixture() -> EuUs {
+    World::eu_us("EU nets")
 }
 
 #[test]
@@ -244,7 +212,7 @@ fn r10_1_restricted_scheduled_tasks_hide_schedules_on_unreachable_assets() {
     let sam = f.sam.clone();
     let wide = create(&mut f.w, &sam, n).unwrap();
     let mut n = new(ObjectKind::ScheduledScan, "narrow");
-    n.asset_groups = vec![f.eu_nets.clone()];
+    n.asset_groups = vec![f.group.clone()];
     let narrow = create(&mut f.w, &sam, n).unwrap();
     let listed = |w: &World| -> Vec<Id> {
         list_objects(&w.acting(&sam), &ObjectFilter::default())
@@ -511,7 +479,7 @@ fn r9_2_a_change_of_reach_settles_tickets_after_any_command() {
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["user.update", "ticket.invalidate"]);
     assert!(!f.w.state.objects[&t.id].valid);
-    let back = vec![f.eu_nets.clone()];
+    let back = vec![f.group.clone()];
     let (_, log) =
         f.w.run_logged("m1", |tx| crate::users::edit_user(tx, &sam, groups(back)));
     assert_eq!(log.last().unwrap().action, "ticket.revalidate");

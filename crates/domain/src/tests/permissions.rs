@@ -42,166 +42,48 @@ fn r5_grid_of_who_may_hold_what() {
         ServiceType,
         bool,
     );
+    #[rustfmt::skip] // one row a line, as R5's table reads
     let cases: &[Case] = &[
         (P::AddAssets, R::UnitManager, &[], &[], e, true),
         (P::AddAssets, R::Scanner, &[], &[], e, false),
-        (
-            P::AddAssets,
-            R::Scanner,
-            &[],
-            &[Feature::ScannersAddAssets],
-            e,
-            true,
-        ),
-        (
-            P::AddAssets,
-            R::Scanner,
-            &[],
-            &[],
-            ServiceType::Consultant,
-            true,
-        ),
-        (
-            P::AddAssets,
-            R::Reader,
-            &[],
-            &[Feature::ScannersAddAssets],
-            e,
-            false,
-        ),
+        (P::AddAssets, R::Scanner, &[], &[Feature::ScannersAddAssets], e, true),
+        (P::AddAssets, R::Scanner, &[], &[], ServiceType::Consultant, true),
+        (P::AddAssets, R::Reader, &[], &[Feature::ScannersAddAssets], e, false),
         (P::ManageAuthRecords, R::UnitManager, &[], &[], e, true),
         (P::ManageAuthRecords, R::Scanner, &[], &[], e, false),
-        (
-            P::ManageAuthRecords,
-            R::Scanner,
-            &[],
-            &[Feature::ScannersManageAuthRecords],
-            e,
-            true,
-        ),
+        (P::ManageAuthRecords, R::Scanner, &[], &[Feature::ScannersManageAuthRecords], e, true),
         (P::CreateOptionProfiles, R::Scanner, &[], &[], e, true),
         (P::CreateOptionProfiles, R::UnitManager, &[], &[], e, true),
         (P::CreateOptionProfiles, R::Reader, &[], &[], e, false),
         (P::ManageExternalIds, R::Manager, &[], &[], e, true),
         (P::ManageExternalIds, R::UnitManager, &[], &[], e, true),
-        (
-            P::ManageExternalIds,
-            R::UserAdministrator,
-            &[],
-            &[],
-            e,
-            true,
-        ),
+        (P::ManageExternalIds, R::UserAdministrator, &[], &[], e, true),
         (P::ManageExternalIds, R::Scanner, &[], &[], e, false),
         (P::ManageVirtualScanners, R::UnitManager, &[], &[], e, true),
         (P::ManageVirtualScanners, R::Scanner, &[], &[], e, false),
-        (
-            P::ManageVirtualScanners,
-            R::Scanner,
-            &[],
-            &[Feature::ScannersManageVirtualScanners],
-            e,
-            true,
-        ),
+        (P::ManageVirtualScanners, R::Scanner, &[], &[Feature::ScannersManageVirtualScanners], e, true),
         (P::ManageOfflineScanners, R::UnitManager, &[], &[], e, true),
-        (
-            P::ManageOfflineScanners,
-            R::Scanner,
-            ALL,
-            &Feature::ALL,
-            e,
-            false,
-        ),
+        (P::ManageOfflineScanners, R::Scanner, ALL, &Feature::ALL, e, false),
         (P::PurgeHostHistory, R::Reader, &[], &[], e, true),
         (P::PurgeHostHistory, R::Scanner, &[], &[], e, true),
         (P::PurgeHostHistory, R::Auditor, ALL, &[], e, false),
-        (
-            P::VmRemediationPolicy,
-            R::UnitManager,
-            &[Module::Vm],
-            &[],
-            e,
-            true,
-        ),
-        (
-            P::VmRemediationPolicy,
-            R::UnitManager,
-            &[Module::Pc],
-            &[],
-            e,
-            false,
-        ),
-        (
-            P::VmRemediationPolicy,
-            R::Scanner,
-            &[Module::Vm],
-            &[],
-            e,
-            false,
-        ),
+        (P::VmRemediationPolicy, R::UnitManager, &[Module::Vm], &[], e, true),
+        (P::VmRemediationPolicy, R::UnitManager, &[Module::Pc], &[], e, false),
+        (P::VmRemediationPolicy, R::Scanner, &[Module::Vm], &[], e, false),
         (P::VmVirtualHosts, R::Scanner, &[Module::Vm], &[], e, true),
         (P::VmVirtualHosts, R::Scanner, &[], &[], e, false),
-        (
-            P::PcAcceptExceptions,
-            R::UnitManager,
-            &[Module::Pc],
-            &[],
-            e,
-            true,
-        ),
-        (
-            P::PcCompliancePolicies,
-            R::UnitManager,
-            &[Module::Pc],
-            &[],
-            e,
-            true,
-        ),
+        (P::PcAcceptExceptions, R::UnitManager, &[Module::Pc], &[], e, true),
+        (P::PcCompliancePolicies, R::UnitManager, &[Module::Pc], &[], e, true),
         (P::PcCreateUdcs, R::UnitManager, &[Module::Pc], &[], e, true),
-        (
-            P::PcUpdateDeleteUdcs,
-            R::UnitManager,
-            &[Module::Pc],
-            &[],
-            e,
-            true,
-        ),
-        (
-            P::PcCreateUdcs,
-            R::UnitManager,
-            &[Module::Vm],
-            &[],
-            e,
-            false,
-        ),
+        (P::PcUpdateDeleteUdcs, R::UnitManager, &[Module::Pc], &[], e, true),
+        (P::PcCreateUdcs, R::UnitManager, &[Module::Vm], &[], e, false),
         (P::PcCreateUdcs, R::Auditor, &[Module::Pc], &[], e, false),
         (P::ScaPolicies, R::UnitManager, &[Module::Sca], &[], e, true),
         (P::ScaPolicies, R::UnitManager, &[], &[], e, false),
         (P::WasManageWebApps, R::Reader, &[Module::Was], &[], e, true),
-        (
-            P::WasCreateWebApps,
-            R::Scanner,
-            &[Module::Was],
-            &[],
-            e,
-            true,
-        ),
-        (
-            P::WasCreateWebApps,
-            R::Scanner,
-            &[Module::Vm],
-            &[],
-            e,
-            false,
-        ),
-        (
-            P::WasCreateWebApps,
-            R::RemediationUser,
-            &[Module::Was],
-            &[],
-            e,
-            false,
-        ),
+        (P::WasCreateWebApps, R::Scanner, &[Module::Was], &[], e, true),
+        (P::WasCreateWebApps, R::Scanner, &[Module::Vm], &[], e, false),
+        (P::WasCreateWebApps, R::RemediationUser, &[Module::Was], &[], e, false),
     ];
     for &(p, role, modules, features, t, expect) in cases {
         let s = sub(modules, features, t);
@@ -237,11 +119,7 @@ fn r5_1_managers_hold_every_applicable_permission_and_store_none() {
         "PC is off: not applicable"
     );
     let m2 = w.user("m2", Role::Manager, None);
-    let u = w
-        .run("m1", |tx| {
-            users::set_permissions(tx, &m2, BTreeSet::from([Permission::AddAssets]))
-        })
-        .unwrap();
+    let u = grant(&mut w, "m1", &m2, &[Permission::AddAssets]).unwrap();
     assert!(u.permissions.is_empty(), "nothing stored for Managers");
 }
 
@@ -293,11 +171,7 @@ fn r5_2_managers_grant_and_revoke_anything_applicable() {
     let mut w = World::new();
     let eu = w.unit("EU");
     let s = w.user("s", Role::Scanner, Some(&eu));
-    let u = w
-        .run("m1", |tx| {
-            users::set_permissions(tx, &s, BTreeSet::from([Permission::PurgeHostHistory]))
-        })
-        .unwrap();
+    let u = grant(&mut w, "m1", &s, &[Permission::PurgeHostHistory]).unwrap();
     assert_eq!(
         u.permissions,
         BTreeSet::from([Permission::PurgeHostHistory])
@@ -311,11 +185,7 @@ fn r5_2_unit_manager_grants_only_what_it_holds() {
     let um = w.user("um", Role::UnitManager, Some(&eu));
     let s = w.user("s", Role::Scanner, Some(&eu));
     w.set_perms(&um, &[Permission::CreateOptionProfiles]);
-    let err = w
-        .run(&um, |tx| {
-            users::set_permissions(tx, &s, BTreeSet::from([Permission::PurgeHostHistory]))
-        })
-        .unwrap_err();
+    let err = grant(&mut w, &um, &s, &[Permission::PurgeHostHistory]).unwrap_err();
     assert_eq!(err.code, Code::Forbidden);
     assert!(
         err.message.contains("purge_host_history"),
@@ -323,12 +193,15 @@ fn r5_2_unit_manager_grants_only_what_it_holds() {
         err.message
     );
     w.set_perms(&um, &[Permission::PurgeHostHistory]);
-    let u = w
-        .run(&um, |tx| {
-            users::set_permissions(tx, &s, BTreeSet::from([Permission::PurgeHostHistory]))
-        })
-        .unwrap();
+    let u = grant(&mut w, &um, &s, &[Permission::PurgeHostHistory]).unwrap();
     assert!(u.permissions.contains(&Permission::PurgeHostHistory));
+}
+
+/// `by` sets `to`'s extended permissions to exactly `perms`.
+fn grant(w: &mut World, by: &str, to: &str, perms: &[Permission]) -> Result<User, Refusal> {
+    w.run(by, |tx| {
+        users::set_permissions(tx, to, perms.iter().copied().collect())
+    })
 }
 
 #[test]
@@ -339,11 +212,7 @@ fn r5_2_unit_manager_grants_only_in_its_own_unit() {
     let um = w.user("um", Role::UnitManager, Some(&eu));
     w.set_perms(&um, &[Permission::PurgeHostHistory]);
     let s = w.user("s", Role::Scanner, Some(&us));
-    let err = w
-        .run(&um, |tx| {
-            users::set_permissions(tx, &s, BTreeSet::from([Permission::PurgeHostHistory]))
-        })
-        .unwrap_err();
+    let err = grant(&mut w, &um, &s, &[Permission::PurgeHostHistory]).unwrap_err();
     assert_eq!(err.code, Code::Forbidden);
 }
 
@@ -352,11 +221,7 @@ fn r5_2_others_grant_nothing() {
     let mut w = World::new();
     let ua = w.user("ua", Role::UserAdministrator, None);
     let s = w.user("s", Role::Scanner, None);
-    let err = w
-        .run(&ua, |tx| {
-            users::set_permissions(tx, &s, BTreeSet::from([Permission::PurgeHostHistory]))
-        })
-        .unwrap_err();
+    let err = grant(&mut w, &ua, &s, &[Permission::PurgeHostHistory]).unwrap_err();
     assert_eq!(err.code, Code::Forbidden);
 }
 
@@ -369,19 +234,11 @@ fn r5_inapplicable_is_refused_with_permission_not_applicable() {
         Permission::PcCreateUdcs,
         Permission::ManageOfflineScanners,
     ] {
-        let err = w
-            .run("m1", |tx| {
-                users::set_permissions(tx, &r, BTreeSet::from([p]))
-            })
-            .unwrap_err();
+        let err = grant(&mut w, "m1", &r, &[p]).unwrap_err();
         assert_eq!(err.code, Code::PermissionNotApplicable, "{p:?}");
         assert!(err.message.contains(p.as_str()), "{}", err.message);
     }
-    let err = w
-        .run("m1", |tx| {
-            users::set_permissions(tx, &r, BTreeSet::from([Permission::PcCreateUdcs]))
-        })
-        .unwrap_err();
+    let err = grant(&mut w, "m1", &r, &[Permission::PcCreateUdcs]).unwrap_err();
     assert!(err.message.contains("PC module"), "{}", err.message);
 }
 
@@ -499,10 +356,7 @@ fn r1_4_switching_a_feature_off_drops_its_grants() {
     let mut w = World::new();
     w.feature(Feature::ScannersAddAssets);
     let s = w.user("s", Role::Scanner, None);
-    w.run("m1", |tx| {
-        users::set_permissions(tx, &s, BTreeSet::from([Permission::AddAssets]))
-    })
-    .unwrap();
+    grant(&mut w, "m1", &s, &[Permission::AddAssets]).unwrap();
     let mut tx = Tx::new(
         &mut w.state,
         crate::Timestamp::from_unix_micros(9),
