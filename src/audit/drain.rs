@@ -122,12 +122,10 @@ impl Worker {
                         tracing::error!(error = %e, "activity log: cannot drain the outbox; entries stay in the database and are retried");
                         self.failing_since = Some(Instant::now());
                     }
+                    // A failed append needs no re-read of the files: the
+                    // writer cuts them back to what it saw durable, and the
+                    // file's own bytes past that are not to be trusted.
                     self.store.activity_status().set_healthy(false);
-                    // Only a failed append can leave the files and the
-                    // writer's idea of them apart.
-                    if matches!(e, DrainError::Append { .. }) {
-                        self.reload();
-                    }
                 }
             }
             self.retention();
@@ -136,19 +134,6 @@ impl Worker {
                 break;
             }
             wake.wait(TICK);
-        }
-    }
-
-    /// After a failed append the file may hold a partial batch: start again
-    /// from what is on disk, as a restart would.
-    fn reload(&mut self) {
-        match segment::recover(self.log.dir()) {
-            Ok(r) => {
-                self.log.replace(r.index);
-                self.writer = SegmentWriter::new(self.log.dir().to_owned(), r.tail, u64::MAX);
-                self.writer.set_segment_size(self.config.segment_size.0);
-            }
-            Err(e) => tracing::debug!(error = %e, "activity log: recovery failed; retrying later"),
         }
     }
 
@@ -301,6 +286,54 @@ mod tests {
         assert!(report.ok(), "{:?}", report.problems);
         assert_eq!((report.records, report.last_seq), (6, Some(6)));
         store.close();
+    }
+
+    /// The lesson of PostgreSQL's fsync bug: after a failed fsync the
+    /// kernel may drop the unwritten pages, so what the append wrote must
+    /// not be taken for durable, by this run or the next. The records are
+    /// cut from the file, their entries stay in the outbox, and the next
+    /// pass writes them again; the same when the failed fsync is a new
+    /// segment's.
+    #[test]
+    fn r11_3_an_append_whose_fsync_failed_is_cut_back_and_written_again() {
+        for rotate in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let store = open(tmp.path());
+            let (log, mut writer) = ActivityLog::open(tmp.path()).unwrap();
+            log_entries(&store, 2);
+            assert_eq!(drain_once(&store, &log, &mut writer, false).unwrap(), 2);
+            if rotate {
+                writer.set_segment_size(1);
+            }
+            log_entries(&store, 2);
+            writer.fail_syncs(1);
+            let err = drain_once(&store, &log, &mut writer, false).unwrap_err();
+            assert!(matches!(err, DrainError::Append { .. }), "{err}");
+            let on_disk = segment::recover(log.dir()).unwrap();
+            assert_eq!(on_disk.index.last_seq(), 2, "rotate: {rotate}");
+            assert_eq!(
+                segment::list(log.dir()).unwrap().len(),
+                1,
+                "rotate: {rotate}"
+            );
+            assert_eq!(
+                store.activity_backlog(),
+                2,
+                "the entries stay in the outbox"
+            );
+            assert_eq!(
+                log.snapshot().last_seq(),
+                2,
+                "nor does the index claim them"
+            );
+
+            assert_eq!(drain_once(&store, &log, &mut writer, false).unwrap(), 2);
+            assert_eq!(store.activity_backlog(), 0);
+            let report = crate::audit::verify::verify(log.dir()).unwrap();
+            assert!(report.ok(), "rotate: {rotate}: {:?}", report.problems);
+            assert_eq!((report.records, report.last_seq), (4, Some(4)));
+            store.close();
+        }
     }
 
     #[test]

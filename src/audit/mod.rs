@@ -148,11 +148,6 @@ impl ActivityLog {
         self.appended.notify();
     }
 
-    /// Replaces the index after the writer recovered from disk.
-    pub(crate) fn replace(&self, new: Index) {
-        *self.index.write().unwrap_or_else(|p| p.into_inner()) = new;
-    }
-
     /// Drops segments from the index (before their files are deleted).
     pub(crate) fn forget(&self, paths: &[PathBuf]) {
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());

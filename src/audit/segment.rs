@@ -5,6 +5,12 @@
 //! fsyncs (and fsyncs the directory for a new file), and only then tells the
 //! index and the outbox. A crash before the fsync leaves a torn tail, which
 //! [`recover`] cuts at the next start; the entries are still in the outbox.
+//!
+//! A failed fsync is not retried: after one, the kernel may have dropped the
+//! unwritten pages and marked them clean, so a second fsync can succeed over
+//! data that is not on disk. The writer instead cuts the file back to the
+//! length it last saw durable (and removes a segment it had just started)
+//! before it appends again, and writes the batch anew from the outbox.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -252,6 +258,21 @@ pub struct SegmentWriter {
     segment_size: u64,
     tail: Option<Tail>,
     file: Option<File>,
+    /// Set after a failed append until the files are cut back to what was
+    /// durable before it.
+    undo: Option<Undo>,
+    /// Set by tests: this many coming data fsyncs fail after their write, as
+    /// an I/O error at writeback would.
+    #[cfg(test)]
+    failing_syncs: u32,
+}
+
+/// What a failed append must take back.
+struct Undo {
+    /// The tail as it was durable before the append.
+    durable: Option<Tail>,
+    /// Segments the append started: none of their records is durable.
+    started: Vec<PathBuf>,
 }
 
 impl SegmentWriter {
@@ -261,7 +282,16 @@ impl SegmentWriter {
             segment_size: segment_size.max(format::HEADER_LEN as u64 + 1),
             tail,
             file: None,
+            undo: None,
+            #[cfg(test)]
+            failing_syncs: 0,
         }
+    }
+
+    /// Makes the next `n` data fsyncs fail after writing (tests only).
+    #[cfg(test)]
+    pub fn fail_syncs(&mut self, n: u32) {
+        self.failing_syncs = n;
     }
 
     /// Size past which the next record starts a new segment.
@@ -278,6 +308,53 @@ impl SegmentWriter {
     /// before returning. On error nothing is reported as written; the caller
     /// recovers from disk before trying again.
     pub fn append(&mut self, records: &[NewRecord]) -> std::io::Result<Vec<Appended>> {
+        self.take_back()?;
+        let durable = self.tail.clone();
+        let mut started = Vec::new();
+        match self.append_unchecked(records, &mut started) {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                self.file = None;
+                self.undo = Some(Undo { durable, started });
+                // At once if the disk lets us; else before the next append.
+                if let Err(undo) = self.take_back() {
+                    tracing::warn!(error = %undo, "activity log: cannot yet cut back a failed append");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Cuts the files back to what was durable before a failed append: the
+    /// tail segment to its durable length, segments the append started
+    /// removed, each change fsynced. Until that succeeds nothing is appended.
+    fn take_back(&mut self) -> std::io::Result<()> {
+        let Some(undo) = self.undo.as_ref() else {
+            return Ok(());
+        };
+        for path in &undo.started {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(t) = &undo.durable {
+            let f = OpenOptions::new().write(true).open(&t.path)?;
+            f.set_len(t.size)?;
+            f.sync_all()?;
+        }
+        crate::fsutil::sync_dir(&self.dir)?;
+        self.tail = undo.durable.clone();
+        self.undo = None;
+        Ok(())
+    }
+
+    fn append_unchecked(
+        &mut self,
+        records: &[NewRecord],
+        started: &mut Vec<PathBuf>,
+    ) -> std::io::Result<Vec<Appended>> {
         let mut done = Vec::with_capacity(records.len());
         let mut buf: Vec<u8> = Vec::new();
         let mut new_file = false;
@@ -296,6 +373,7 @@ impl SegmentWriter {
             };
             if rotate {
                 self.flush(&mut buf)?;
+                started.push(self.dir.join(format::segment_name(r.seq)));
                 self.start_segment(r.seq, prev_hash)?;
                 new_file = true;
             }
@@ -328,23 +406,34 @@ impl SegmentWriter {
         if buf.is_empty() {
             return Ok(());
         }
-        let Some(t) = self.tail.as_mut() else {
+        let Some(t) = self.tail.as_ref() else {
             return Err(std::io::Error::other("no segment to append to"));
         };
-        if self.file.is_none() {
-            let f = OpenOptions::new().write(true).open(&t.path)?;
-            self.file = Some(f);
-        }
-        let Some(f) = self.file.as_mut() else {
-            return Err(std::io::Error::other("segment not open"));
+        let start = t.size;
+        let mut f = match self.file.take() {
+            Some(f) => f,
+            None => OpenOptions::new().write(true).open(&t.path)?,
         };
         use std::io::{Seek, SeekFrom};
-        f.seek(SeekFrom::Start(t.size))?;
+        f.seek(SeekFrom::Start(start))?;
         f.write_all(buf)?;
-        f.sync_data()?;
-        t.size += buf.len() as u64;
+        let size = start + buf.len() as u64;
+        self.sync_data(&f)?;
+        if let Some(t) = self.tail.as_mut() {
+            t.size = size;
+        }
+        self.file = Some(f);
         buf.clear();
         Ok(())
+    }
+
+    fn sync_data(&mut self, f: &File) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.failing_syncs > 0 {
+            self.failing_syncs -= 1;
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        f.sync_data()
     }
 
     fn start_segment(&mut self, first_seq: u64, prev_hash: Hash) -> std::io::Result<()> {
@@ -361,7 +450,7 @@ impl SegmentWriter {
             }
             .encode(),
         )?;
-        f.sync_data()?;
+        self.sync_data(&f)?;
         self.file = Some(f);
         self.tail = Some(Tail {
             path,
