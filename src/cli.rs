@@ -425,9 +425,12 @@ fn init(args: InitArgs) -> Result<(), Failure> {
     unsafe { libc::umask(0o077) };
     crate::fsutil::create_private_dir(&args.data_dir)
         .map_err(|e| runtime(format!("cannot create {}: {e}", args.data_dir.display())))?;
+    // Test builds give `Options` a fault-injection field.
+    #[cfg_attr(not(test), allow(clippy::needless_update))]
     let options = store::Options {
         cache_size: config.storage.cache_size.0 as usize,
         create: true,
+        ..store::Options::default()
     };
     let store = Store::open(
         &args.data_dir,

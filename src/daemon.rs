@@ -107,9 +107,12 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonE
     let local = listener.local_addr().unwrap_or(config.server.listen);
     let public_url = config.public_url_for(local);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Test builds give `Options` a fault-injection field.
+    #[cfg_attr(not(test), allow(clippy::needless_update))]
     let options = store::Options {
         cache_size: config.storage.cache_size.0 as usize,
         create: true,
+        ..store::Options::default()
     };
     let dir = data_dir.clone();
     let clk = clock.clone();

@@ -22,6 +22,10 @@ mod activity;
 mod atomicity_tests;
 pub mod backup;
 pub mod codec;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+pub(crate) mod faults;
 pub mod mail;
 pub mod migrate;
 mod organisation;
@@ -108,6 +112,9 @@ pub struct Options {
     pub cache_size: usize,
     /// Create the database when the file is missing (and nothing else is there).
     pub create: bool,
+    /// Test builds: I/O errors to inject under the database file.
+    #[cfg(test)]
+    pub faults: Option<Arc<faults::Faults>>,
 }
 
 impl Default for Options {
@@ -115,6 +122,8 @@ impl Default for Options {
         Options {
             cache_size: 64 << 20,
             create: false,
+            #[cfg(test)]
+            faults: None,
         }
     }
 }
@@ -358,6 +367,17 @@ fn open_db(dir: &Path, path: &Path, options: &Options) -> Result<Database, OpenE
     // redb asserts on some impossible states in debug builds; a damaged file
     // must give an error, not kill the process.
     let opened = quietly(|| {
+        #[cfg(test)]
+        if let Some(faults) = &options.faults {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
+            return builder.create_with_backend(faults::Backend::new(file, faults.clone())?);
+        }
         if exists {
             builder.open(path)
         } else {
