@@ -384,4 +384,57 @@ mod tests {
         assert_eq!(version(&db), 2);
         assert!(matches!(run(&db, 2, 3, &[]), Err(MigrateError::Missing(2))));
     }
+
+    /// A migration cut between its steps (a crash, a power cut) resumes at
+    /// the next start from the step it reached: the finished step is not
+    /// run again, and the rest completes.
+    #[test]
+    fn a_migration_cut_between_steps_resumes_where_it_stopped() {
+        fn crash(_: &WriteTransaction) -> Result<(), String> {
+            panic!("power cut during the second step");
+        }
+        fn mark(txn: &WriteTransaction) -> Result<(), String> {
+            let mut names = txn.open_table(NAMES).map_err(|e| e.to_string())?;
+            let jane = names
+                .get("u1")
+                .map_err(|e| e.to_string())?
+                .map(|v| v.value().to_vec())
+                .ok_or("u1 is gone")?;
+            names
+                .insert("u1", [jane.as_slice(), b"!"].concat().as_slice())
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let db = old_db(&path);
+        let cut = [
+            Step {
+                from: 1,
+                run: v1_to_v2,
+            },
+            Step {
+                from: 2,
+                run: crash,
+            },
+        ];
+        let crashed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&db, 1, 3, &cut)));
+        assert!(crashed.is_err());
+        drop(db);
+
+        let db = Database::open(&path).unwrap();
+        assert_eq!(version(&db), 2, "the finished step stays done");
+        let steps = [
+            Step {
+                from: 1,
+                run: v1_to_v2,
+            },
+            Step { from: 2, run: mark },
+        ];
+        assert_eq!(run(&db, version(&db), 3, &steps).unwrap(), 3);
+        let txn = db.begin_write().unwrap();
+        let names = txn.open_table(NAMES).unwrap();
+        assert_eq!(names.get("u1").unwrap().unwrap().value(), b"Jane!");
+    }
 }

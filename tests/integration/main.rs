@@ -21,3 +21,4 @@ mod services;
 mod session_clock;
 mod session_sweep;
 mod stalled_exports;
+mod upgrade;
