@@ -17,7 +17,7 @@ use super::views::UserView;
 use super::{Command, assets as http_assets, authz as http_authz, groups as http_groups};
 use super::{notification_options, notifications, objects, org, session, users};
 use crate::authz::Index;
-use crate::domain::bootstrap::{Bootstrap, FirstCredential, initialise_with};
+use crate::domain::testkit::{World, actor_of};
 use crate::domain::users::{ActivationGrant, NewUser, UserPatch};
 use crate::domain::{
     Access, Actor, AssetSet, Module, Refusal, Role, SecuritySettings, ServiceType, State,
@@ -398,16 +398,6 @@ fn run(body: Body, bytes: &[u8], state: &mut State, actor: Actor) -> Result<(), 
     Ok(())
 }
 
-fn actor_of(state: &State, id: &str) -> Actor {
-    let u = state.users.get(id).expect("seeded user");
-    Actor {
-        user: Some(u.id.clone()),
-        login: u.login.clone(),
-        business_unit: u.business_unit.clone(),
-        ip: None,
-    }
-}
-
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| Index::build(base()))
@@ -421,29 +411,10 @@ fn index() -> &'static Index {
 fn base() -> &'static State {
     static BASE: OnceLock<State> = OnceLock::new();
     BASE.get_or_init(|| {
-        let mut state = State::default();
-        let plan = Bootstrap {
-            subscription: "Fuzz".into(),
-            service_type: ServiceType::Enterprise,
-            modules: BTreeSet::from([Module::Vm, Module::Pc]),
-            manager_login: "admin".into(),
-            manager_email: "admin@example.com".into(),
-        };
-        let mut tx = Tx::new(
-            &mut state,
-            Timestamp::from_unix_micros(1),
-            Actor::operator(),
-        );
-        initialise_with(
-            &mut tx,
-            &plan,
-            MANAGER.into(),
-            FirstCredential::Password {
-                hash: "hash".into(),
-            },
-        )
-        .expect("bootstrap");
-        let _ = tx.finish_all();
+        // The kit's subscription (Manager `m1`), then each record through
+        // its own command, so the fuzzer starts from a state the commands
+        // can reach.
+        let mut state = World::with(ServiceType::Enterprise, &[Module::Vm, Module::Pc]).state;
         let manager = actor_of(&state, MANAGER);
         // A refused step leaves its record out (the unit test below names
         // it) rather than stopping the fuzzer: the bodies still run.
