@@ -3,7 +3,10 @@
 //! round after round on one data directory, and a full disk. After each
 //! crash every acknowledged change is there with its values, nothing is half
 //! there (R7.6), the activity log holds one entry per committed change
-//! (R11.3), and the mail outbox lost and doubled nothing (R12.1).
+//! (R11.3), the mail outbox lost and doubled nothing (R12.1), and every
+//! backup taken meanwhile, cut by the kill or not, is whole or absent.
+//! `CRASH_ROUNDS` and `CRASH_SEED` set the campaign
+//! (`scripts/crash-campaign.sh`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
@@ -20,13 +23,39 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = BOSS_PASSWORD;
-const ROUNDS: u64 = 5;
+/// Rounds when `CRASH_ROUNDS` does not say (`scripts/crash-campaign.sh`
+/// runs many more).
+const ROUNDS: u64 = 10;
 /// Wrong passwords between two good ones: under the lockout threshold (set
 /// to 100), so every failure counts (R8.2) and none locks.
 const FAILURE_STREAK: u64 = 10;
 
-fn random_u64() -> u64 {
-    std::collections::hash_map::RandomState::new().hash_one(Instant::now())
+/// The campaign's randomness: where each round's kill lands. Printed, and
+/// taken from `CRASH_SEED` when set, so that a failure replays.
+struct Dice(u64);
+
+impl Dice {
+    fn from_env() -> Dice {
+        let seed = match std::env::var("CRASH_SEED") {
+            Ok(s) => s.parse().expect("CRASH_SEED is a number"),
+            Err(_) => std::collections::hash_map::RandomState::new().hash_one(Instant::now()),
+        };
+        eprintln!("crash campaign seed {seed} (replay with CRASH_SEED={seed})");
+        Dice(seed)
+    }
+
+    /// splitmix64.
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn rounds() -> u64 {
+    std::env::var("CRASH_ROUNDS").map_or(ROUNDS, |n| n.parse().expect("CRASH_ROUNDS is a number"))
 }
 
 // ---- talking to the daemon -------------------------------------------------
@@ -143,6 +172,64 @@ struct Ledger {
 }
 
 type Shared = Arc<Mutex<Ledger>>;
+
+/// `ctl backup` over and over while the round runs, so that kills land
+/// inside backups too. Returns the backups acknowledged.
+async fn take_backups(
+    data: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    round: u64,
+) -> Vec<std::path::PathBuf> {
+    let mut taken = Vec::new();
+    for n in 1.. {
+        let out = dir.join(format!("round-{round}-{n}.redb"));
+        let (from, to) = (data.clone(), out.clone());
+        let o = tokio::task::spawn_blocking(move || {
+            ctl(&from, &["backup", "--out", to.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        if !o.status.success() {
+            // The daemon is gone (or going).
+            break;
+        }
+        taken.push(out);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    taken
+}
+
+/// Every acknowledged backup is there, and every backup file there, cut
+/// by the kill or not, passes `ctl backup --verify` (a backup appears only
+/// whole). They are removed after, to keep the disk small.
+fn check_backups(round: u64, dir: &Path, taken: &[std::path::PathBuf]) {
+    for b in taken {
+        assert!(
+            b.is_file(),
+            "round {round}: acknowledged backup {} is gone",
+            b.display()
+        );
+    }
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "redb") {
+            let v = run(&["ctl", "backup", "--verify", path.to_str().unwrap()]);
+            assert!(
+                v.status.success(),
+                "round {round}: {}: {}",
+                path.display(),
+                text(&v)
+            );
+            seen += 1;
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+    eprintln!(
+        "round {round}: {} backups acknowledged, {seen} verified",
+        taken.len()
+    );
+}
 
 fn unexpected(what: &str, status: u16, v: &Value) -> ! {
     panic!("{what}: unexpected answer {status}: {v}")
@@ -759,12 +846,16 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
     });
     let mut daemon = Some(d);
 
-    for round in 1..=ROUNDS {
+    let mut dice = Dice::from_env();
+    let rounds = rounds();
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    for round in 1..=rounds {
         let d = match daemon.take() {
             Some(d) => d,
             None => Daemon::start_with(&data, fast_logins()),
         };
-        let delay = Duration::from_millis(150 + random_u64() % 1000);
+        let delay = Duration::from_millis(150 + dice.next() % 1000);
         eprintln!("round {round}: kill -9 after {delay:?} of writes");
         rt.block_on(async {
             let h = Http::new(&d, &token);
@@ -790,11 +881,14 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
             )));
             tasks.push(tokio::spawn(fail_logins(h.clone(), ledger.clone())));
             tasks.push(tokio::spawn(boss_logins(h.clone(), ledger.clone())));
+            let backing_up = tokio::spawn(take_backups(data.clone(), backups.clone(), round));
             tokio::time::sleep(delay).await;
             d.signal(libc::SIGKILL);
             for t in tasks {
                 t.await.expect("a writer failed");
             }
+            let taken = backing_up.await.expect("the backup task failed");
+            check_backups(round, &backups, &taken);
         });
         let mut d = d;
         let status = d.child.wait().unwrap();
@@ -856,7 +950,7 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
     let off = offline(&data);
     assert!(off.pending.is_empty());
     let spooled = spool(&data);
-    check_offline(ROUNDS + 1, &ledger.lock().unwrap(), &off, &spooled);
+    check_offline(rounds + 1, &ledger.lock().unwrap(), &off, &spooled);
     let l = ledger.lock().unwrap();
     assert_eq!(
         spooled.iter().filter(|e| is_registration(e)).count(),
