@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --release --example load -- --url https://localhost:8443 \
 //!     --cert DATA/tls/cert.pem --login admin --password-file PWFILE \
-//!     [--seconds 30] [--workers 8] [--mix checks=63,batches=7,logins=5,reads=20,writes=5,creates=0] \
+//!     [--seconds 30] [--workers 8] [--mix checks=63,batches=7,logins=5,reads=20,writes=5,creates=0,patches=0] \
 //!     [--units 8] [--groups-per-unit 10] [--ranges 20] [--users 400] [--batch 100] \
 //!     [--active 40 --data-dir DATA [--bin target/release/bailiwick]] \
 //!     [--baselines baselines.json ...] [--json]
@@ -31,7 +31,8 @@
 //! `list_groups`, writes `create_user`, `patch_user` (names and asset
 //! groups, so the authorization index changes), `create_group`. Within
 //! reads and writes the three kinds are equally likely. `creates` weighs
-//! `create_user` alone (reported with the writes).
+//! `create_user` alone and `patches` `patch_user` alone (both reported with
+//! the writes).
 
 mod common;
 
@@ -114,6 +115,9 @@ struct Mix {
     /// User creations alone (counted with the writes): the write path the
     /// registration mail and the activity log stand on.
     creates: u32,
+    /// User edits alone (counted with the writes): writes that change the
+    /// data without adding to it, for a soak whose state must stay flat.
+    patches: u32,
 }
 
 impl Mix {
@@ -125,6 +129,7 @@ impl Mix {
             reads: 0,
             writes: 0,
             creates: 0,
+            patches: 0,
         };
         for part in s.split(',').filter(|p| !p.is_empty()) {
             let (k, v) = part
@@ -140,8 +145,9 @@ impl Mix {
                 "reads" => m.reads = v,
                 "writes" => m.writes = v,
                 "creates" => m.creates = v,
+                "patches" => m.patches = v,
                 _ => panic!(
-                    "--mix: unknown key {k:?}; use checks, batches, logins, reads, writes, creates"
+                    "--mix: unknown key {k:?}; use checks, batches, logins, reads, writes, creates, patches"
                 ),
             }
         }
@@ -150,7 +156,13 @@ impl Mix {
     }
 
     fn total(&self) -> u32 {
-        self.checks + self.batches + self.logins + self.reads + self.writes + self.creates
+        self.checks
+            + self.batches
+            + self.logins
+            + self.reads
+            + self.writes
+            + self.creates
+            + self.patches
     }
 
     fn pick(&self, rng: &mut Rng) -> Op {
@@ -163,6 +175,7 @@ impl Mix {
             (self.reads, 3),
             (self.writes, 4),
             (self.creates, 5),
+            (self.patches, 6),
         ] {
             if x < w {
                 return match cat {
@@ -171,6 +184,7 @@ impl Mix {
                     2 => Op::Login,
                     3 => three(rng, [Op::ListUsers, Op::GetUser, Op::ListGroups]),
                     5 => Op::CreateUser,
+                    6 => Op::PatchUser,
                     _ => three(rng, [Op::CreateUser, Op::PatchUser, Op::CreateGroup]),
                 };
             }
@@ -181,8 +195,14 @@ impl Mix {
 
     fn describe(&self) -> String {
         format!(
-            "checks={},batches={},logins={},reads={},writes={},creates={}",
-            self.checks, self.batches, self.logins, self.reads, self.writes, self.creates
+            "checks={},batches={},logins={},reads={},writes={},creates={},patches={}",
+            self.checks,
+            self.batches,
+            self.logins,
+            self.reads,
+            self.writes,
+            self.creates,
+            self.patches
         )
     }
 }
