@@ -7,6 +7,7 @@ mod common;
 
 mod activity;
 mod assets;
+mod backup;
 mod console;
 mod crash;
 mod docs;
