@@ -86,9 +86,9 @@ pub fn verify(dir: &Path) -> Result<Report, VerifyError> {
     let n = segments.len();
     for (i, (name_seq, path)) in segments.into_iter().enumerate() {
         let last = i + 1 == n;
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_segment(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err((_, e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 report.notes.push(format!(
                     "{}: deleted while verifying (retention)",
                     path.display()
@@ -96,7 +96,18 @@ pub fn verify(dir: &Path) -> Result<Report, VerifyError> {
                 chain = None;
                 continue;
             }
-            Err(source) => return Err(VerifyError::Io { path, source }),
+            // A disk that fails a read (EIO) is named where it failed, and
+            // the other segments are still checked.
+            Err((offset, e)) => {
+                report.problems.push(Problem {
+                    file: path,
+                    seq: None,
+                    offset,
+                    what: format!("cannot read: {e}; the rest of this segment was not checked"),
+                });
+                chain = None;
+                continue;
+            }
         };
         let mut problem = |seq: Option<u64>, offset: u64, what: String| {
             report.problems.push(Problem {
@@ -209,11 +220,94 @@ pub fn verify(dir: &Path) -> Result<Report, VerifyError> {
     Ok(report)
 }
 
+/// Reads a segment whole. A read that fails is tried again block by block,
+/// so that the error names the first 4 KiB block the disk cannot read.
+fn read_segment(path: &Path) -> Result<Vec<u8>, (u64, std::io::Error)> {
+    const CHUNK: usize = 1 << 20;
+    const BLOCK: usize = 4096;
+    let file = std::fs::File::open(path).map_err(|e| (0, e))?;
+    let mut bytes = Vec::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let offset = bytes.len() as u64;
+        match read_at(&file, path, &mut buf, offset) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                for block in buf.chunks_mut(BLOCK) {
+                    let at = bytes.len() as u64;
+                    match read_at(&file, path, block, at) {
+                        Ok(0) => return Ok(bytes),
+                        Ok(n) => bytes.extend_from_slice(&block[..n]),
+                        Err(e) => return Err((at, e)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn read_at(
+    file: &std::fs::File,
+    path: &Path,
+    buf: &mut [u8],
+    offset: u64,
+) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    #[cfg(test)]
+    tests::injected_read_error(path, offset, buf.len())?;
+    #[cfg(not(test))]
+    let _ = path;
+    file.read_at(buf, offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::audit::format::{Payload, encode_payload};
     use crate::audit::segment::{NewRecord, SegmentWriter, recover};
+
+    thread_local! {
+        /// A byte of a file that this thread's reads fail on, with EIO.
+        static BAD_BYTE: std::cell::RefCell<Option<(PathBuf, u64)>> = const { std::cell::RefCell::new(None) };
+    }
+
+    pub(super) fn injected_read_error(path: &Path, offset: u64, len: usize) -> std::io::Result<()> {
+        BAD_BYTE.with_borrow(|bad| match bad {
+            Some((p, at)) if p == path && (offset..offset + len as u64).contains(at) => {
+                Err(std::io::Error::from_raw_os_error(libc::EIO))
+            }
+            _ => Ok(()),
+        })
+    }
+
+    /// A disk that cannot read one block of a segment (EIO): verify names
+    /// the file and the block's offset, fails, and still checks the other
+    /// segments.
+    #[test]
+    fn r11_3_a_read_error_is_named_by_file_and_offset_and_the_rest_is_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        log(tmp.path(), 300, 8 << 10);
+        let segments = segment::list(tmp.path()).unwrap();
+        assert!(segments.len() >= 3, "{segments:?}");
+        let bad = segments[1].1.clone();
+        assert!(std::fs::metadata(&bad).unwrap().len() > 4096 + 10);
+        BAD_BYTE.with_borrow_mut(|b| *b = Some((bad.clone(), 4096 + 10)));
+        let r = verify(tmp.path()).unwrap();
+        BAD_BYTE.with_borrow_mut(|b| *b = None);
+        assert!(!r.ok());
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        let p = &r.problems[0];
+        assert_eq!((p.file.clone(), p.offset), (bad, 4096));
+        assert!(p.to_string().contains("cannot read"), "{p}");
+        assert_eq!(r.segments, segments.len());
+        assert!(
+            r.records > 0 && r.records < 300,
+            "the other segments were checked: {}",
+            r.records
+        );
+    }
 
     fn log(dir: &Path, n: u64, size: u64) {
         let r = recover(dir).unwrap();
