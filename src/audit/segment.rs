@@ -305,8 +305,10 @@ impl SegmentWriter {
     }
 
     /// Appends `records` (ascending sequence numbers) and makes them durable
-    /// before returning. On error nothing is reported as written; the caller
-    /// recovers from disk before trying again.
+    /// before returning. On error nothing is reported as written, and the
+    /// files are cut back to what was durable before (now, or before the
+    /// next append if the disk refuses even that), so the caller appends the
+    /// same records again.
     pub fn append(&mut self, records: &[NewRecord]) -> std::io::Result<Vec<Appended>> {
         self.take_back()?;
         let durable = self.tail.clone();

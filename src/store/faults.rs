@@ -1,6 +1,6 @@
 //! Test builds only: a redb storage backend over the real file that fails
-//! on demand, to prove what the store does when the disk does (an `fsync`
-//! that reports EIO, a write that fails).
+//! on demand, to prove what the store does when the disk does: an `fsync`
+//! that reports EIO.
 
 use std::fs::File;
 use std::ops::Bound;
@@ -13,11 +13,13 @@ use redb::{BackendError, StorageBackend};
 /// Switches shared by a test and the backend it gave the store.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// While set, every `sync_data` fails with EIO after nothing else.
-    pub fail_syncs: AtomicBool,
+    /// While set, every `sync_data` fails with EIO (the writes before it
+    /// went through, as they do when writeback fails).
+    fail_syncs: AtomicBool,
 }
 
 impl Faults {
+    /// Turns the failing `fsync` on or off.
     pub fn failing_syncs(&self, on: bool) {
         self.fail_syncs.store(on, Ordering::Release);
     }

@@ -234,8 +234,15 @@ fn a_backup_under_64_writers_restores_a_prefix_of_the_acknowledged_writes() {
         let boss = sign_in_with(&d, "boss", BOSS_PASSWORD).await;
         let stop = Arc::new(AtomicBool::new(false));
         let mut writers = Vec::new();
-        for w in 0..64 {
-            let (c, url, token) = (boss.c.clone(), d.url("/api/v1/users"), boss.token.clone());
+        for w in 0..64u8 {
+            // Each from its own address: the daemon caps one address's
+            // connections at 64.
+            let source = std::net::IpAddr::from([127, 0, 2, w + 1]);
+            let (c, url, token) = (
+                d.client_from(source),
+                d.url("/api/v1/users"),
+                boss.token.clone(),
+            );
             let (acked, stop) = (acked.clone(), stop.clone());
             writers.push(tokio::spawn(async move {
                 for n in 0.. {
@@ -287,13 +294,7 @@ fn a_backup_under_64_writers_restores_a_prefix_of_the_acknowledged_writes() {
     );
 
     let restored = dir.path().join("restored");
-    let r = run(&[
-        "restore",
-        "--from",
-        out.to_str().unwrap(),
-        "--data-dir",
-        restored.to_str().unwrap(),
-    ]);
+    let r = restore(&out, &restored);
     assert!(r.status.success(), "{}", text(&r));
     // A start drains the copied outbox into the restored log.
     let d = Daemon::start(&restored);

@@ -1151,22 +1151,10 @@ fn backup_under_write_load_restores_to_a_consistent_database() {
     drop(d);
 
     let restored = dir.path().join("restored");
-    let r = run(&[
-        "restore",
-        "--from",
-        out.to_str().unwrap(),
-        "--data-dir",
-        restored.to_str().unwrap(),
-    ]);
+    let r = restore(&out, &restored);
     assert!(r.status.success(), "{}", text(&r));
     // Restoring over a database is refused.
-    let again = run(&[
-        "restore",
-        "--from",
-        out.to_str().unwrap(),
-        "--data-dir",
-        restored.to_str().unwrap(),
-    ]);
+    let again = restore(&out, &restored);
     assert!(!again.status.success());
     assert!(
         text(&again).contains("move it away first"),
@@ -1203,13 +1191,7 @@ fn backup_under_write_load_restores_to_a_consistent_database() {
     let bad = dir.path().join("bad.redb");
     std::fs::write(&bad, vec![7u8; 8192]).unwrap();
     let target = dir.path().join("from-bad");
-    let r = run(&[
-        "restore",
-        "--from",
-        bad.to_str().unwrap(),
-        "--data-dir",
-        target.to_str().unwrap(),
-    ]);
+    let r = restore(&bad, &target);
     assert!(!r.status.success());
     assert!(
         text(&r).contains("not a usable bailiwick backup"),

@@ -132,6 +132,16 @@ impl Daemon {
 
     /// An HTTPS client that trusts only this daemon's certificate.
     pub fn client(&self) -> reqwest::Client {
+        self.client_builder().build().unwrap()
+    }
+
+    /// [`Daemon::client`] connecting from `source` (a 127.0.0.0/8 address),
+    /// for tests with more clients than the daemon lets one address hold.
+    pub fn client_from(&self, source: std::net::IpAddr) -> reqwest::Client {
+        self.client_builder().local_address(source).build().unwrap()
+    }
+
+    fn client_builder(&self) -> reqwest::ClientBuilder {
         bailiwick::tls::install_default_provider();
         let pem = std::fs::read(self.data_dir.join("tls/cert.pem")).expect("generated cert");
         let cert = reqwest::Certificate::from_pem(&pem).unwrap();
@@ -139,8 +149,6 @@ impl Daemon {
             .tls_certs_only([cert])
             .resolve("localhost", self.addr)
             .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap()
     }
 
     pub fn signal(&self, sig: i32) {
@@ -209,6 +217,17 @@ pub fn run(args: &[&str]) -> Output {
         .envs(fast_env())
         .output()
         .unwrap()
+}
+
+/// `bailiwick restore --from BACKUP --data-dir DATA`.
+pub fn restore(backup: &Path, data: &Path) -> Output {
+    run(&[
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
 }
 
 pub fn text(o: &Output) -> String {
