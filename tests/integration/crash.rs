@@ -2,7 +2,8 @@
 //! acknowledged write": `kill -9` at a random moment under concurrent writes,
 //! round after round on one data directory, and a full disk. After each
 //! crash every acknowledged change is there with its values, nothing is half
-//! there (R7.6), the activity log holds one entry per committed change
+//! there (R7.6: users who own objects are moved and deleted meanwhile), the
+//! activity log holds one entry per committed change
 //! (R11.3), the mail outbox lost and doubled nothing (R12.1), and every
 //! backup taken meanwhile, cut by the kill or not, is whole or absent.
 //! `CRASH_ROUNDS` and `CRASH_SEED` set the campaign
@@ -169,6 +170,31 @@ struct Ledger {
     /// Tokens of acknowledged logins of `boss`, and cut-off attempts.
     boss_tokens: Vec<String>,
     boss_unknown: u64,
+    /// Owners of objects by login (`o<round>-<n>`), each moved or deleted.
+    owners: BTreeMap<String, OwnerFate>,
+    /// The units owners start in and move to: EU and US.
+    units: (String, String),
+}
+
+/// How an owner of objects leaves its unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// To US without its configurations (R7.4): its search list goes, its
+    /// scan result moves with it.
+    Move,
+    /// Deleted without a transfer (R7.5): nothing stays owned by it.
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+struct OwnerFate {
+    /// Known once its creation was answered with a body.
+    id: Option<String>,
+    created: Fate,
+    /// Its objects' names (`list-<login>`, `result-<login>`), each with its fate.
+    objects: Vec<(String, Fate)>,
+    /// The last thing sent for it.
+    leaving: Option<(Leaving, Fate)>,
 }
 
 type Shared = Arc<Mutex<Ledger>>;
@@ -316,6 +342,84 @@ async fn edit_groups(h: Http, ledger: Shared, round: u64, task: u64) {
                 }
                 Some((s, v)) => unexpected("patch asset group", s, &v),
             }
+        }
+    }
+}
+
+/// Users of EU who own a configuration and a result, each then moved to US
+/// without its configurations or deleted, so that kills land inside the
+/// workflows that touch the most records at once (R7.4–R7.6).
+async fn leave_with_objects(h: Http, ledger: Shared, round: u64) {
+    let (eu, us) = ledger.lock().unwrap().units.clone();
+    let fate = |login: &str, f: &mut dyn FnMut(&mut OwnerFate)| {
+        f(ledger.lock().unwrap().owners.get_mut(login).unwrap())
+    };
+    for n in 0.. {
+        let login = format!("o{round}-{n}");
+        ledger.lock().unwrap().owners.insert(
+            login.clone(),
+            OwnerFate {
+                id: None,
+                created: Fate::Unknown,
+                objects: Vec::new(),
+                leaving: None,
+            },
+        );
+        let mut body = user_body(&login);
+        body["role"] = json!("scanner");
+        body["business_unit"] = json!(eu);
+        let id = match h.call(Method::POST, "/api/v1/users", Some(&body)).await {
+            None => return,
+            Some((201, v)) => {
+                fate(&login, &mut |o| o.created = Fate::Acked);
+                match v["id"].as_str() {
+                    Some(id) => id.to_owned(),
+                    None => return,
+                }
+            }
+            Some((s, v)) => unexpected("create owner", s, &v),
+        };
+        fate(&login, &mut |o| o.id = Some(id.clone()));
+        for (kind, stem) in [("search_list", "list"), ("scan_result", "result")] {
+            let name = format!("{stem}-{login}");
+            fate(&login, &mut |o| {
+                o.objects.push((name.clone(), Fate::Unknown))
+            });
+            let body = json!({"kind": kind, "name": name, "owner": id});
+            match h.call(Method::POST, "/api/v1/objects", Some(&body)).await {
+                None => return,
+                Some((201, _)) => fate(&login, &mut |o| {
+                    o.objects.last_mut().unwrap().1 = Fate::Acked
+                }),
+                Some((s, v)) => unexpected("register object", s, &v),
+            }
+        }
+        let leaving = if n % 2 == 0 {
+            Leaving::Move
+        } else {
+            Leaving::Delete
+        };
+        fate(&login, &mut |o| o.leaving = Some((leaving, Fate::Unknown)));
+        let answer = match leaving {
+            Leaving::Move => {
+                let body = json!({"business_unit": us, "keep_configurations": false,
+                                  "keep_asset_groups": false});
+                h.call(
+                    Method::POST,
+                    &format!("/api/v1/users/{id}/move"),
+                    Some(&body),
+                )
+                .await
+            }
+            Leaving::Delete => {
+                let path = format!("/api/v1/users/{id}?keep_results=false");
+                h.call(Method::DELETE, &path, None).await
+            }
+        };
+        match answer {
+            None => return,
+            Some((200 | 204, _)) => fate(&login, &mut |o| o.leaving = Some((leaving, Fate::Acked))),
+            Some((s, v)) => unexpected("move or delete owner", s, &v),
         }
     }
 }
@@ -520,7 +624,9 @@ fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
             continue;
         }
         assert!(
-            u.login == "victim" || ledger.users.contains_key(&u.login),
+            u.login == "victim"
+                || ledger.users.contains_key(&u.login)
+                || ledger.owners.contains_key(&u.login),
             "round {round}: user {} was never sent",
             u.login
         );
@@ -616,6 +722,7 @@ fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
             ),
         }
     }
+    check_owners(round, ledger, state);
     // Every acknowledged session is stored.
     for token in &ledger.boss_tokens {
         assert!(
@@ -627,9 +734,73 @@ fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
     }
 }
 
+/// Each owner's move or delete happened whole or not at all (R7.6): its
+/// unit and its objects' owner and unit agree with one side of it.
+fn check_owners(round: u64, ledger: &Ledger, state: &State) {
+    let us = ledger.units.1.as_str();
+    for (login, o) in &ledger.owners {
+        let user = state.user_by_login(login);
+        let id = o.id.as_deref().or(user.map(|u| u.id.as_str()));
+        let owned: Vec<_> = state
+            .objects
+            .values()
+            .filter(|x| id.is_some() && x.owner.as_deref() == id)
+            .collect();
+        for (name, _) in &o.objects {
+            let n = state.objects.values().filter(|x| &x.name == name).count();
+            assert!(n <= 1, "round {round}: {name} registered {n} times");
+        }
+        let Some(u) = user else {
+            assert!(
+                o.created == Fate::Unknown || matches!(o.leaving, Some((Leaving::Delete, _))),
+                "round {round}: acknowledged owner {login} is lost"
+            );
+            assert!(
+                owned.is_empty(),
+                "round {round}: {login} is deleted, yet owns {owned:?}"
+            );
+            continue;
+        };
+        let moved = u.business_unit.as_deref() == Some(us);
+        match o.leaving {
+            Some((Leaving::Delete, Fate::Acked)) => {
+                panic!("round {round}: the acknowledged delete of {login} is undone")
+            }
+            Some((Leaving::Move, Fate::Acked)) => {
+                assert!(
+                    moved,
+                    "round {round}: the acknowledged move of {login} is undone"
+                )
+            }
+            Some((Leaving::Move, Fate::Unknown)) => {}
+            _ => assert!(!moved, "round {round}: {login} moved, never asked"),
+        }
+        for (name, fate) in &o.objects {
+            let configuration = name.starts_with("list-");
+            match (owned.iter().find(|x| &x.name == name), fate) {
+                (Some(x), _) => {
+                    assert!(
+                        !(moved && configuration),
+                        "round {round}: {name} outlived a move without configurations"
+                    );
+                    assert_eq!(
+                        x.business_unit, u.business_unit,
+                        "round {round}: {name} is not in its owner's unit: a half move"
+                    );
+                }
+                (None, Fate::Acked) => assert!(
+                    moved && configuration,
+                    "round {round}: acknowledged object {name} is lost"
+                ),
+                (None, Fate::Unknown) => {}
+            }
+        }
+    }
+}
+
 /// The activity log seen through the API after the restart, one entry per
 /// change the database holds, no gaps and no repeats (R11.3).
-async fn check_activity(round: u64, h: &Http, off: &Offline) {
+async fn check_activity(round: u64, h: &Http, off: &Offline, us: &str) {
     let entries = h.all("/api/v1/activity").await;
     let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs.last(), Some(&1), "round {round}: the log starts at 1");
@@ -653,9 +824,35 @@ async fn check_activity(round: u64, h: &Http, off: &Offline) {
         );
     }
     for e in entries.iter().filter(|e| e["action"] == "user.create") {
+        let id = target_id(e);
         assert!(
-            state.users.contains_key(target_id(e)),
+            state.users.contains_key(id) || count("user.delete", id) == 1,
             "round {round}: an entry for a user that was never committed: {e}"
+        );
+    }
+    for e in entries.iter().filter(|e| e["action"] == "user.delete") {
+        let id = target_id(e);
+        assert!(
+            !state.users.contains_key(id) && count("user.delete", id) == 1,
+            "round {round}: a delete logged but not committed, or twice: {e}"
+        );
+    }
+    let us = Some(us);
+    for u in state.users.values().filter(|u| u.login.starts_with('o')) {
+        let moved = usize::from(u.business_unit.as_deref() == us);
+        assert_eq!(
+            count("user.move", &u.id),
+            moved,
+            "round {round}: user.move entries of {}",
+            u.login
+        );
+    }
+    for x in state.objects.values() {
+        assert_eq!(
+            count("object.create", &x.id),
+            1,
+            "round {round}: object.create entries of {}",
+            x.name
         );
     }
     for g in state.asset_groups.values() {
@@ -786,6 +983,17 @@ async fn setup(d: &Daemon, h: &Http, ledger: &Shared) -> String {
         .await
         .unwrap();
     assert!(s == 200 || s == 201, "{v}");
+    let mut units = Vec::new();
+    for (name, net) in [("EU", "10.250.0.0/16"), ("US", "10.251.0.0/16")] {
+        let body = json!({"name": name, "assets": {"ips": [net]}});
+        let (s, v) = h
+            .call(Method::POST, "/api/v1/business-units", Some(&body))
+            .await
+            .unwrap();
+        assert_eq!(s, 201, "{v}");
+        units.push(v["id"].as_str().unwrap().to_owned());
+    }
+    ledger.lock().unwrap().units = (units[0].clone(), units[1].clone());
     let mut sec = h.get("/api/v1/settings/security").await;
     sec["lockout_threshold"] = json!(100);
     let (s, v) = h
@@ -879,6 +1087,11 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
                 ledger.clone(),
                 victim.clone(),
             )));
+            tasks.push(tokio::spawn(leave_with_objects(
+                h.clone(),
+                ledger.clone(),
+                round,
+            )));
             tasks.push(tokio::spawn(fail_logins(h.clone(), ledger.clone())));
             tasks.push(tokio::spawn(boss_logins(h.clone(), ledger.clone())));
             let backing_up = tokio::spawn(take_backups(data.clone(), backups.clone(), round));
@@ -904,13 +1117,18 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
             let l = ledger.lock().unwrap();
             eprintln!(
                 "round {round}: {} users sent ({} acknowledged), {} groups, {} renames, \
-                 {} failed logins, {} logins acknowledged; {} emails pending, {} spooled",
+                 {} failed logins, {} logins acknowledged, {} owners moved or deleted; \
+                 {} emails pending, {} spooled",
                 l.users.len(),
                 l.users.values().filter(|f| **f == Fate::Acked).count(),
                 l.groups.len(),
                 l.victim_acked,
                 l.failed_total,
                 l.boss_tokens.len(),
+                l.owners
+                    .values()
+                    .filter(|o| o.leaving.is_some_and(|(_, f)| f == Fate::Acked))
+                    .count(),
                 off.pending.len(),
                 spooled.len()
             );
@@ -929,11 +1147,11 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
         let d = Daemon::start_with(&data, fast_logins());
         rt.block_on(async {
             let h = Http::new(&d, &token);
-            check_activity(round, &h, &off).await;
-            let (users, tokens) = {
+            let (users, tokens, us) = {
                 let l = ledger.lock().unwrap();
-                (l.users.clone(), l.boss_tokens.clone())
+                (l.users.clone(), l.boss_tokens.clone(), l.units.1.clone())
             };
+            check_activity(round, &h, &off, &us).await;
             check_api(round, &d, &h, &users, &tokens).await;
         });
         log_verify(&data);
@@ -952,10 +1170,24 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
     let spooled = spool(&data);
     check_offline(rounds + 1, &ledger.lock().unwrap(), &off, &spooled);
     let l = ledger.lock().unwrap();
-    assert_eq!(
-        spooled.iter().filter(|e| is_registration(e)).count(),
-        off.state.users.len() - 1,
-        "one registration email per user but boss"
+    // One registration email per user but boss (check_offline counted
+    // them); a deleted owner's went out if it was delivered before the
+    // delete, and is discarded otherwise.
+    for e in spooled.iter().filter(|e| is_registration(e)) {
+        let login = e.to.rsplit_once('<').unwrap().1.split('@').next().unwrap();
+        assert!(
+            off.state.user_by_login(login).is_some() || l.owners.contains_key(login),
+            "a registration email to {login}, who never was"
+        );
+    }
+    assert!(
+        l.owners.values().any(|o| o
+            .leaving
+            .is_some_and(|(k, f)| k == Leaving::Move && f == Fate::Acked))
+            && l.owners.values().any(|o| o
+                .leaving
+                .is_some_and(|(k, f)| k == Leaving::Delete && f == Fate::Acked)),
+        "owners were moved and deleted"
     );
     // The loop did real work: some of each kind was acknowledged.
     assert!(l.users.values().any(|f| *f == Fate::Acked));
