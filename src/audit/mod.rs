@@ -21,6 +21,7 @@
 //! ```
 
 pub mod crc32c;
+mod disk;
 pub mod drain;
 pub mod export;
 pub mod format;

@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::format::{self, Hash, Item, Records, SegmentHeader};
-use super::segment;
+use super::{disk, segment};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -230,14 +230,14 @@ fn read_segment(path: &Path) -> Result<Vec<u8>, (u64, std::io::Error)> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let offset = bytes.len() as u64;
-        match read_at(&file, path, &mut buf, offset) {
+        match disk::read_at(&file, path, &mut buf, offset) {
             Ok(0) => return Ok(bytes),
             Ok(n) => bytes.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => {
                 for block in buf.chunks_mut(BLOCK) {
                     let at = bytes.len() as u64;
-                    match read_at(&file, path, block, at) {
+                    match disk::read_at(&file, path, block, at) {
                         Ok(0) => return Ok(bytes),
                         Ok(n) => bytes.extend_from_slice(&block[..n]),
                         Err(e) => return Err((at, e)),
@@ -248,39 +248,11 @@ fn read_segment(path: &Path) -> Result<Vec<u8>, (u64, std::io::Error)> {
     }
 }
 
-fn read_at(
-    file: &std::fs::File,
-    path: &Path,
-    buf: &mut [u8],
-    offset: u64,
-) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    #[cfg(test)]
-    tests::injected_read_error(path, offset, buf.len())?;
-    #[cfg(not(test))]
-    let _ = path;
-    file.read_at(buf, offset)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::audit::format::{Payload, encode_payload};
     use crate::audit::segment::{NewRecord, SegmentWriter, recover};
-
-    thread_local! {
-        /// A byte of a file that this thread's reads fail on, with EIO.
-        static BAD_BYTE: std::cell::RefCell<Option<(PathBuf, u64)>> = const { std::cell::RefCell::new(None) };
-    }
-
-    pub(super) fn injected_read_error(path: &Path, offset: u64, len: usize) -> std::io::Result<()> {
-        BAD_BYTE.with_borrow(|bad| match bad {
-            Some((p, at)) if p == path && (offset..offset + len as u64).contains(at) => {
-                Err(std::io::Error::from_raw_os_error(libc::EIO))
-            }
-            _ => Ok(()),
-        })
-    }
 
     /// A disk that cannot read one block of a segment (EIO): verify names
     /// the file and the block's offset, fails, and still checks the other
@@ -293,9 +265,9 @@ mod tests {
         assert!(segments.len() >= 3, "{segments:?}");
         let bad = segments[1].1.clone();
         assert!(std::fs::metadata(&bad).unwrap().len() > 4096 + 10);
-        BAD_BYTE.with_borrow_mut(|b| *b = Some((bad.clone(), 4096 + 10)));
+        crate::audit::disk::faults::fail_reads(&bad, 4096 + 10);
         let r = verify(tmp.path()).unwrap();
-        BAD_BYTE.with_borrow_mut(|b| *b = None);
+        crate::audit::disk::faults::heal();
         assert!(!r.ok());
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         let p = &r.problems[0];

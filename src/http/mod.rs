@@ -12,6 +12,8 @@ pub mod caller;
 mod docs;
 mod export_slots;
 pub mod extract;
+#[cfg(test)]
+mod fault_tests;
 pub mod local;
 // Only in test builds and under `cargo fuzz` (which sets `--cfg fuzzing`):
 // the harness is not part of the shipped daemon.

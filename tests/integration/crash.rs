@@ -9,7 +9,7 @@
 //! `CRASH_ROUNDS` and `CRASH_SEED` set the campaign
 //! (`scripts/crash-campaign.sh`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::io::Write;
 use std::path::Path;
@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use bailiwick::domain::State;
 use bailiwick::domain::notice::NoticeKind;
+use bailiwick::domain::{OwnedObject, State};
 use bailiwick::store::mail::PendingMail;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -582,6 +582,13 @@ fn spool(data: &Path) -> Vec<Eml> {
     out
 }
 
+/// The address in a `To` header: `Name <a@b>` gives `a@b`.
+fn address(to: &str) -> &str {
+    to.rsplit_once('<')
+        .and_then(|(_, a)| a.strip_suffix('>'))
+        .unwrap_or(to)
+}
+
 fn is_registration(e: &Eml) -> bool {
     e.subject.starts_with("Your new account in")
 }
@@ -619,6 +626,33 @@ fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
     }
     // Nothing appears that no writer sent; every user is whole: credentials,
     // its activation link and its one registration email (R7.1, R12.1).
+    // Indexed first: rounds reach thousands of users and emails.
+    let linked: HashSet<&str> = state
+        .activation_links
+        .values()
+        .map(|l| l.user.as_str())
+        .collect();
+    let mut registrations: HashMap<&str, BTreeSet<u64>> = HashMap::new();
+    for p in &off.pending {
+        if let Ok(n) = &p.notice
+            && n.kind == NoticeKind::Registration
+            && let Some(user) = n.user()
+            && let Some(u) = state.users.get(user)
+        {
+            registrations
+                .entry(u.email.as_str())
+                .or_default()
+                .insert(p.seq);
+        }
+    }
+    // A message spooled just before the kill can still be pending with the
+    // same sequence number: one email, not two.
+    for e in spooled.iter().filter(|e| is_registration(e)) {
+        registrations
+            .entry(address(&e.to))
+            .or_default()
+            .insert(e.seq);
+    }
     for u in state.users.values() {
         if u.login == "boss" {
             continue;
@@ -636,35 +670,15 @@ fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
             u.login
         );
         assert!(
-            state.activation_links.values().any(|l| l.user == u.id),
+            linked.contains(u.id.as_str()),
             "round {round}: {} has no activation link",
             u.login
         );
-        let mut seqs: BTreeSet<u64> = off
-            .pending
-            .iter()
-            .filter(|p| {
-                p.notice
-                    .as_ref()
-                    .is_ok_and(|n| n.kind == NoticeKind::Registration && n.user() == Some(&u.id))
-            })
-            .map(|p| p.seq)
-            .collect();
-        // A message spooled just before the kill can still be pending with
-        // the same sequence number: one email, not two.
-        let to = format!("<{}>", u.email);
-        seqs.extend(
-            spooled
-                .iter()
-                .filter(|e| is_registration(e) && e.to.ends_with(&to))
-                .map(|e| e.seq),
-        );
+        let seqs = registrations.get(u.email.as_str()).map_or(0, BTreeSet::len);
         assert_eq!(
-            seqs.len(),
-            1,
+            seqs, 1,
             "round {round}: {} has {} registration emails (outbox or spool)",
-            u.login,
-            seqs.len()
+            u.login, seqs
         );
     }
     assert_eq!(off.failed, 0, "round {round}: spooling never fails here");
@@ -738,16 +752,23 @@ fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
 /// unit and its objects' owner and unit agree with one side of it.
 fn check_owners(round: u64, ledger: &Ledger, state: &State) {
     let us = ledger.units.1.as_str();
+    let mut by_owner: HashMap<&str, Vec<&OwnedObject>> = HashMap::new();
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for x in state.objects.values() {
+        if let Some(owner) = &x.owner {
+            by_owner.entry(owner.as_str()).or_default().push(x);
+        }
+        *by_name.entry(x.name.as_str()).or_default() += 1;
+    }
     for (login, o) in &ledger.owners {
         let user = state.user_by_login(login);
         let id = o.id.as_deref().or(user.map(|u| u.id.as_str()));
-        let owned: Vec<_> = state
-            .objects
-            .values()
-            .filter(|x| id.is_some() && x.owner.as_deref() == id)
-            .collect();
+        let owned = id
+            .and_then(|id| by_owner.get(id))
+            .cloned()
+            .unwrap_or_default();
         for (name, _) in &o.objects {
-            let n = state.objects.values().filter(|x| &x.name == name).count();
+            let n = by_name.get(name.as_str()).copied().unwrap_or(0);
             assert!(n <= 1, "round {round}: {name} registered {n} times");
         }
         let Some(u) = user else {
@@ -808,12 +829,12 @@ async fn check_activity(round: u64, h: &Http, off: &Offline, us: &str) {
         seqs.windows(2).all(|w| w[0] == w[1] + 1),
         "round {round}: the log has gaps or repeats"
     );
-    let count = |action: &str, id: &str| {
-        entries
-            .iter()
-            .filter(|e| e["action"] == action && target_id(e) == id)
-            .count()
-    };
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    for e in &entries {
+        let action = e["action"].as_str().unwrap_or_default();
+        *counts.entry((action, target_id(e))).or_default() += 1;
+    }
+    let count = |action: &str, id: &str| counts.get(&(action, id)).copied().unwrap_or(0);
     let state = &off.state;
     for u in state.users.values().filter(|u| u.login != "boss") {
         assert_eq!(
@@ -1174,7 +1195,7 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
     // them); a deleted owner's went out if it was delivered before the
     // delete, and is discarded otherwise.
     for e in spooled.iter().filter(|e| is_registration(e)) {
-        let login = e.to.rsplit_once('<').unwrap().1.split('@').next().unwrap();
+        let login = address(&e.to).split('@').next().unwrap();
         assert!(
             off.state.user_by_login(login).is_some() || l.owners.contains_key(login),
             "a registration email to {login}, who never was"
