@@ -4,7 +4,9 @@
 //! crash every acknowledged change is there with its values, nothing is half
 //! there (R7.6: users who own objects are moved and deleted meanwhile), the
 //! activity log holds one entry per committed change
-//! (R11.3), the mail outbox lost and doubled nothing (R12.1), and every
+//! (R11.3), the mail outbox lost and doubled nothing, whether it went to
+//! the spool or to an SMTP relay that is up in some runs and down in
+//! others (R12.1), and every
 //! backup taken meanwhile, cut by the kill or not, is whole or absent.
 //! `CRASH_ROUNDS` and `CRASH_SEED` set the campaign
 //! (`scripts/crash-campaign.sh`).
@@ -16,6 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::smtp_sink::{Sink, SinkOptions};
 use crate::common::*;
 use bailiwick::domain::notice::NoticeKind;
 use bailiwick::domain::{OwnedObject, State};
@@ -540,9 +543,14 @@ struct Eml {
 }
 
 fn spool(data: &Path) -> Vec<Eml> {
-    let dir = data.join("outbox-spool");
+    emails(&data.join("outbox-spool"))
+}
+
+/// The `.eml` files of `dir`, by the outbox sequence number their
+/// `Message-ID` (`<seq.tag@domain>`) carries.
+fn emails(dir: &Path) -> Vec<Eml> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
     };
     for e in entries {
@@ -566,10 +574,16 @@ fn spool(data: &Path) -> Vec<Eml> {
                 .trim()
                 .to_owned()
         };
-        let seq = name.split('.').next().unwrap().parse().unwrap();
+        let message_id = header("Message-ID");
+        let seq = message_id
+            .trim_start_matches('<')
+            .split('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{}: no sequence number in {message_id:?}", path.display()));
         out.push(Eml {
             seq,
-            message_id: header("Message-ID"),
+            message_id,
             to: header("To"),
             subject: header("Subject"),
             body: text
@@ -580,6 +594,59 @@ fn spool(data: &Path) -> Vec<Eml> {
     }
     out.sort_by_key(|e| e.seq);
     out
+}
+
+/// How one daemon run delivers mail (R12.1): into the spool directory, or
+/// by SMTP to a real relay that is up, or down, for the whole run. Runs
+/// take them in turn, so a message queued in one run is delivered, retried
+/// or resent after a kill in another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mail {
+    Spool,
+    RelayUp,
+    RelayDown,
+}
+
+impl Mail {
+    fn of_run(n: u64) -> Mail {
+        [Mail::RelayUp, Mail::RelayDown, Mail::Spool][(n % 3) as usize]
+    }
+}
+
+/// The relay of the SMTP runs (`common::smtp_sink`): one port, and a new
+/// directory of received messages each run it is up.
+struct Relay {
+    port: u16,
+    dir: std::path::PathBuf,
+    runs: u32,
+}
+
+impl Relay {
+    /// The daemon on `data` delivering as `mail` says, and the relay when
+    /// it is up; both live until the run's kill.
+    fn start(&mut self, data: &Path, mail: Mail) -> (Daemon, Option<Sink>) {
+        let sink = (mail == Mail::RelayUp).then(|| {
+            self.runs += 1;
+            let out = self.dir.join(format!("run-{}", self.runs));
+            Sink::start(self.port, &out, SinkOptions::default())
+        });
+        let start = match mail {
+            Mail::Spool => fast_logins(),
+            // Retried for as long as the campaign runs: a relay down for
+            // many runs must not make an email fail.
+            Mail::RelayUp | Mail::RelayDown => {
+                smtp_relay(fast_logins(), self.port).env("BAILIWICK_MAIL_MAX_ATTEMPTS", "1000000")
+            }
+        };
+        (Daemon::start_with(data, start), sink)
+    }
+
+    /// Every message the relay accepted, over all its runs.
+    fn received(&self) -> Vec<Eml> {
+        (1..=self.runs)
+            .flat_map(|n| emails(&self.dir.join(format!("run-{n}"))))
+            .collect()
+    }
 }
 
 /// The address in a `To` header: `Name <a@b>` gives `a@b`.
@@ -610,7 +677,7 @@ fn target_id(e: &Value) -> &str {
 
 /// What the on-disk state says, checked against what the writers were told,
 /// and (mail) against the spool directory.
-fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
+fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml], relayed: &[Eml]) {
     let state = &off.state;
     // Acknowledged users are there, with the values sent (R7.6).
     for (login, fate) in &ledger.users {
@@ -645,9 +712,10 @@ fn check_offline(round: u64, ledger: &Ledger, off: &Offline, spooled: &[Eml]) {
                 .insert(p.seq);
         }
     }
-    // A message spooled just before the kill can still be pending with the
-    // same sequence number: one email, not two.
-    for e in spooled.iter().filter(|e| is_registration(e)) {
+    // A message spooled or relayed just before the kill can still be
+    // pending, and be sent again (by SMTP with the same Message-ID, which
+    // lets the reader drop it): one email by sequence number, not two.
+    for e in spooled.iter().chain(relayed).filter(|e| is_registration(e)) {
         registrations
             .entry(address(&e.to))
             .or_default()
@@ -1073,19 +1141,21 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
         let victim = setup(&d, &h, &ledger).await;
         (h.token, victim)
     });
-    let mut daemon = Some(d);
+    let mut daemon = Some((d, None, Mail::Spool));
+    let mut relay = Relay {
+        port: free_port(),
+        dir: dir.path().join("relay"),
+        runs: 0,
+    };
 
     let mut dice = Dice::from_env();
     let rounds = rounds();
     let backups = dir.path().join("backups");
     std::fs::create_dir(&backups).unwrap();
     for round in 1..=rounds {
-        let d = match daemon.take() {
-            Some(d) => d,
-            None => Daemon::start_with(&data, fast_logins()),
-        };
+        let (d, sink, mail) = daemon.take().unwrap();
         let delay = Duration::from_millis(150 + dice.next() % 1000);
-        eprintln!("round {round}: kill -9 after {delay:?} of writes");
+        eprintln!("round {round}: kill -9 after {delay:?} of writes, mail {mail:?}");
         rt.block_on(async {
             let h = Http::new(&d, &token);
             let mut tasks = Vec::new();
@@ -1130,16 +1200,17 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(libc::SIGKILL)
         );
-        drop(d);
+        drop((d, sink));
 
         let off = offline(&data);
         let spooled = spool(&data);
+        let relayed = relay.received();
         {
             let l = ledger.lock().unwrap();
             eprintln!(
                 "round {round}: {} users sent ({} acknowledged), {} groups, {} renames, \
                  {} failed logins, {} logins acknowledged, {} owners moved or deleted; \
-                 {} emails pending, {} spooled",
+                 {} emails pending, {} spooled, {} relayed",
                 l.users.len(),
                 l.users.values().filter(|f| **f == Fate::Acked).count(),
                 l.groups.len(),
@@ -1151,21 +1222,26 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
                     .filter(|o| o.leaving.is_some_and(|(_, f)| f == Fate::Acked))
                     .count(),
                 off.pending.len(),
-                spooled.len()
+                spooled.len(),
+                relayed.len()
             );
-            check_offline(round, &l, &off, &spooled);
+            check_offline(round, &l, &off, &spooled, &relayed);
         }
-        // The next round's renames count on from what was committed, so
-        // that the name keeps equal to the number of renames logged.
+        // The next round's renames and failures count on from what was
+        // committed: a rename or a wrong password cut off by this kill
+        // may have been stored, and must not widen the next round's bounds.
         {
             let victim = off.state.user_by_login("victim").unwrap();
             let n = victim.first_name[1..].parse().unwrap();
             let mut l = ledger.lock().unwrap();
             l.victim_acked = n;
             l.victim_sent = n;
+            l.failed_streak = Some(off.state.credentials[&victim.id].failed_attempts.into());
+            l.failed_cut_off = false;
         }
 
-        let d = Daemon::start_with(&data, fast_logins());
+        let mail = Mail::of_run(round);
+        let (d, sink) = relay.start(&data, mail);
         rt.block_on(async {
             let h = Http::new(&d, &token);
             let (users, tokens, us) = {
@@ -1176,25 +1252,58 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
             check_api(round, &d, &h, &users, &tokens).await;
         });
         log_verify(&data);
-        daemon = Some(d);
+        daemon = Some((d, sink, mail));
     }
 
     // Every email is delivered once the daemon runs on: exactly one
-    // registration email per user in the spool, none left pending.
-    let d = daemon.take().unwrap();
+    // registration email per user, spooled or relayed, none left pending.
+    // The spool takes the rest: the relay gets one message at a time, and
+    // thousands are left after many runs with it down.
+    let (d, sink, _) = daemon.take().unwrap();
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    drop(sink);
+    let (d, sink) = relay.start(&data, Mail::Spool);
     wait_for("the mail outbox to empty", &d, || mail_pending(&d) == 0);
     let (status, stderr) = d.stop();
+    drop(sink);
     assert!(status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let off = offline(&data);
     assert!(off.pending.is_empty());
     let spooled = spool(&data);
-    check_offline(rounds + 1, &ledger.lock().unwrap(), &off, &spooled);
+    let relayed = relay.received();
+    check_offline(
+        rounds + 1,
+        &ledger.lock().unwrap(),
+        &off,
+        &spooled,
+        &relayed,
+    );
+    let resent = relayed.len()
+        - relayed
+            .iter()
+            .map(|e| &e.message_id)
+            .collect::<BTreeSet<_>>()
+            .len();
+    eprintln!(
+        "{} emails spooled, {} relayed ({resent} sent again after a kill, same Message-ID)",
+        spooled.len(),
+        relayed.len()
+    );
+    assert!(
+        relayed.iter().any(is_registration) && spooled.iter().any(is_registration),
+        "mail went both ways"
+    );
     let l = ledger.lock().unwrap();
     // One registration email per user but boss (check_offline counted
     // them); a deleted owner's went out if it was delivered before the
     // delete, and is discarded otherwise.
-    for e in spooled.iter().filter(|e| is_registration(e)) {
+    for e in spooled
+        .iter()
+        .chain(&relayed)
+        .filter(|e| is_registration(e))
+    {
         let login = address(&e.to).split('@').next().unwrap();
         assert!(
             off.state.user_by_login(login).is_some() || l.owners.contains_key(login),

@@ -13,23 +13,8 @@ use serde_json::{Value, json};
 
 // ---- the SMTP server: tests/integration/common/smtp_sink.rs ---------------------------
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn smtp(port: u16) -> Start {
-    Start::default()
-        .env("BAILIWICK_MAIL_TRANSPORT", "smtp")
-        .env("BAILIWICK_MAIL_SMTP_HOST", "127.0.0.1")
-        .env("BAILIWICK_MAIL_SMTP_PORT", &port.to_string())
-        .env("BAILIWICK_MAIL_SMTP_SECURITY", "plain")
-        .env("BAILIWICK_MAIL_RETRY_INITIAL", "1s")
-        .env("BAILIWICK_MAIL_RETRY_MAX", "2s")
-        .env("BAILIWICK_MAIL_FROM", "bailiwick@appliance.example")
+    smtp_relay(Start::default(), port)
 }
 
 // ---- helpers ---------------------------------------------------------------

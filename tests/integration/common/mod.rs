@@ -43,6 +43,28 @@ impl Start {
     }
 }
 
+/// A port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `start` with mail sent by SMTP in plain text to a relay on
+/// 127.0.0.1:`port` (`smtp_sink`), retried after 1 s, then every 2 s.
+pub fn smtp_relay(start: Start, port: u16) -> Start {
+    start
+        .env("BAILIWICK_MAIL_TRANSPORT", "smtp")
+        .env("BAILIWICK_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("BAILIWICK_MAIL_SMTP_PORT", &port.to_string())
+        .env("BAILIWICK_MAIL_SMTP_SECURITY", "plain")
+        .env("BAILIWICK_MAIL_RETRY_INITIAL", "1s")
+        .env("BAILIWICK_MAIL_RETRY_MAX", "2s")
+        .env("BAILIWICK_MAIL_FROM", "bailiwick@appliance.example")
+}
+
 /// Cheap hashing so that tests that log in do not spend seconds in argon2.
 pub fn fast_env() -> Vec<(String, String)> {
     vec![
