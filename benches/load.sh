@@ -32,11 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-data="$work/data"
-printf '%s\n' 'Load-Manager-pass-1' >"$work/pw"
-chmod 600 "$work/pw"
-"$bin" init --data-dir "$data" --subscription Load --manager-login admin \
-    --manager-email admin@example.com --password-file "$work/pw" >/dev/null
+. scripts/lib/daemon.sh
+bw_init "$bin" "$work" Load Load-Manager-pass-1
 
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 # Baselines before and after the load: on a shared machine they drift, and
@@ -48,25 +45,7 @@ baselines() {
 echo "== baselines before (5 s each, in the data directory's filesystem)"
 baselines before
 
-# Default configuration; only the login limits are raised (see above).
-env -u STATE_DIRECTORY -u NOTIFY_SOCKET \
-    BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE=1000000 \
-    BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE=1000000 \
-    RUST_LOG="${RUST_LOG:-info}" \
-    "$bin" serve --data-dir "$data" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-daemon=$!
-port=""
-for _ in $(seq 600); do
-    port="$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$work/stdout")"
-    [ -n "$port" ] && break
-    if ! kill -0 "$daemon" 2>/dev/null; then
-        echo "daemon exited:" >&2
-        cat "$work/stderr" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "daemon did not start" >&2; exit 1; }
+bw_serve "$bin" "$work" "${RUST_LOG:-info}"
 
 echo "== load for ${seconds}s against https://localhost:$port"
 # PERF_OUT=DIR: sample the daemon's stacks through the run (cpu-clock works

@@ -35,27 +35,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-data="$work/data"
-printf '%s\n' 'Soak-Manager-pass-1' >"$work/pw"
-chmod 600 "$work/pw"
-"$bin" init --data-dir "$data" --subscription Soak --manager-login admin \
-    --manager-email admin@example.com --password-file "$work/pw" >/dev/null
-# Default configuration but the login limits, raised so that the load's
-# logins reach argon2 (as the appliance's busiest hour would).
-env -u STATE_DIRECTORY -u NOTIFY_SOCKET \
-    BAILIWICK_AUTH_RATE_PER_ADDRESS_PER_MINUTE=1000000 \
-    BAILIWICK_AUTH_RATE_PER_LOGIN_PER_MINUTE=1000000 \
-    RUST_LOG=warn \
-    "$bin" serve --data-dir "$data" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-daemon=$!
-port=""
-for _ in $(seq 600); do
-    port="$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$work/stdout")"
-    [ -n "$port" ] && break
-    kill -0 "$daemon" 2>/dev/null || { cat "$work/stderr" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "soak: the daemon did not start" >&2; exit 1; }
+. scripts/lib/daemon.sh
+bw_init "$bin" "$work" Soak Soak-Manager-pass-1
+bw_serve "$bin" "$work" warn
 url="https://localhost:$port"
 cert="$data/tls/cert.pem"
 
