@@ -1,6 +1,7 @@
-//! Reads of segment files. Every read of a segment after start-up goes
-//! through here, so that tests can make the disk fail one block of one file
-//! with EIO and see what `log verify` and the log query make of it.
+//! Reads of segment files by `log verify` and the log query. They go
+//! through here so that tests can make the disk fail one block of one file
+//! with EIO and see what each makes of it (the forwarder and the export
+//! read segments directly).
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;

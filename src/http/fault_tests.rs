@@ -18,19 +18,11 @@ use crate::config::Config;
 use crate::domain::bootstrap::{Bootstrap, initialise};
 use crate::domain::credentials::record_success;
 use crate::domain::{Actor, Session, Timestamp, UserStatus};
+use crate::store::Store;
+use crate::store::fault_tests::open;
 use crate::store::faults::Faults;
-use crate::store::{Options, Store};
 
 const TOKEN: &str = "a-token-for-the-fault-test";
-
-fn open(dir: &std::path::Path, faults: Option<Arc<Faults>>) -> Store {
-    let opts = Options {
-        create: true,
-        faults,
-        ..Options::default()
-    };
-    Store::open(dir, &opts, Arc::new(crate::clock::SystemClock)).unwrap()
-}
 
 /// The subscription with its Manager `boss` signed in under [`TOKEN`].
 fn initialise_with_session(store: &Store) {

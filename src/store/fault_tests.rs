@@ -16,7 +16,8 @@ use crate::domain::testkit::actor_of;
 use crate::domain::units::{NewUnit, create_unit};
 use crate::domain::{Actor, State, UserStatus};
 
-fn open(dir: &std::path::Path, faults: Option<Arc<Faults>>) -> Store {
+/// The store in `dir`, created if new, over a disk that fails as `faults` say.
+pub(crate) fn open(dir: &std::path::Path, faults: Option<Arc<Faults>>) -> Store {
     let opts = Options {
         create: true,
         faults,

@@ -23,7 +23,7 @@ mod atomicity_tests;
 pub mod backup;
 pub mod codec;
 #[cfg(test)]
-mod fault_tests;
+pub(crate) mod fault_tests;
 #[cfg(test)]
 pub(crate) mod faults;
 pub mod mail;

@@ -1291,8 +1291,9 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
         spooled.len(),
         relayed.len()
     );
+    // The relay is up in round 4, 7, ... (`Mail::of_run`).
     assert!(
-        relayed.iter().any(is_registration) && spooled.iter().any(is_registration),
+        spooled.iter().any(is_registration) && (rounds < 4 || relayed.iter().any(is_registration)),
         "mail went both ways"
     );
     let l = ledger.lock().unwrap();
