@@ -22,28 +22,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bailiwick::audit::ActivityLog;
 use bailiwick::audit::drain::drain_once;
 use bailiwick::domain::{Actor, LogAction};
-use bailiwick::store::{Options, Store};
+use bailiwick::store::Store;
+
+mod common;
 
 const WRITERS: usize = 64;
 /// The drain's batch (`audit::drain`): one append and one fsync each.
 const BATCH: u64 = 4096;
-
-fn args() -> (u64, usize) {
-    let (mut seconds, mut rounds) = (5, 3);
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
-        match k.as_str() {
-            "--seconds" => seconds = v.parse().expect("--seconds N"),
-            "--rounds" => rounds = v.parse().expect("--rounds N"),
-            _ => panic!("unknown argument {k}"),
-        }
-    }
-    (seconds, rounds)
-}
 
 struct Round {
     /// Entries the drain moved from a full outbox with the writers done.
@@ -61,16 +48,7 @@ struct Round {
 
 fn round(seconds: u64) -> Round {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Store::open(
-        dir.path(),
-        &Options {
-            create: true,
-            ..Options::default()
-        },
-        Arc::new(bailiwick::clock::SystemClock),
-    )
-    .expect("open the store");
-    let (log, mut writer) = ActivityLog::open(dir.path()).expect("open the log");
+    let (store, log, mut writer) = common::open_store(dir.path());
 
     let committed = Arc::new(AtomicU64::new(0));
     let writing = Arc::new(AtomicBool::new(true));
@@ -189,7 +167,7 @@ fn raw_appends(dir: &std::path::Path, name: &str, bytes: u64, appends: u64) -> D
 }
 
 fn main() {
-    let (seconds, rounds) = args();
+    let (seconds, rounds) = common::seconds_and_rounds();
     let (mut ratios, mut alone_ratios) = (Vec::new(), Vec::new());
     for r in 0..rounds {
         let x = round(seconds);

@@ -14,28 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bailiwick::audit::drain::Drain;
 use bailiwick::audit::forward::{Forwarder, Sink};
-use bailiwick::audit::{ActivityLog, drain::Drain};
 use bailiwick::config::ActivityConfig;
 use bailiwick::domain::{Actor, LogAction};
-use bailiwick::store::{Options, Store};
+
+mod common;
 
 const WRITERS: usize = 4;
 const PER_COMMIT: usize = 10;
-
-fn args() -> (u64, usize) {
-    let (mut seconds, mut rounds) = (5, 3);
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
-        match k.as_str() {
-            "--seconds" => seconds = v.parse().expect("--seconds N"),
-            "--rounds" => rounds = v.parse().expect("--rounds N"),
-            _ => panic!("unknown argument {k}"),
-        }
-    }
-    (seconds, rounds)
-}
 
 struct Round {
     entries_per_s: f64,
@@ -45,16 +32,7 @@ struct Round {
 
 fn round(seconds: u64, forward: bool) -> Round {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        &Options {
-            create: true,
-            ..Options::default()
-        },
-        Arc::new(bailiwick::clock::SystemClock),
-    )
-    .expect("open the store");
-    let (log, writer) = ActivityLog::open(dir.path()).expect("open the log");
+    let (store, log, writer) = common::open_store(dir.path());
     let drain = Drain::spawn(
         store.clone(),
         log.clone(),
@@ -147,7 +125,7 @@ fn round(seconds: u64, forward: bool) -> Round {
 }
 
 fn main() {
-    let (seconds, rounds) = args();
+    let (seconds, rounds) = common::seconds_and_rounds();
     let mut without = Vec::new();
     let mut with = Vec::new();
     for r in 0..rounds {

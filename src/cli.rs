@@ -203,6 +203,9 @@ pub enum MailCommand {
     },
     /// Send failed email ID back to the outbox (logged as `mail.retry`).
     Retry { id: u64 },
+    /// Try every pending email now instead of at its next retry (once
+    /// the relay works again).
+    Flush,
 }
 
 #[derive(Subcommand, Debug)]
@@ -515,6 +518,7 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
             let (request, listing) = match command {
                 MailCommand::Failed { limit } => (Request::MailFailed { limit: Some(limit) }, true),
                 MailCommand::Retry { id } => (Request::MailRetry { id }, false),
+                MailCommand::Flush => (Request::MailFlush, false),
             };
             let value = client.call(&request).map_err(runtime)?;
             if args.json {
@@ -524,6 +528,12 @@ fn ctl(args: CtlArgs) -> Result<(), Failure> {
                 );
             } else if listing {
                 print_failed_mail(&value);
+            } else if let Some(n) = value["pending"].as_u64() {
+                match n {
+                    0 => println!("no email is pending"),
+                    1 => println!("the pending email is being sent now"),
+                    n => println!("{n} pending emails are being sent now"),
+                }
             } else if let Ok(v) =
                 serde_json::from_value::<crate::admin::mail::FailedView>(value["requeued"].clone())
             {

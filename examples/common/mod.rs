@@ -1,5 +1,6 @@
 //! What the load examples share: an HTTPS client that trusts only the
-//! daemon's certificate, percentiles, the raw argon2 rate, a small PRNG.
+//! daemon's certificate, percentiles, the raw argon2 rate, a small PRNG;
+//! and for the in-process ones, their arguments and a store in a directory.
 // Each example uses its own part of this module.
 #![allow(dead_code)]
 
@@ -109,4 +110,40 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// `--seconds N` (default 5) and `--rounds N` (default 3).
+pub fn seconds_and_rounds() -> (u64, usize) {
+    let (mut seconds, mut rounds) = (5, 3);
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        match k.as_str() {
+            "--seconds" => seconds = v.parse().expect("--seconds N"),
+            "--rounds" => rounds = v.parse().expect("--rounds N"),
+            _ => panic!("unknown argument {k}"),
+        }
+    }
+    (seconds, rounds)
+}
+
+/// A new store and its activity log in `dir`, as the daemon opens them.
+pub fn open_store(
+    dir: &std::path::Path,
+) -> (
+    bailiwick::store::Store,
+    Arc<bailiwick::audit::ActivityLog>,
+    bailiwick::audit::segment::SegmentWriter,
+) {
+    let store = bailiwick::store::Store::open(
+        dir,
+        &bailiwick::store::Options {
+            create: true,
+            ..bailiwick::store::Options::default()
+        },
+        Arc::new(bailiwick::clock::SystemClock),
+    )
+    .expect("open the store");
+    let (log, writer) = bailiwick::audit::ActivityLog::open(dir).expect("open the log");
+    (store, log, writer)
 }

@@ -56,6 +56,9 @@ pub enum Request {
     MailRetry {
         id: u64,
     },
+    /// Tries every pending email now, whatever its backoff (after the
+    /// relay is fixed).
+    MailFlush,
     ServicesList,
     /// Creates a service account; the answer holds its secret, once.
     ServicesAdd {

@@ -227,7 +227,9 @@ async fn handle(request: Request, ctx: &Context) -> Response {
                 Err(e) => err(e),
             }
         }
-        Request::MailFailed { .. } | Request::MailRetry { .. } => mail(request, store).await,
+        Request::MailFailed { .. } | Request::MailRetry { .. } | Request::MailFlush => {
+            mail(request, store).await
+        }
         Request::ServicesList
         | Request::ServicesAdd { .. }
         | Request::ServicesRotate { .. }
@@ -323,6 +325,12 @@ async fn mail(request: Request, store: &Store) -> Response {
             Ok(v) => ok(serde_json::json!({"requeued": v})),
             Err(e) => err(e),
         },
+        Request::MailFlush => {
+            let pending = store.mail_backlog();
+            store.flush_mail();
+            tracing::info!(pending, "operator asked to send every pending email now");
+            ok(serde_json::json!({"pending": pending}))
+        }
         _ => err("internal: not a mail command"),
     }
 }

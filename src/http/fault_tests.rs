@@ -15,23 +15,19 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::config::Config;
-use crate::domain::bootstrap::{Bootstrap, initialise};
 use crate::domain::credentials::record_success;
-use crate::domain::{Actor, Session, Timestamp, UserStatus};
+use crate::domain::{Actor, Session, Timestamp};
 use crate::store::Store;
-use crate::store::fault_tests::open;
+use crate::store::fault_tests::{initialise_with_active_manager, open};
 use crate::store::faults::Faults;
 
 const TOKEN: &str = "a-token-for-the-fault-test";
 
 /// The subscription with its Manager `boss` signed in under [`TOKEN`].
 fn initialise_with_session(store: &Store) {
+    initialise_with_active_manager(store);
     store
         .write_blocking(Actor::operator(), |tx| {
-            initialise(tx, &Bootstrap::default_subscription("boss"), "m1".into())?;
-            let mut boss = tx.state().users["m1"].clone();
-            boss.status = UserStatus::Active;
-            tx.put_user(boss);
             // Signed in by token only: the hash is never checked.
             let mut creds = tx.state().credentials["m1"].clone();
             creds.password_hash = Some("never-verified".into());
@@ -128,6 +124,9 @@ fn r13_after_a_failed_fsync_writes_get_503_readyz_turns_503_and_reads_go_on() {
         let (s, v) = d.create_unit("US").await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
         assert_eq!(v["code"], "unavailable", "{v}");
+        // Its bytes may be in the file: the client is not told it is lost.
+        let detail = v["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("may or may not be kept"), "{v}");
         let (s, v) = d.call(Method::GET, "/readyz", None).await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
         assert_eq!(v["storage"], false, "{v}");
@@ -154,12 +153,16 @@ fn r13_after_a_failed_fsync_writes_get_503_readyz_turns_503_and_reads_go_on() {
         let d = Daemon::on(store.clone());
         let (s, _) = d.call(Method::GET, "/readyz", None).await;
         assert_eq!(s, StatusCode::OK, "ready after the restart");
-        assert_eq!(
-            d.unit_names().await,
-            ["EU"],
-            "the acknowledged unit survived"
+        let names = d.unit_names().await;
+        assert!(
+            names.contains(&"EU".to_owned()),
+            "the acknowledged unit survived: {names:?}"
         );
-        let (s, v) = d.create_unit("US").await;
+        // US was answered 503 after its bytes were written: whether it
+        // survived is as unknown as what the failed fsync covered. APAC
+        // came after the failure latched and never reached the file.
+        assert!(!names.contains(&"APAC".to_owned()), "{names:?}");
+        let (s, v) = d.create_unit("LATAM").await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
     });
     store.close();

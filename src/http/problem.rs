@@ -137,9 +137,15 @@ impl From<WriteError> for ApiError {
             WriteError::Unavailable(CommitError::Internal) => ApiError::internal(),
             WriteError::Unavailable(c) => {
                 // The storage error names files and system errors: the log
-                // gets it, the client only learns to try again.
+                // gets it, the client only learns what to do.
                 tracing::error!(error = %c, "write not stored");
-                ApiError::unavailable("the change was not stored; try again")
+                ApiError::unavailable(match c {
+                    CommitError::Unconfirmed(_) => {
+                        "storage failed while storing the change, which may or may not be kept; \
+                         after the daemon restarts, read it back before trying again"
+                    }
+                    _ => "the change was not stored; try again",
+                })
             }
         }
     }
@@ -191,6 +197,13 @@ mod tests {
             assert_eq!(p.code, "unavailable");
             assert_eq!(p.detail, "the change was not stored; try again");
         }
+        let p = ApiError::from(WriteError::Unavailable(CommitError::Unconfirmed(
+            secret.into(),
+        )))
+        .to_problem();
+        assert_eq!(p.status, 503);
+        assert!(!p.detail.contains("/var/lib"), "{}", p.detail);
+        assert!(p.detail.contains("may or may not be kept"), "{}", p.detail);
     }
 
     #[test]

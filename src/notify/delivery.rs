@@ -10,6 +10,10 @@
 //! pending, so it is sent again — with the same `Message-ID`, which lets a
 //! relay or reader drop the duplicate (at least once, with a dedup id).
 //!
+//! After a restart an entry tried before waits what is left of its backoff
+//! by its stored last try, so restarts during a relay outage do not spend
+//! tries; `ctl mail flush` sends everything pending at once.
+//!
 //! It sleeps until the earliest retry is due, or until a commit queues new
 //! mail (the store signals a `Notify` after publishing), or until it is
 //! stopped; it never polls.
@@ -30,7 +34,7 @@ use super::templates::{self, Render};
 use super::{SendError, SetupError};
 use crate::config::{MailConfig, MailTransport};
 use crate::domain::notice::{MailChange, MailTo, Notice};
-use crate::domain::{Actor, LogAction, State};
+use crate::domain::{Actor, LogAction, State, Timestamp};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -114,6 +118,15 @@ pub fn backoff(attempts: u32, initial: Duration, max: Duration, jitter: f64) -> 
     full.mul_f64(1.0 - 0.5 * jitter.clamp(0.0, 1.0))
 }
 
+/// What is left, at `now`, of a `wait` that began at `last_try`: both are
+/// wall-clock times from before and after a restart. Never more than the
+/// whole `wait`, so a clock set back cannot hold mail for longer.
+pub fn resume_wait(last_try: Timestamp, now: Timestamp, wait: Duration) -> Duration {
+    let elapsed = now.unix_micros().saturating_sub(last_try.unix_micros());
+    let elapsed = Duration::from_micros(u64::try_from(elapsed).unwrap_or(0));
+    wait.saturating_sub(elapsed)
+}
+
 fn jitter() -> f64 {
     let mut b = [0u8; 4];
     crate::ids::fill_random(&mut b);
@@ -150,6 +163,7 @@ impl Delivery {
             options,
             metrics,
             due: HashMap::new(),
+            flushes_done: 0,
         };
         Delivery {
             stop,
@@ -180,10 +194,14 @@ struct Worker {
     transport: Transport,
     options: Options,
     metrics: Arc<Metrics>,
-    /// When each entry that failed may be tried again. In memory only: after
-    /// a restart every pending entry is tried at once, which is what an
-    /// operator who just fixed the relay wants.
+    /// When each entry that failed may be tried again, on the monotonic
+    /// clock. An entry tried before this start is placed here when first
+    /// seen, from its stored last try ([`resume_wait`]), so a daemon that
+    /// restarts, or crash-loops, while the relay is down keeps the backoff
+    /// instead of spending a try on every start.
     due: HashMap<u64, Instant>,
+    /// The store's flush count when a pass last went through the outbox.
+    flushes_done: u64,
 }
 
 impl Worker {
@@ -220,6 +238,9 @@ impl Worker {
     async fn pass(&mut self, stop: &watch::Receiver<bool>) -> Option<Instant> {
         // The operator may have sent failed entries back (`ctl mail retry`).
         self.refresh_failed_gauge();
+        // After `ctl mail flush` one whole pass ignores every backoff.
+        let flushes = self.store.mail_flushes();
+        let flush = flushes != self.flushes_done;
         let mut after = 0;
         let mut earliest: Option<Instant> = None;
         let mut seen = HashSet::new();
@@ -244,8 +265,15 @@ impl Worker {
                 }
                 after = p.seq;
                 seen.insert(p.seq);
-                if let Some(t) = self.due.get(&p.seq).copied()
+                let due = match self.due.get(&p.seq) {
+                    Some(t) => Some(*t),
+                    None => self.resumed(&p.delivery).inspect(|t| {
+                        self.due.insert(p.seq, *t);
+                    }),
+                };
+                if let Some(t) = due
                     && t > Instant::now()
+                    && !flush
                 {
                     earliest = Some(earliest.map_or(t, |e| e.min(t)));
                     continue;
@@ -266,7 +294,21 @@ impl Worker {
             }
         }
         self.due.retain(|seq, _| seen.contains(seq));
+        self.flushes_done = flushes;
         earliest
+    }
+
+    /// When an entry tried before this start is due: `None` for one never
+    /// tried.
+    fn resumed(&self, tries: &crate::store::mail::Delivery) -> Option<Instant> {
+        let last = tries.last_attempt_at?;
+        let wait = backoff(
+            tries.attempts,
+            self.options.retry_initial,
+            self.options.retry_max,
+            jitter(),
+        );
+        Some(Instant::now() + resume_wait(last, self.store.clock().now(), wait))
     }
 
     async fn settle(&self, change: MailChange, log: Option<(LogAction, String, String)>) -> bool {
@@ -434,5 +476,22 @@ mod tests {
             let d = backoff(3, s(10), s(3600), jitter());
             assert!(d > s(20) && d <= s(40), "{d:?}");
         }
+    }
+
+    #[test]
+    fn r12_1_after_a_restart_a_retry_waits_what_is_left_of_its_backoff() {
+        let s = Duration::from_secs;
+        let at = |secs: i64| Timestamp::from_unix_micros(secs * 1_000_000);
+        let last = at(1_000_000);
+        assert_eq!(resume_wait(last, at(1_000_000 + 10), s(60)), s(50));
+        assert_eq!(resume_wait(last, at(1_000_000 + 60), s(60)), s(0));
+        assert_eq!(resume_wait(last, at(1_000_000 + 86_400), s(60)), s(0));
+        // The wall clock was set back across the restart: no longer than
+        // the whole backoff, however far back.
+        assert_eq!(resume_wait(last, at(1_000_000 - 3_600), s(60)), s(60));
+        assert_eq!(
+            resume_wait(last, Timestamp::from_unix_micros(i64::MIN), s(60)),
+            s(60)
+        );
     }
 }

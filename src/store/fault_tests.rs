@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::faults::Faults;
-use super::{Options, Store, WriteError};
+use super::{CommitError, Options, Store, WriteError};
 use crate::domain::bootstrap::{Bootstrap, initialise};
 use crate::domain::testkit::actor_of;
 use crate::domain::units::{NewUnit, create_unit};
@@ -24,6 +24,19 @@ pub(crate) fn open(dir: &std::path::Path, faults: Option<Arc<Faults>>) -> Store 
         ..Options::default()
     };
     Store::open(dir, &opts, Arc::new(crate::clock::SystemClock)).unwrap()
+}
+
+/// The default subscription, its Manager `boss` (id `m1`) already active.
+pub(crate) fn initialise_with_active_manager(store: &Store) {
+    store
+        .write_blocking(Actor::operator(), |tx| {
+            initialise(tx, &Bootstrap::default_subscription("boss"), "m1".into())?;
+            let mut boss = tx.state().users["m1"].clone();
+            boss.status = UserStatus::Active;
+            tx.put_user(boss);
+            Ok(())
+        })
+        .unwrap();
 }
 
 fn unit(store: &Store, name: &str) -> Result<(), WriteError> {
@@ -52,22 +65,17 @@ fn r13_a_failed_fsync_refuses_writes_until_restart_and_keeps_every_acknowledged_
     let dir = tempfile::tempdir().unwrap();
     let faults = Arc::new(Faults::default());
     let store = open(dir.path(), Some(faults.clone()));
-    store
-        .write_blocking(Actor::operator(), |tx| {
-            initialise(tx, &Bootstrap::default_subscription("boss"), "m1".into())?;
-            let mut boss = tx.state().users["m1"].clone();
-            boss.status = UserStatus::Active;
-            tx.put_user(boss);
-            Ok(())
-        })
-        .unwrap();
+    initialise_with_active_manager(&store);
     unit(&store, "EU").unwrap();
     let backlog = store.activity_backlog();
     assert!(store.ready());
 
     faults.failing_syncs(true);
     let r = unit(&store, "US");
-    assert!(matches!(r, Err(WriteError::Unavailable(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(WriteError::Unavailable(CommitError::Unconfirmed(_)))),
+        "{r:?}"
+    );
     assert!(!store.ready(), "/readyz turns 503");
     let s = store.snapshot();
     assert!(has_unit(&s, "EU"), "reads keep working");
@@ -78,7 +86,10 @@ fn r13_a_failed_fsync_refuses_writes_until_restart_and_keeps_every_acknowledged_
     // nothing is acknowledged until the database is opened anew.
     faults.failing_syncs(false);
     let r = unit(&store, "APAC");
-    assert!(matches!(r, Err(WriteError::Unavailable(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(WriteError::Unavailable(CommitError::Storage(_)))),
+        "refused before anything is written: {r:?}"
+    );
     assert!(!store.ready());
     store.close();
     drop((s, store));

@@ -88,11 +88,17 @@ pub enum OpenError {
     },
 }
 
-/// Why an accepted command was not stored. Nothing of it was kept.
+/// Why an accepted command was not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommitError {
+    /// Failed before the commit began: nothing of it was kept.
     #[error("storage write failed: {0}")]
     Storage(String),
+    /// The commit itself failed (an `fsync` reported an error): its bytes
+    /// may be in the file, so whether it was kept is known only once the
+    /// database is opened anew. Every later write is refused until then.
+    #[error("storage commit failed, the change may or may not be kept: {0}")]
+    Unconfirmed(String),
     #[error("storage is closed")]
     Closed,
     #[error("internal error while applying the change")]
@@ -149,6 +155,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Signalled after a commit that queued emails (R12.1).
     mail_queued: Arc<tokio::sync::Notify>,
+    /// How many times the operator asked for every pending email now.
+    mail_flushes: std::sync::atomic::AtomicU64,
     /// Wakes the activity drain after commits with activity entries.
     activity_wake: Arc<Wake>,
     activity_status: ActivityStatus,
@@ -183,6 +191,7 @@ impl Store {
                 writer,
                 clock,
                 mail_queued,
+                mail_flushes: std::sync::atomic::AtomicU64::new(0),
                 activity_wake,
                 activity_status: ActivityStatus::default(),
                 hooks,
@@ -327,6 +336,22 @@ impl Store {
     /// permit is kept, so a commit between two waits is not missed).
     pub fn mail_queued(&self) -> Arc<tokio::sync::Notify> {
         self.inner.mail_queued.clone()
+    }
+
+    /// `ctl mail flush`: asks delivery to try every pending email now,
+    /// whatever its backoff says.
+    pub fn flush_mail(&self) {
+        self.inner
+            .mail_flushes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.mail_queued.notify_one();
+    }
+
+    /// How many flushes were asked for since the store opened.
+    pub fn mail_flushes(&self) -> u64 {
+        self.inner
+            .mail_flushes
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Number of activity entries committed but not yet in a segment file.

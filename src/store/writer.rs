@@ -366,7 +366,8 @@ impl Writer {
             // Dropping the transaction aborts it, as a failed commit would.
             return Err(CommitError::Storage("injected fault".into()));
         }
-        txn.commit().map_err(|e| err(&e))?;
+        txn.commit()
+            .map_err(|e| CommitError::Unconfirmed(e.to_string()))?;
         self.seq = seq;
         Ok(())
     }

@@ -691,6 +691,90 @@ fn r12_1_smtp_retries_after_refusal_and_451_and_crashes_and_restarts_send_nothin
 }
 
 #[test]
+fn r12_1_restarts_during_a_relay_outage_keep_the_backoff_and_flush_sends_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    // A retry an hour after the first try, and three tries in all: a start
+    // that tried every pending email at once would use them up in two
+    // restarts.
+    let start = || {
+        smtp(port)
+            .env("BAILIWICK_MAIL_RETRY_INITIAL", "1h")
+            .env("BAILIWICK_MAIL_RETRY_MAX", "1h")
+            .env("BAILIWICK_MAIL_MAX_ATTEMPTS", "3")
+    };
+    let d = Daemon::start_with(&data, start());
+    let c = d.client();
+    let rt = rt();
+    let (token, id) = rt.block_on(sign_in(&d, &c));
+    let send = |d: &Daemon, subject: &str| {
+        let c = d.client();
+        rt.block_on(async {
+            let body = json!({"to_users": [id], "subject": subject, "body": "x"});
+            let (st, v) = notify(d, &c, &token, body).await;
+            assert_eq!(st, 202, "{v}");
+        });
+    };
+    send(&d, "Held");
+    wait_for("the refused try", &d, Duration::from_secs(20), || {
+        metric(
+            &rt.block_on(metrics(&d, &c)),
+            "bailiwick_mail_retries_total",
+        ) == 1
+    });
+    let mut d = d;
+    for _ in 0..2 {
+        let (st, _) = d.stop();
+        assert!(st.success());
+        d = Daemon::start_with(&data, start());
+    }
+    // The relay is back, and one more start: a new email goes out, and it
+    // is tried after the held one (the outbox is read in order), which
+    // waits out its hour.
+    let sink = Sink::start(port, &dir.path().join("sink"), SinkOptions::default());
+    let (st, _) = d.stop();
+    assert!(st.success());
+    let d = Daemon::start_with(&data, start());
+    send(&d, "Marker");
+    let subjects = || -> Vec<String> {
+        sink.messages()
+            .iter()
+            .map(|m| header(m, "Subject").to_owned())
+            .collect()
+    };
+    wait_for("the new email", &d, Duration::from_secs(30), || {
+        subjects().contains(&"Marker".to_owned())
+    });
+    assert_eq!(subjects(), ["Marker"], "the held email waits its backoff");
+    let s = status(&d);
+    assert_eq!(s["mail_pending"], 1, "{s}");
+    assert_eq!(s["mail_failed"], 0, "no try was spent by a restart: {s}");
+
+    // The operator knows the relay is fixed and does not wait the hour.
+    let out = d.ctl(&["mail", "flush"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "the pending email is being sent now"
+    );
+    wait_for("the held email", &d, Duration::from_secs(30), || {
+        subjects().contains(&"Held".to_owned())
+    });
+    wait_for("the outbox to empty", &d, Duration::from_secs(30), || {
+        status(&d)["mail_pending"] == 0
+    });
+    assert_eq!(subjects(), ["Marker", "Held"]);
+    let out = d.ctl(&["mail", "flush"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "no email is pending"
+    );
+    let (st, _) = d.stop();
+    assert!(st.success());
+}
+
+#[test]
 fn r12_1_after_max_attempts_an_email_fails_visibly_and_loses_its_link() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
