@@ -1,14 +1,16 @@
-//! The delivery task (R12.1): drains the mail outbox, one message at a time,
-//! with exponential backoff and jitter between tries.
+//! The delivery task (R12.1): drains the mail outbox in order, in batches
+//! of [`BATCH`] messages sent one after another, with exponential backoff and
+//! jitter between tries.
 //!
-//! The one thing to know: every step is settled through the store's writer.
-//! Before a message leaves, its try is counted durably (`Attempt`); after,
-//! it is removed (`Delivered`) or its error kept (`Retry`); after
-//! `mail.max_attempts` tries, or a permanent refusal, it moves to the failed
-//! records without its one-time link (`Failed`), with an activity entry by
-//! actor `system`. A crash between sending and settling leaves the entry
-//! pending, so it is sent again — with the same `Message-ID`, which lets a
-//! relay or reader drop the duplicate (at least once, with a dedup id).
+//! The one thing to know: every step is settled through the store's writer,
+//! two commits per batch. Before its messages leave, their tries are counted
+//! durably (`Attempt`); after, each is removed (`Delivered`) or its error
+//! kept (`Retry`); after `mail.max_attempts` tries, or a permanent refusal,
+//! it moves to the failed records without its one-time link (`Failed`), with
+//! an activity entry by actor `system`. A crash between sending and settling
+//! leaves the entries pending, so they are sent again — with the same
+//! `Message-ID`, which lets a relay or reader drop the duplicate (at least
+//! once, with a dedup id).
 //!
 //! After a restart an entry tried before waits what is left of its backoff
 //! by its stored last try, so restarts during a relay outage do not spend
@@ -40,6 +42,10 @@ use crate::store::Store;
 
 /// Outbox entries read per page.
 const PAGE: usize = 256;
+/// Entries sent between two commits: one commit counts their tries, one
+/// records their results. Bounds what a crash can cost: tries counted for
+/// messages not yet sent, and messages sent again (same `Message-ID`).
+const BATCH: usize = 16;
 /// How long to wait before reading again after the store failed a read or write.
 const STORE_PAUSE: Duration = Duration::from_secs(5);
 
@@ -183,10 +189,33 @@ impl Delivery {
     }
 }
 
-enum Next {
+/// What one pass does with an entry that is due, decided before its batch's
+/// first commit.
+enum Prepared {
+    /// Rendered and built: its try is counted, then it is sent.
+    Ready {
+        tries: u32,
+        notice: Notice,
+        out: Outgoing,
+    },
+    /// Not to be sent (recipient gone, link superseded).
+    Discard { seq: u64, log: LogEntry },
+    /// Cannot be sent at all (unreadable entry, bad address).
+    GiveUp {
+        seq: u64,
+        notice: Option<Notice>,
+        tries: u32,
+        why: String,
+    },
+}
+
+/// An activity entry written with a settlement: action, target, details.
+type LogEntry = (LogAction, String, String);
+
+/// What became of one entry of a batch.
+enum Outcome {
     Done,
     RetryAt(Instant),
-    StoreDown,
 }
 
 struct Worker {
@@ -203,6 +232,9 @@ struct Worker {
     /// The store's flush count when a pass last went through the outbox.
     flushes_done: u64,
 }
+
+/// The store could not read or record delivery state: pause, then retry.
+struct StoreDown;
 
 impl Worker {
     async fn run(mut self, mut stop: watch::Receiver<bool>) {
@@ -234,7 +266,8 @@ impl Worker {
             .store(self.store.mail_failed_count(), Ordering::Relaxed);
     }
 
-    /// Tries every entry that is due; returns when the next one will be.
+    /// Tries every entry that is due, a batch at a time; returns when the
+    /// next one will be.
     async fn pass(&mut self, stop: &watch::Receiver<bool>) -> Option<Instant> {
         // The operator may have sent failed entries back (`ctl mail retry`).
         self.refresh_failed_gauge();
@@ -245,6 +278,10 @@ impl Worker {
         let mut earliest: Option<Instant> = None;
         let mut seen = HashSet::new();
         loop {
+            // Read before the batches' snapshots: they know every email up
+            // to it. One committed but not yet published waits for the wake
+            // its publication sends.
+            let upto = self.store.mail_published_upto();
             let store = self.store.clone();
             let page = tokio::task::spawn_blocking(move || store.mail_pending(after, PAGE)).await;
             let page = match page {
@@ -259,9 +296,12 @@ impl Worker {
                 }
             };
             let full = page.len() == PAGE;
+            let mut batch = Vec::new();
+            let mut unpublished = false;
             for p in page {
-                if *stop.borrow() {
-                    return None;
+                if p.seq > upto {
+                    unpublished = true;
+                    break;
                 }
                 after = p.seq;
                 seen.insert(p.seq);
@@ -278,18 +318,32 @@ impl Worker {
                     earliest = Some(earliest.map_or(t, |e| e.min(t)));
                     continue;
                 }
-                match self.deliver(p).await {
-                    Next::Done => {
-                        self.due.remove(&after);
+                batch.push(p);
+            }
+            while !batch.is_empty() {
+                if *stop.borrow() {
+                    return None;
+                }
+                let rest = batch.split_off(batch.len().min(BATCH));
+                let this = std::mem::replace(&mut batch, rest);
+                match self.batch(this).await {
+                    Ok(outcomes) => {
+                        for (seq, outcome) in outcomes {
+                            match outcome {
+                                Outcome::Done => {
+                                    self.due.remove(&seq);
+                                }
+                                Outcome::RetryAt(t) => {
+                                    self.due.insert(seq, t);
+                                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                                }
+                            }
+                        }
                     }
-                    Next::RetryAt(t) => {
-                        self.due.insert(after, t);
-                        earliest = Some(earliest.map_or(t, |e| e.min(t)));
-                    }
-                    Next::StoreDown => return Some(Instant::now() + STORE_PAUSE),
+                    Err(StoreDown) => return Some(Instant::now() + STORE_PAUSE),
                 }
             }
-            if !full {
+            if !full || unpublished {
                 break;
             }
         }
@@ -311,135 +365,208 @@ impl Worker {
         Some(Instant::now() + resume_wait(last, self.store.clock().now(), wait))
     }
 
-    async fn settle(&self, change: MailChange, log: Option<(LogAction, String, String)>) -> bool {
-        let result = self
-            .store
-            .write(system_actor(), move |tx| {
-                if let Some((action, target, details)) = log {
-                    tx.log(action, target, details);
+    /// One batch in two commits: the tries counted (and what cannot be
+    /// sent settled), then each message sent in order, then every result.
+    async fn batch(
+        &self,
+        batch: Vec<crate::store::mail::PendingMail>,
+    ) -> Result<Vec<(u64, Outcome)>, StoreDown> {
+        let state = self.store.snapshot();
+        let at = self.store.clock().now();
+        let mut first = Vec::with_capacity(batch.len());
+        let mut logs = Vec::new();
+        let mut ready = Vec::with_capacity(batch.len());
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for p in batch {
+            match self.prepare(&state, p, at) {
+                Prepared::Ready { tries, notice, out } => {
+                    first.push(MailChange::Attempt { seq: out.seq, at });
+                    ready.push((tries.saturating_add(1), notice, out));
                 }
-                tx.settle_mail(change);
-                Ok(())
-            })
-            .await;
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot record mail delivery state");
-                false
+                Prepared::Discard { seq, log } => {
+                    first.push(MailChange::Discarded { seq });
+                    logs.push(log);
+                    outcomes.push((seq, Outcome::Done));
+                }
+                Prepared::GiveUp {
+                    seq,
+                    notice,
+                    tries,
+                    why,
+                } => {
+                    let (change, log) = self.give_up(&state, seq, notice.as_ref(), tries, why, at);
+                    first.push(change);
+                    logs.push(log);
+                    outcomes.push((seq, Outcome::Done));
+                }
             }
         }
+        let gave_up = first
+            .iter()
+            .filter(|c| matches!(c, MailChange::Failed { .. }))
+            .count();
+        // Counted before sending: a crash from here on still uses up a try.
+        self.settle(first, logs).await?;
+        self.count_failures(gave_up);
+
+        let mut results = Vec::with_capacity(ready.len());
+        let mut logs = Vec::new();
+        let mut gave_up = 0;
+        for (tries, notice, out) in ready {
+            let (seq, id) = (out.seq, out.message_id.clone());
+            match self.transport.send(out).await {
+                Ok(()) => {
+                    self.metrics.mail_sent.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(seq, message_id = %id, kind = notice.kind.as_str(), "mail delivered");
+                    results.push(MailChange::Delivered { seq });
+                    outcomes.push((seq, Outcome::Done));
+                }
+                Err(e) if e.permanent || tries >= self.options.max_attempts => {
+                    let why = if e.permanent {
+                        format!("refused for good: {}", e.message)
+                    } else {
+                        e.message
+                    };
+                    let now = self.store.clock().now();
+                    let (change, log) = self.give_up(&state, seq, Some(&notice), tries, why, now);
+                    results.push(change);
+                    logs.push(log);
+                    gave_up += 1;
+                    outcomes.push((seq, Outcome::Done));
+                }
+                Err(e) => {
+                    self.metrics.mail_retries.fetch_add(1, Ordering::Relaxed);
+                    let wait = backoff(
+                        tries,
+                        self.options.retry_initial,
+                        self.options.retry_max,
+                        jitter(),
+                    );
+                    tracing::warn!(seq, tries, error = %e.message, retry_in = ?wait, "mail not delivered; will retry");
+                    results.push(MailChange::Retry {
+                        seq,
+                        error: e.message,
+                    });
+                    outcomes.push((seq, Outcome::RetryAt(Instant::now() + wait)));
+                }
+            }
+        }
+        // Sent but not recorded, on a failure here: sent again, same Message-ID.
+        self.settle(results, logs).await?;
+        self.count_failures(gave_up);
+        Ok(outcomes)
     }
 
-    async fn deliver(&self, p: crate::store::mail::PendingMail) -> Next {
+    /// Reads, renders and builds one entry.
+    fn prepare(
+        &self,
+        state: &State,
+        p: crate::store::mail::PendingMail,
+        at: Timestamp,
+    ) -> Prepared {
         let seq = p.seq;
         let tries = p.delivery.attempts;
         let notice = match p.notice {
             Ok(n) => n,
             Err(e) => {
                 let why = format!("the stored entry cannot be read: {e}");
-                return self.give_up(seq, None, tries, why).await;
+                return Prepared::GiveUp {
+                    seq,
+                    notice: None,
+                    tries,
+                    why,
+                };
             }
         };
-        let state = self.store.snapshot();
-        let rendered = match templates::render(&state, &notice, &self.options.public_url) {
+        let rendered = match templates::render(state, &notice, &self.options.public_url) {
             Ok(Render::Send(r)) => r,
             Ok(Render::Discard(why)) => {
-                let (target, _) = describe(&state, &notice);
+                let (target, _) = describe(state, &notice);
                 let details = format!(
                     "{} email (mail {seq}) not sent: {why}",
                     notice.kind.as_str()
                 );
                 tracing::info!(seq, reason = %why, "mail discarded");
-                let log = Some((LogAction::MailDiscarded, target, details));
-                return if self.settle(MailChange::Discarded { seq }, log).await {
-                    Next::Done
-                } else {
-                    Next::StoreDown
-                };
-            }
-            Err(e) => return self.give_up(seq, Some(&notice), tries, e.to_string()).await,
-        };
-        let id = message::message_id(
-            seq,
-            &message::subscription_tag(&state),
-            &self.options.domain,
-        );
-        let at = self.store.clock().now();
-        // Counted before sending: a crash from here on still uses up a try.
-        if !self.settle(MailChange::Attempt { seq, at }, None).await {
-            return Next::StoreDown;
-        }
-        let tries = tries.saturating_add(1);
-        let date = p.delivery.first_attempt_at.unwrap_or(at);
-        let out = match message::build(seq, id.clone(), &self.options.from, &rendered, date) {
-            Ok(o) => o,
-            Err(e) => return self.give_up(seq, Some(&notice), tries, e.message).await,
-        };
-        match self.transport.send(out).await {
-            Ok(()) => {
-                self.metrics.mail_sent.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(seq, message_id = %id, kind = notice.kind.as_str(), "mail delivered");
-                if self.settle(MailChange::Delivered { seq }, None).await {
-                    Next::Done
-                } else {
-                    // Sent but not recorded: it will be sent again, same Message-ID.
-                    Next::StoreDown
-                }
-            }
-            Err(e) if e.permanent || tries >= self.options.max_attempts => {
-                let why = if e.permanent {
-                    format!("refused for good: {}", e.message)
-                } else {
-                    e.message
-                };
-                self.give_up(seq, Some(&notice), tries, why).await
+                let log = (LogAction::MailDiscarded, target, details);
+                return Prepared::Discard { seq, log };
             }
             Err(e) => {
-                self.metrics.mail_retries.fetch_add(1, Ordering::Relaxed);
-                let wait = backoff(
-                    tries,
-                    self.options.retry_initial,
-                    self.options.retry_max,
-                    jitter(),
-                );
-                tracing::warn!(seq, tries, error = %e.message, retry_in = ?wait, "mail not delivered; will retry");
-                let change = MailChange::Retry {
+                return Prepared::GiveUp {
                     seq,
-                    error: e.message,
+                    notice: Some(notice),
+                    tries,
+                    why: e.to_string(),
                 };
-                if self.settle(change, None).await {
-                    Next::RetryAt(Instant::now() + wait)
-                } else {
-                    Next::StoreDown
-                }
             }
+        };
+        let id = message::message_id(seq, &message::subscription_tag(state), &self.options.domain);
+        let date = p.delivery.first_attempt_at.unwrap_or(at);
+        match message::build(seq, id, &self.options.from, &rendered, date) {
+            Ok(out) => Prepared::Ready { tries, notice, out },
+            Err(e) => Prepared::GiveUp {
+                seq,
+                notice: Some(notice),
+                tries,
+                why: e.message,
+            },
         }
     }
 
-    async fn give_up(&self, seq: u64, notice: Option<&Notice>, tries: u32, why: String) -> Next {
-        let state = self.store.snapshot();
+    /// Records `changes` and `logs` in one commit through the store's writer.
+    async fn settle(&self, changes: Vec<MailChange>, logs: Vec<LogEntry>) -> Result<(), StoreDown> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .store
+            .write(system_actor(), move |tx| {
+                for (action, target, details) in logs {
+                    tx.log(action, target, details);
+                }
+                for change in changes {
+                    tx.settle_mail(change);
+                }
+                Ok(())
+            })
+            .await;
+        result.map_err(|e| {
+            tracing::error!(error = %e, "cannot record mail delivery state");
+            StoreDown
+        })
+    }
+
+    /// The settlement of an entry given up on, and its activity entry.
+    fn give_up(
+        &self,
+        state: &State,
+        seq: u64,
+        notice: Option<&Notice>,
+        tries: u32,
+        why: String,
+        at: Timestamp,
+    ) -> (MailChange, LogEntry) {
         let (target, kind) = match notice {
-            Some(n) => describe(&state, n),
+            Some(n) => describe(state, n),
             None => (format!("mail {seq}"), "unreadable"),
         };
         let details = format!("{kind} email (mail {seq}) failed after {tries} tries: {why}");
         tracing::error!(seq, tries, error = %why, "mail delivery failed; kept as failed");
-        let at = self.store.clock().now();
         let change = MailChange::Failed {
             seq,
             error: why,
             at,
         };
-        if !self
-            .settle(change, Some((LogAction::MailFailed, target, details)))
-            .await
-        {
-            return Next::StoreDown;
+        (change, (LogAction::MailFailed, target, details))
+    }
+
+    /// After the failures' commit: the counters an operator watches.
+    fn count_failures(&self, n: usize) {
+        if n > 0 {
+            self.metrics
+                .mail_failures
+                .fetch_add(n as u64, Ordering::Relaxed);
+            self.refresh_failed_gauge();
         }
-        self.metrics.mail_failures.fetch_add(1, Ordering::Relaxed);
-        self.refresh_failed_gauge();
-        Next::Done
     }
 }
 

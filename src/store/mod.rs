@@ -157,6 +157,8 @@ struct Inner {
     mail_queued: Arc<tokio::sync::Notify>,
     /// How many times the operator asked for every pending email now.
     mail_flushes: std::sync::atomic::AtomicU64,
+    /// The last outbox number whose commit is in the published state.
+    mail_published: Arc<std::sync::atomic::AtomicU64>,
     /// Wakes the activity drain after commits with activity entries.
     activity_wake: Arc<Wake>,
     activity_status: ActivityStatus,
@@ -169,7 +171,10 @@ impl Store {
         let path = dir.join(DB_FILE);
         let db = open_db(dir, &path, options)?;
         let state = load(&db, &path)?;
-        let seq = read_activity_seq(&db, &path)?;
+        let seq = read_seq(&db, &path, KEY_ACTIVITY_SEQ)?;
+        let mail_published = Arc::new(std::sync::atomic::AtomicU64::new(read_mail_upto(
+            &db, &path,
+        )?));
         let db = Arc::new(db);
         let published = Arc::new(ArcSwap::from_pointee(state));
         let mail_queued = Arc::new(tokio::sync::Notify::new());
@@ -180,6 +185,7 @@ impl Store {
             published.clone(),
             seq,
             mail_queued.clone(),
+            mail_published.clone(),
             activity_wake.clone(),
             hooks.clone(),
         );
@@ -192,6 +198,7 @@ impl Store {
                 clock,
                 mail_queued,
                 mail_flushes: std::sync::atomic::AtomicU64::new(0),
+                mail_published,
                 activity_wake,
                 activity_status: ActivityStatus::default(),
                 hooks,
@@ -345,6 +352,16 @@ impl Store {
             .mail_flushes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.mail_queued.notify_one();
+    }
+
+    /// The last outbox number whose commit's state is published: read it
+    /// before [`Store::snapshot`], and that snapshot knows every email up to
+    /// it (the recipient of a registration, say). Emails past it are
+    /// committed but not yet published; a wake follows their publication.
+    pub fn mail_published_upto(&self) -> u64 {
+        self.inner
+            .mail_published
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// How many flushes were asked for since the store opened.
@@ -598,7 +615,24 @@ fn load_table<T: Record>(
     Ok(out)
 }
 
-fn read_activity_seq(db: &Database, path: &Path) -> Result<u64, OpenError> {
+/// The highest email number in the database, all of it in the state just
+/// loaded: the counter, or a higher outbox entry should one ever be there
+/// (it would otherwise never be read).
+fn read_mail_upto(db: &Database, path: &Path) -> Result<u64, OpenError> {
+    let counted = read_seq(db, path, KEY_MAIL_SEQ)?;
+    let read = db.begin_read().map_err(|e| OpenError::Corrupt {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let last = read
+        .open_table(MAIL_OUTBOX)
+        .ok()
+        .and_then(|t| t.last().ok().flatten().map(|(k, _)| k.value()))
+        .unwrap_or(0);
+    Ok(counted.max(last))
+}
+
+fn read_seq(db: &Database, path: &Path, key: &str) -> Result<u64, OpenError> {
     let corrupt = |detail: String| OpenError::Corrupt {
         path: path.to_owned(),
         detail,
@@ -606,7 +640,7 @@ fn read_activity_seq(db: &Database, path: &Path) -> Result<u64, OpenError> {
     let read = db.begin_read().map_err(|e| corrupt(e.to_string()))?;
     let meta = read.open_table(META).map_err(|e| corrupt(e.to_string()))?;
     Ok(meta
-        .get(KEY_ACTIVITY_SEQ)
+        .get(key)
         .map_err(|e| corrupt(e.to_string()))?
         .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
         .unwrap_or(0))

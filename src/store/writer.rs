@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -126,6 +126,7 @@ pub(super) fn spawn(
     published: Arc<ArcSwap<State>>,
     seq: u64,
     mail_queued: Arc<tokio::sync::Notify>,
+    mail_published: Arc<AtomicU64>,
     wake: Arc<super::Wake>,
     hooks: super::Hooks,
 ) -> Handle {
@@ -143,7 +144,9 @@ pub(super) fn spawn(
                 db,
                 published,
                 seq,
+                mail_seq: mail_published.load(Ordering::Acquire),
                 mail_queued,
+                mail_published,
                 wake,
                 hooks,
                 fail_next: fault,
@@ -167,8 +170,14 @@ struct Writer {
     published: Arc<ArcSwap<State>>,
     /// Sequence number of the last activity entry committed.
     seq: u64,
+    /// Number of the last email committed to the outbox.
+    mail_seq: u64,
     /// Wakes mail delivery after a commit that queued emails.
     mail_queued: Arc<tokio::sync::Notify>,
+    /// The last email number whose commit's state is published: delivery
+    /// reads no further, so it never judges an email (is its recipient
+    /// still there?) by a state older than the email.
+    mail_published: Arc<AtomicU64>,
     /// Signalled after a commit that wrote activity entries (the log drain).
     wake: Arc<super::Wake>,
     hooks: super::Hooks,
@@ -250,6 +259,7 @@ impl Writer {
         match persisted {
             Ok(()) => {
                 self.published.store(Arc::new(working.clone()));
+                self.mail_published.store(self.mail_seq, Ordering::Release);
                 self.run_hooks(&working, &keys);
                 if wrote_activity {
                     self.wake.notify();
@@ -293,6 +303,7 @@ impl Writer {
         txn.set_durability(Durability::Immediate)
             .map_err(|e| err(&e))?;
         let mut seq = self.seq;
+        let mut queued_upto = None;
         {
             let mut meta = txn.open_table(META).map_err(|e| err(&e))?;
             let mut users = txn.open_table(USERS).map_err(|e| err(&e))?;
@@ -359,6 +370,7 @@ impl Writer {
                 }
                 meta.insert(KEY_MAIL_SEQ, mail_seq.to_le_bytes().as_slice())
                     .map_err(|e| err(&e))?;
+                queued_upto = Some(mail_seq);
             }
         }
         super::mail::apply(&txn, mail).map_err(|e| err(&e))?;
@@ -369,6 +381,9 @@ impl Writer {
         txn.commit()
             .map_err(|e| CommitError::Unconfirmed(e.to_string()))?;
         self.seq = seq;
+        if let Some(m) = queued_upto {
+            self.mail_seq = m;
+        }
         Ok(())
     }
 }
