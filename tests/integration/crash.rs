@@ -1257,8 +1257,8 @@ fn never_lose_an_acknowledged_write_across_kill_9_r7_6_r11_3_r12_1() {
 
     // Every email is delivered once the daemon runs on: exactly one
     // registration email per user, spooled or relayed, none left pending.
-    // The spool takes the rest: the relay gets one message at a time, and
-    // thousands are left after many runs with it down.
+    // The spool takes the rest: thousands are left after many runs with
+    // the relay down.
     let (d, sink, _) = daemon.take().unwrap();
     let (status, stderr) = d.stop();
     assert!(status.success(), "{stderr}");
