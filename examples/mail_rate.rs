@@ -37,20 +37,6 @@ mod smtp_sink;
 
 const URL: &str = "https://appliance.example:8443";
 
-fn args() -> (u64, usize) {
-    let (mut messages, mut rounds) = (2000, 3);
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
-        match k.as_str() {
-            "--messages" => messages = v.parse().expect("--messages N"),
-            "--rounds" => rounds = v.parse().expect("--rounds N"),
-            _ => panic!("unknown argument {k}"),
-        }
-    }
-    (messages, rounds)
-}
-
 fn config(port: u16) -> MailConfig {
     MailConfig {
         transport: MailTransport::Smtp,
@@ -159,7 +145,8 @@ fn raw(rt: &tokio::runtime::Runtime, port: u16, messages: u64, lettre: bool) -> 
 }
 
 fn main() {
-    let (messages, rounds) = args();
+    let v = common::numbers(&[("--messages", 2000), ("--rounds", 3)]);
+    let (messages, rounds) = (v[0], v[1]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -112,19 +112,25 @@ impl Rng {
     }
 }
 
-/// `--seconds N` (default 5) and `--rounds N` (default 3).
-pub fn seconds_and_rounds() -> (u64, usize) {
-    let (mut seconds, mut rounds) = (5, 3);
+/// Numeric flags `--NAME N`, each with its default, in the order given.
+pub fn numbers(flags: &[(&str, u64)]) -> Vec<u64> {
+    let mut values: Vec<u64> = flags.iter().map(|(_, d)| *d).collect();
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
-        match k.as_str() {
-            "--seconds" => seconds = v.parse().expect("--seconds N"),
-            "--rounds" => rounds = v.parse().expect("--rounds N"),
-            _ => panic!("unknown argument {k}"),
-        }
+        let i = flags
+            .iter()
+            .position(|(name, _)| *name == k)
+            .unwrap_or_else(|| panic!("unknown argument {k}"));
+        values[i] = v.parse().unwrap_or_else(|_| panic!("{k} N"));
     }
-    (seconds, rounds)
+    values
+}
+
+/// `--seconds N` (default 5) and `--rounds N` (default 3).
+pub fn seconds_and_rounds() -> (u64, usize) {
+    let v = numbers(&[("--seconds", 5), ("--rounds", 3)]);
+    (v[0], v[1] as usize)
 }
 
 /// A new store and its activity log in `dir`, as the daemon opens them.
