@@ -21,18 +21,8 @@ cd "$(dirname "$0")/.."
 cargo build --release --bin bailiwick --example load --example baselines
 bin=target/release/bailiwick
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/bailiwick-load.XXXXXX")"
-daemon=""
-cleanup() {
-    if [ -n "$daemon" ]; then
-        kill -TERM "$daemon" 2>/dev/null || true
-        wait "$daemon" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 . scripts/lib/daemon.sh
+bw_workdir load
 bw_init "$bin" "$work" Load Load-Manager-pass-1
 
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
@@ -57,7 +47,7 @@ if [ -n "${PERF_OUT:-}" ]; then
         -o "$PERF_OUT/perf.data" 2>"$work/perf.log" &
     perf_pid=$!
 fi
-target/release/examples/load --url "https://localhost:$port" --cert "$data/tls/cert.pem" \
+target/release/examples/load --url "$url" --cert "$cert" \
     --login admin --password-file "$work/pw" --data-dir "$data" --bin "$bin" --daemon-pid "$daemon" \
     --seconds "$seconds" "$@" --json >"$work/load.json"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -16,28 +16,13 @@ writes="${2:-100000}"
 
 cargo build --release --bin bailiwick --example login_load --example load
 bin=target/release/bailiwick
-work="$(mktemp -d "${TMPDIR:-/tmp}/bailiwick-memory.XXXXXX")"
-daemon=""
-cleanup() {
-    if [ -n "$daemon" ]; then
-        kill -TERM "$daemon" 2>/dev/null || true
-        wait "$daemon" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 . scripts/lib/daemon.sh
+bw_workdir memory
 bw_init "$bin" "$work" Memory Memory-Manager-pass-1
 bw_serve "$bin" "$work" warn
-url="https://localhost:$port"
-cert="$data/tls/cert.pem"
-metrics() {
-    curl -sS --cacert "$cert" --resolve "localhost:$port:127.0.0.1" "$url/metrics"
-}
-hashes() { metrics | awk '$1 == "bailiwick_password_hashes_total" { print $2 }'; }
+hashes() { bw_metrics | awk '$1 == "bailiwick_password_hashes_total" { print $2 }'; }
 patches() {
-    metrics | awk '/^bailiwick_http_requests_total\{method="PATCH",route="\/api\/v1\/users\/\{id\}",status="2xx"\}/ { n += $2 } END { print n + 0 }'
+    bw_metrics | awk '/^bailiwick_http_requests_total\{method="PATCH",route="\/api\/v1\/users\/\{id\}",status="2xx"\}/ { n += $2 } END { print n + 0 }'
 }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$daemon/status"; }
 report() { printf '%-34s %8.1f MiB   %s\n' "$1" "$(awk -v k="$(rss)" 'BEGIN { print k / 1024 }')" "$2"; }

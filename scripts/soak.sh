@@ -23,45 +23,30 @@ seconds="$(awk -v h="$hours" 'BEGIN { printf "%d", h * 3600 }')"
 cargo build --release --bin bailiwick --example load
 bin=target/release/bailiwick
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/bailiwick-soak.XXXXXX")"
-daemon=""
-load=""
-cleanup() {
-    for pid in $load $daemon; do
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 . scripts/lib/daemon.sh
+bw_workdir soak
 bw_init "$bin" "$work" Soak Soak-Manager-pass-1
 bw_serve "$bin" "$work" warn
-url="https://localhost:$port"
-cert="$data/tls/cert.pem"
 
 target/release/examples/load --url "$url" --cert "$cert" --login admin \
     --password-file "$work/pw" --seconds "$seconds" --workers 8 \
     --mix checks=60,batches=5,logins=5,reads=25,patches=5 \
     --active 40 --data-dir "$data" --bin "$bin" --json >"$work/load.json" 2>"$work/load.err" &
 load=$!
+bw_also_stop=$load
 
-metrics() {
-    curl -sS --cacert "$cert" --resolve "localhost:$port:127.0.0.1" "$url/metrics"
-}
 
 csv="$out/soak.csv"
 echo "minute,rss_kib,fds,threads,activity_outbox,mail_outbox,requests,p99_le_seconds" >"$csv"
 prev="$work/prev.metrics"
-metrics >"$prev"
+bw_metrics >"$prev"
 echo "soak: $hours h against $url; samples in $csv"
 minutes=$((seconds / 60))
 for minute in $(seq 1 "$minutes"); do
     sleep 60
     kill -0 "$daemon" 2>/dev/null || { echo "soak: the daemon died" >&2; cat "$work/stderr" >&2; exit 1; }
     now="$work/now.metrics"
-    metrics >"$now"
+    bw_metrics >"$now"
     rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon/status")"
     fds="$(find "/proc/$daemon/fd" -mindepth 1 -maxdepth 1 | wc -l)"
     threads="$(awk '/^Threads:/ { print $2 }' "/proc/$daemon/status")"
@@ -82,7 +67,7 @@ for minute in $(seq 1 "$minutes"); do
     mv "$now" "$prev"
 done
 wait "$load" || { echo "soak: the load failed" >&2; cat "$work/load.err" >&2; exit 1; }
-load=""
+bw_also_stop=""
 
 # The first tenth of the run beside the last: what grows shows here.
 awk -F, -v n="$minutes" '
