@@ -23,8 +23,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bailiwick::audit::drain::drain_once;
-use bailiwick::domain::{Actor, LogAction};
-use bailiwick::store::Store;
 
 mod common;
 
@@ -54,7 +52,8 @@ fn round(seconds: u64) -> Round {
     let writing = Arc::new(AtomicBool::new(true));
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
-    let writers = spawn_writers(&store, until, "w", Some(committed.clone()));
+    let writers =
+        common::spawn_log_writers(&store, WRITERS, 1, until, "w", Some(committed.clone()));
     let drainer = {
         let (store, log, writing) = (store.clone(), log.clone(), writing.clone());
         std::thread::spawn(move || {
@@ -88,7 +87,7 @@ fn round(seconds: u64) -> Round {
     // A backlog: the writers fill the outbox with nobody draining, then the
     // drain moves it alone, in full batches.
     let until = Instant::now() + Duration::from_secs(seconds.div_ceil(2));
-    let writers = spawn_writers(&store, until, "b", None);
+    let writers = common::spawn_log_writers(&store, WRITERS, 1, until, "b", None);
     for w in writers {
         w.join().unwrap();
     }
@@ -117,40 +116,6 @@ fn round(seconds: u64) -> Round {
         bytes,
         raw,
     }
-}
-
-/// [`WRITERS`] threads committing one activity entry per durable command
-/// until `until`, each counted in `committed`.
-fn spawn_writers(
-    store: &Store,
-    until: Instant,
-    tag: &'static str,
-    committed: Option<Arc<AtomicU64>>,
-) -> Vec<std::thread::JoinHandle<()>> {
-    (0..WRITERS)
-        .map(|w| {
-            let (store, committed) = (store.clone(), committed.clone());
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while Instant::now() < until {
-                    store
-                        .write_blocking(Actor::operator(), move |tx| {
-                            tx.log(
-                                LogAction::UserUpdate,
-                                format!("user {tag}{w}-{n}"),
-                                "first name \"Ann\" -> \"Anne\"".to_owned(),
-                            );
-                            Ok(())
-                        })
-                        .expect("commit");
-                    n += 1;
-                    if let Some(c) = &committed {
-                        c.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect()
 }
 
 /// `bytes` written to a new file `name` in `dir` in `appends` equal

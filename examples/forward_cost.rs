@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use bailiwick::audit::drain::Drain;
 use bailiwick::audit::forward::{Forwarder, Sink};
 use bailiwick::config::ActivityConfig;
-use bailiwick::domain::{Actor, LogAction};
 
 mod common;
 
@@ -69,30 +68,14 @@ fn round(seconds: u64, forward: bool) -> Round {
     let committed = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let (store, committed) = (store.clone(), committed.clone());
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while Instant::now() < until {
-                    store
-                        .write_blocking(Actor::operator(), move |tx| {
-                            for j in 0..PER_COMMIT {
-                                tx.log(
-                                    LogAction::UserUpdate,
-                                    format!("user w{w}-{n}-{j}"),
-                                    "name \"before\" -> \"after\"".to_owned(),
-                                );
-                            }
-                            Ok(())
-                        })
-                        .expect("commit");
-                    n += 1;
-                    committed.fetch_add(PER_COMMIT as u64, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
+    let writers = common::spawn_log_writers(
+        &store,
+        WRITERS,
+        PER_COMMIT,
+        until,
+        "w",
+        Some(committed.clone()),
+    );
     for w in writers {
         w.join().unwrap();
     }

@@ -153,3 +153,42 @@ pub fn open_store(
     let (log, writer) = bailiwick::audit::ActivityLog::open(dir).expect("open the log");
     (store, log, writer)
 }
+
+/// `threads` threads, each committing `per_commit` activity entries per
+/// durable command until `until`; entries counted in `committed`.
+pub fn spawn_log_writers(
+    store: &bailiwick::store::Store,
+    threads: usize,
+    per_commit: usize,
+    until: Instant,
+    tag: &'static str,
+    committed: Option<Arc<AtomicU64>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    use bailiwick::domain::{Actor, LogAction};
+    (0..threads)
+        .map(|w| {
+            let (store, committed) = (store.clone(), committed.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    store
+                        .write_blocking(Actor::operator(), move |tx| {
+                            for j in 0..per_commit {
+                                tx.log(
+                                    LogAction::UserUpdate,
+                                    format!("user {tag}{w}-{n}-{j}"),
+                                    "first name \"Ann\" -> \"Anne\"".to_owned(),
+                                );
+                            }
+                            Ok(())
+                        })
+                        .expect("commit");
+                    n += 1;
+                    if let Some(c) = &committed {
+                        c.fetch_add(per_commit as u64, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect()
+}
